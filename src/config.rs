@@ -1,0 +1,800 @@
+//! Configuration, in two levels. Layers (embedded `config/default.toml` → optional
+//! `/etc/claimwatch/claimwatch.toml` → `--config FILE` → `CLAIMWATCH__SECTION__KEY` environment
+//! variables → `--state-dir`) merge into raw serde structs (`deny_unknown_fields`), which are then
+//! validated into a [`Config`] of real types (`Duration`, `Url`, byte sizes, socket addresses).
+//! Nothing downstream re-checks a value.
+//!
+//! Every problem is collected before start-up stops, each naming the key and the layer it came
+//! from. Unknown keys are found by walking the merged tree against the embedded defaults, which
+//! list every key: a typo'd key is an error, never silently ignored.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use config::{Environment, File, FileFormat, Value, ValueKind};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::model::Feed;
+
+/// The embedded defaults: every key, commented.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+/// The system-wide layer, read when it exists.
+pub const SYSTEM_FILE: &str = "/etc/claimwatch/claimwatch.toml";
+const ENV_PREFIX: &str = "CLAIMWATCH";
+const DEFAULTS_ORIGIN: &str = "built-in defaults";
+/// The keys one `[[feeds]]` entry may have.
+const FEED_KEYS: &[&str] = &["url", "name", "lang", "min_interval", "max_interval", "body_selector"];
+
+// ------------------------------------------------------------------------------------ raw level
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub state_dir: String,
+    pub seeds_dir: String,
+    pub topic: String,
+    pub log: RawLog,
+    pub store: RawStore,
+    pub fetch: RawFetch,
+    pub schedule: RawSchedule,
+    pub extract: RawExtract,
+    pub alerts: RawAlerts,
+    pub server: RawServer,
+    pub shutdown: RawShutdown,
+    #[serde(default)]
+    pub feeds: Vec<RawFeed>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    pub format: String,
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    pub cache_size: String,
+    pub retain_bodies: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFetch {
+    pub user_agent: String,
+    pub connect_timeout: String,
+    pub read_timeout: String,
+    pub timeout: String,
+    pub max_body: String,
+    pub max_redirects: u64,
+    pub concurrency: u64,
+    pub per_host: u64,
+    pub per_host_delay: String,
+    pub force_refresh: String,
+    pub allow_private_networks: bool,
+    pub proxy: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSchedule {
+    pub min_interval: String,
+    pub max_interval: String,
+    pub max_backoff: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExtract {
+    pub sites_file: String,
+    pub min_text_chars: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlerts {
+    pub log: bool,
+    pub jsonl: RawJsonl,
+    pub webhook: RawWebhook,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJsonl {
+    pub enabled: bool,
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebhook {
+    pub url: String,
+    pub timeout: String,
+    pub give_up_after: String,
+    pub digest_window: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub listen: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawShutdown {
+    pub deadline: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFeed {
+    pub url: String,
+    pub name: Option<String>,
+    pub lang: Option<String>,
+    pub min_interval: Option<String>,
+    pub max_interval: Option<String>,
+    pub body_selector: Option<String>,
+}
+
+// ------------------------------------------------------------------------------ validated level
+
+/// The validated configuration every stage reads its slice of.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub state_dir: PathBuf,
+    pub seeds_dir: PathBuf,
+    pub topic: String,
+    pub log: LogConfig,
+    pub store: StoreConfig,
+    pub fetch: FetchConfig,
+    pub schedule: ScheduleConfig,
+    pub extract: ExtractConfig,
+    pub alerts: AlertsConfig,
+    pub server: ServerConfig,
+    pub shutdown: ShutdownConfig,
+    pub feeds: Vec<Feed>,
+    /// The layers that were read, in order.
+    pub sources: Vec<String>,
+    raw: RawConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub cache_size: u64,
+    pub retain_bodies: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct FetchConfig {
+    pub user_agent: String,
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+    pub timeout: Duration,
+    pub max_body: u64,
+    pub max_redirects: usize,
+    pub concurrency: usize,
+    pub per_host: usize,
+    pub per_host_delay: Duration,
+    pub force_refresh: Duration,
+    pub allow_private_networks: bool,
+    pub proxy: Option<Url>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScheduleConfig {
+    pub min_interval: Duration,
+    pub max_interval: Duration,
+    pub max_backoff: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct ExtractConfig {
+    pub sites_file: Option<PathBuf>,
+    pub min_text_chars: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct AlertsConfig {
+    pub log: bool,
+    pub jsonl: Option<PathBuf>,
+    pub webhook: Option<WebhookConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    pub url: Url,
+    pub timeout: Duration,
+    pub give_up_after: Duration,
+    /// Zero sends every alert alone.
+    pub digest_window: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: Option<SocketAddr>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ShutdownConfig {
+    pub deadline: Duration,
+}
+
+impl Config {
+    /// The built-in defaults alone, with the state dir moved (for tests and tools).
+    pub fn defaults_with_state_dir(state_dir: &Path) -> Config {
+        load_layers(None, None, Some(state_dir), false).expect("built-in defaults are valid")
+    }
+
+    /// The names of the configured alert sinks, for the start-up summary.
+    pub fn sink_names(&self) -> Vec<&'static str> {
+        let mut sinks = Vec::new();
+        if self.alerts.log {
+            sinks.push("log");
+        }
+        if self.alerts.jsonl.is_some() {
+            sinks.push("jsonl");
+        }
+        if self.alerts.webhook.is_some() {
+            sinks.push("webhook");
+        }
+        sinks
+    }
+
+    /// One line for `config check`.
+    pub fn summary(&self) -> String {
+        format!(
+            "configuration ok: {} feeds, state dir {}, sinks [{}], read from: {}",
+            self.feeds.len(),
+            self.state_dir.display(),
+            self.sink_names().join(", "),
+            self.sources.join(" → ")
+        )
+    }
+
+    /// The effective configuration as TOML, with secrets (URL credentials and query strings of
+    /// the webhook and proxy) masked.
+    pub fn show(&self) -> anyhow::Result<String> {
+        let mut raw = self.raw.clone();
+        raw.alerts.webhook.url = mask_url(&raw.alerts.webhook.url);
+        raw.fetch.proxy = mask_url(&raw.fetch.proxy);
+        Ok(toml::to_string(&raw)?)
+    }
+}
+
+fn mask_url(text: &str) -> String {
+    match Url::parse(text) {
+        Ok(mut url) => {
+            let masked = "***";
+            if !url.username().is_empty() || url.password().is_some() {
+                let _ = url.set_username(masked);
+                let _ = url.set_password(None);
+            }
+            if url.query().is_some() {
+                url.set_query(Some(masked));
+            }
+            if url.path() != "/" && !url.path().is_empty() {
+                url.set_path(masked);
+            }
+            url.to_string()
+        }
+        Err(_) => text.to_string(),
+    }
+}
+
+// ------------------------------------------------------------------------------------- problems
+
+/// Every configuration problem found, each naming the key and where it came from.
+#[derive(Debug)]
+pub struct Problems(pub Vec<String>);
+
+impl fmt::Display for Problems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0.len();
+        write!(f, "claimwatch: bad configuration ({n} problem{}):", if n == 1 { "" } else { "s" })?;
+        for problem in &self.0 {
+            write!(f, "\n  {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Problems {}
+
+/// Loads and validates the configuration from all layers.
+pub fn load(config_file: Option<&Path>, state_dir: Option<&Path>) -> Result<Config, Problems> {
+    load_layers(Some(Path::new(SYSTEM_FILE)), config_file, state_dir, true)
+}
+
+fn load_layers(
+    system_file: Option<&Path>,
+    config_file: Option<&Path>,
+    state_dir: Option<&Path>,
+    with_env: bool,
+) -> Result<Config, Problems> {
+    let mut sources = vec![DEFAULTS_ORIGIN.to_string()];
+    let mut builder = config::Config::builder().add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml));
+    if let Some(system) = system_file.filter(|p| p.exists()) {
+        sources.push(system.display().to_string());
+        builder = builder.add_source(File::from(system).format(FileFormat::Toml));
+    }
+    if let Some(file) = config_file {
+        if let Err(error) = std::fs::metadata(file).and_then(|_| std::fs::read(file).map(drop)) {
+            return Err(Problems(vec![format!("--config {}: cannot read: {error}", file.display())]));
+        }
+        sources.push(file.display().to_string());
+        builder = builder.add_source(File::from(file).format(FileFormat::Toml));
+    }
+    if with_env {
+        let env = Environment::with_prefix(ENV_PREFIX).prefix_separator("__").separator("__").try_parsing(true);
+        if std::env::vars().any(|(k, _)| k.starts_with("CLAIMWATCH__")) {
+            sources.push("environment".to_string());
+        }
+        builder = builder.add_source(env);
+    }
+    if let Some(dir) = state_dir {
+        sources.push("--state-dir".to_string());
+        builder = builder.set_override("state_dir", dir.display().to_string()).expect("a string key");
+    }
+    let merged = builder.build().map_err(|e| Problems(vec![describe_build_error(e)]))?;
+    let root = root_of(&merged).map_err(|e| Problems(vec![describe_build_error(e)]))?;
+
+    let defaults = config::Config::builder()
+        .add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml))
+        .build()
+        .expect("built-in defaults parse");
+    let default_root = root_of(&defaults).expect("built-in defaults are a table");
+
+    let mut root = root;
+    let mut problems = Vec::new();
+    check_shape(&mut root, &default_root, "", &mut problems);
+    let origins = Origins::collect(&root);
+    let raw: RawConfig = root.try_deserialize().map_err(|e| {
+        problems.push(describe_build_error(e));
+        Problems(std::mem::take(&mut problems))
+    })?;
+    match validate(raw, &origins, sources) {
+        Ok(config) if problems.is_empty() => Ok(config),
+        Ok(_) => Err(Problems(problems)),
+        Err(more) => {
+            problems.extend(more);
+            Err(Problems(problems))
+        }
+    }
+}
+
+fn root_of(config: &config::Config) -> Result<Value, config::ConfigError> {
+    Ok(config.cache.clone())
+}
+
+fn describe_build_error(error: config::ConfigError) -> String {
+    match error {
+        config::ConfigError::FileParse { uri, cause } => {
+            format!("{}: not valid TOML: {cause}", uri.unwrap_or_else(|| "configuration".into()))
+        }
+        other => other.to_string(),
+    }
+}
+
+fn origin_of(value: &Value) -> String {
+    match value.origin() {
+        // The config crate names files relative to the working directory; name them plainly.
+        Some(origin) => std::fs::canonicalize(origin)
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| origin.to_string()),
+        None => "the environment (CLAIMWATCH__…) or built-in defaults".to_string(),
+    }
+}
+
+fn kind_name(kind: &ValueKind) -> &'static str {
+    match kind {
+        ValueKind::Nil => "nothing",
+        ValueKind::Boolean(_) => "a boolean",
+        ValueKind::I64(_) | ValueKind::I128(_) | ValueKind::U64(_) | ValueKind::U128(_) => "an integer",
+        ValueKind::Float(_) => "a float",
+        ValueKind::String(_) => "a string",
+        ValueKind::Table(_) => "a table",
+        ValueKind::Array(_) => "an array",
+    }
+}
+
+fn same_kind(a: &ValueKind, b: &ValueKind) -> bool {
+    std::mem::discriminant(&normalise_int(a)) == std::mem::discriminant(&normalise_int(b))
+}
+
+fn normalise_int(kind: &ValueKind) -> ValueKind {
+    match kind {
+        ValueKind::I64(_) | ValueKind::I128(_) | ValueKind::U64(_) | ValueKind::U128(_) => ValueKind::I64(0),
+        other => other.clone(),
+    }
+}
+
+/// Compares the merged tree with the defaults and reports every unknown key and wrong value
+/// type. Offending entries are dropped (unknown) or reset to the default (wrong type) so that
+/// validation can go on and report the remaining problems in the same run.
+fn check_shape(value: &mut Value, default: &Value, path: &str, problems: &mut Vec<String>) {
+    let origin = origin_of(value);
+    match (&mut value.kind, &default.kind) {
+        (ValueKind::Table(table), ValueKind::Table(default_table)) => {
+            table.retain(|key, child| {
+                let child_path = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+                match default_table.get(key) {
+                    Some(default_child) => {
+                        check_shape(child, default_child, &child_path, problems);
+                        true
+                    }
+                    None => {
+                        problems.push(format!("unknown key `{child_path}` in {}", origin_of(child)));
+                        false
+                    }
+                }
+            });
+        }
+        (ValueKind::Array(items), ValueKind::Array(_)) if path == "feeds" => {
+            let mut i = 0;
+            items.retain_mut(|item| {
+                i += 1;
+                check_feed_shape(item, &format!("feeds[{}]", i - 1), problems)
+            });
+        }
+        (kind, default_kind) if !same_kind(kind, default_kind) => {
+            problems.push(format!(
+                "`{path}` in {origin}: expected {}, found {}",
+                kind_name(default_kind),
+                kind_name(kind)
+            ));
+            *value = default.clone();
+        }
+        _ => {}
+    }
+}
+
+/// Checks one `[[feeds]]` entry; false when it is unusable and must be dropped.
+fn check_feed_shape(item: &mut Value, path: &str, problems: &mut Vec<String>) -> bool {
+    let origin = origin_of(item);
+    let ValueKind::Table(table) = &mut item.kind else {
+        problems.push(format!("`{path}` in {origin}: expected a table with a url"));
+        return false;
+    };
+    table.retain(|key, child| {
+        if !FEED_KEYS.contains(&key.as_str()) {
+            problems.push(format!(
+                "unknown key `{path}.{key}` in {} (a feed takes: {})",
+                origin_of(child),
+                FEED_KEYS.join(", ")
+            ));
+            false
+        } else if !matches!(child.kind, ValueKind::String(_)) {
+            problems.push(format!(
+                "`{path}.{key}` in {}: expected a string, found {}",
+                origin_of(child),
+                kind_name(&child.kind)
+            ));
+            false
+        } else {
+            true
+        }
+    });
+    if !table.contains_key("url") {
+        problems.push(format!("`{path}.url` in {origin}: missing; every feed needs a url"));
+        return false;
+    }
+    true
+}
+
+/// Where each leaf key came from, for naming the file in validation messages.
+struct Origins(BTreeMap<String, String>);
+
+impl Origins {
+    fn collect(root: &Value) -> Origins {
+        fn walk(value: &Value, path: &str, out: &mut BTreeMap<String, String>) {
+            match &value.kind {
+                ValueKind::Table(table) => {
+                    for (key, child) in table {
+                        let child_path = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+                        walk(child, &child_path, out);
+                    }
+                }
+                ValueKind::Array(items) => {
+                    for (i, child) in items.iter().enumerate() {
+                        walk(child, &format!("{path}[{i}]"), out);
+                    }
+                }
+                _ => {
+                    out.insert(path.to_string(), origin_of(value));
+                }
+            }
+        }
+        let mut out = BTreeMap::new();
+        walk(root, "", &mut out);
+        Origins(out)
+    }
+
+    fn of(&self, key: &str) -> &str {
+        self.0.get(key).map(String::as_str).unwrap_or(DEFAULTS_ORIGIN)
+    }
+}
+
+/// Collects validation problems for one key at a time.
+struct Validator<'a> {
+    origins: &'a Origins,
+    problems: Vec<String>,
+}
+
+impl Validator<'_> {
+    fn problem(&mut self, key: &str, message: impl fmt::Display) {
+        let origin = self.origins.of(key).to_string();
+        self.problems.push(format!("`{key}` in {origin}: {message}"));
+    }
+
+    fn duration(&mut self, key: &str, text: &str) -> Duration {
+        match humantime::parse_duration(text.trim()) {
+            Ok(d) => d,
+            Err(e) => {
+                self.problem(key, format!("invalid duration {text:?} ({e}); write e.g. \"20s\", \"5m\", \"12h\""));
+                Duration::ZERO
+            }
+        }
+    }
+
+    fn positive_duration(&mut self, key: &str, text: &str) -> Duration {
+        let d = self.duration(key, text);
+        if d.is_zero() && humantime::parse_duration(text.trim()).is_ok() {
+            self.problem(key, "must be longer than zero");
+        }
+        d
+    }
+
+    fn size(&mut self, key: &str, text: &str) -> u64 {
+        match parse_size(text) {
+            Some(0) => {
+                self.problem(key, "must be larger than zero");
+                0
+            }
+            Some(n) => n,
+            None => {
+                self.problem(key, format!("invalid size {text:?}; write e.g. \"64MiB\", \"15MiB\", \"4096\""));
+                0
+            }
+        }
+    }
+
+    fn nonzero(&mut self, key: &str, n: u64) -> usize {
+        if n == 0 {
+            self.problem(key, "must be at least 1");
+        }
+        n as usize
+    }
+
+    fn http_url(&mut self, key: &str, text: &str) -> Option<Url> {
+        match Url::parse(text.trim()) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") => Some(url),
+            Ok(url) => {
+                self.problem(key, format!("unsupported scheme {:?}; use http or https", url.scheme()));
+                None
+            }
+            Err(e) => {
+                self.problem(key, format!("invalid URL {text:?}: {e}"));
+                None
+            }
+        }
+    }
+}
+
+/// Parses a byte size: a plain number of bytes or a number with B, KB, KiB, MB, MiB, GB, GiB.
+pub fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "kib" | "k" => 1 << 10,
+        "mb" => 1_000_000,
+        "mib" | "m" => 1 << 20,
+        "gb" => 1_000_000_000,
+        "gib" | "g" => 1 << 30,
+        _ => return None,
+    };
+    number.checked_mul(factor)
+}
+
+fn validate(raw: RawConfig, origins: &Origins, sources: Vec<String>) -> Result<Config, Vec<String>> {
+    let mut v = Validator { origins, problems: Vec::new() };
+
+    let format = match raw.log.format.as_str() {
+        "human" => LogFormat::Human,
+        "json" => LogFormat::Json,
+        other => {
+            v.problem("log.format", format!("{other:?} is neither \"human\" nor \"json\""));
+            LogFormat::Human
+        }
+    };
+    if let Err(e) = raw.log.level.parse::<tracing_subscriber::EnvFilter>() {
+        v.problem("log.level", format!("invalid filter {:?}: {e}", raw.log.level));
+    }
+    if raw.state_dir.trim().is_empty() {
+        v.problem("state_dir", "must not be empty");
+    }
+    let state_dir = PathBuf::from(&raw.state_dir);
+
+    let store = StoreConfig {
+        cache_size: v.size("store.cache_size", &raw.store.cache_size),
+        retain_bodies: v.positive_duration("store.retain_bodies", &raw.store.retain_bodies),
+    };
+
+    let f = &raw.fetch;
+    if f.user_agent.trim().is_empty() {
+        v.problem("fetch.user_agent", "must not be empty: say who you are and how to reach you");
+    }
+    let proxy = if f.proxy.trim().is_empty() { None } else { v.http_url("fetch.proxy", &f.proxy) };
+    let fetch = FetchConfig {
+        user_agent: f.user_agent.clone(),
+        connect_timeout: v.positive_duration("fetch.connect_timeout", &f.connect_timeout),
+        read_timeout: v.positive_duration("fetch.read_timeout", &f.read_timeout),
+        timeout: v.positive_duration("fetch.timeout", &f.timeout),
+        max_body: v.size("fetch.max_body", &f.max_body),
+        max_redirects: f.max_redirects as usize,
+        concurrency: v.nonzero("fetch.concurrency", f.concurrency),
+        per_host: v.nonzero("fetch.per_host", f.per_host),
+        per_host_delay: v.duration("fetch.per_host_delay", &f.per_host_delay),
+        force_refresh: v.positive_duration("fetch.force_refresh", &f.force_refresh),
+        allow_private_networks: f.allow_private_networks,
+        proxy,
+    };
+
+    let schedule = ScheduleConfig {
+        min_interval: v.positive_duration("schedule.min_interval", &raw.schedule.min_interval),
+        max_interval: v.positive_duration("schedule.max_interval", &raw.schedule.max_interval),
+        max_backoff: v.positive_duration("schedule.max_backoff", &raw.schedule.max_backoff),
+    };
+    if schedule.min_interval > schedule.max_interval {
+        v.problem("schedule.min_interval", "is longer than schedule.max_interval");
+    }
+
+    let extract = ExtractConfig {
+        sites_file: Some(raw.extract.sites_file.trim()).filter(|s| !s.is_empty()).map(PathBuf::from),
+        min_text_chars: raw.extract.min_text_chars as usize,
+    };
+
+    let jsonl = raw.alerts.jsonl.enabled.then(|| match raw.alerts.jsonl.path.trim() {
+        "" => state_dir.join("alerts.jsonl"),
+        path => PathBuf::from(path),
+    });
+    let w = &raw.alerts.webhook;
+    let webhook_timeout = v.positive_duration("alerts.webhook.timeout", &w.timeout);
+    let give_up_after = v.positive_duration("alerts.webhook.give_up_after", &w.give_up_after);
+    let digest_window = v.duration("alerts.webhook.digest_window", &w.digest_window);
+    let webhook = if w.url.trim().is_empty() {
+        None
+    } else {
+        v.http_url("alerts.webhook.url", &w.url).map(|url| WebhookConfig {
+            url,
+            timeout: webhook_timeout,
+            give_up_after,
+            digest_window,
+        })
+    };
+    let alerts = AlertsConfig { log: raw.alerts.log, jsonl, webhook };
+
+    let listen = match raw.server.listen.trim() {
+        "" => None,
+        text => match text.parse::<SocketAddr>() {
+            Ok(addr) => Some(addr),
+            Err(e) => {
+                v.problem("server.listen", format!("invalid address {text:?} ({e}); write e.g. \"127.0.0.1:9464\""));
+                None
+            }
+        },
+    };
+
+    let shutdown = ShutdownConfig { deadline: v.positive_duration("shutdown.deadline", &raw.shutdown.deadline) };
+
+    let mut feeds = Vec::with_capacity(raw.feeds.len());
+    for (i, feed) in raw.feeds.iter().enumerate() {
+        let key = |k: &str| format!("feeds[{i}].{k}");
+        let url = match Url::parse(feed.url.trim()) {
+            Ok(url) if matches!(url.scheme(), "http" | "https" | "file") => Some(url),
+            Ok(url) => {
+                v.problem(&key("url"), format!("unsupported scheme {:?}; use http, https or file", url.scheme()));
+                None
+            }
+            Err(e) => {
+                v.problem(&key("url"), format!("invalid URL {:?}: {e}", feed.url));
+                None
+            }
+        };
+        let min_interval = match &feed.min_interval {
+            Some(text) => v.positive_duration(&key("min_interval"), text),
+            None => schedule.min_interval,
+        };
+        let max_interval = match &feed.max_interval {
+            Some(text) => v.positive_duration(&key("max_interval"), text),
+            None => schedule.max_interval,
+        };
+        if min_interval > max_interval {
+            v.problem(&key("min_interval"), "is longer than max_interval");
+        }
+        if let Some(selector) = &feed.body_selector {
+            if let Err(e) = scraper::Selector::parse(selector) {
+                v.problem(&key("body_selector"), format!("invalid CSS selector {selector:?}: {e}"));
+            }
+        }
+        if let Some(url) = url {
+            feeds.push(Feed {
+                url,
+                name: feed.name.clone(),
+                lang: feed.lang.clone(),
+                min_interval,
+                max_interval,
+                body_selector: feed.body_selector.clone(),
+            });
+        }
+    }
+
+    if !v.problems.is_empty() {
+        return Err(v.problems);
+    }
+    Ok(Config {
+        state_dir,
+        seeds_dir: PathBuf::from(&raw.seeds_dir),
+        topic: raw.topic.clone(),
+        log: LogConfig { format, level: raw.log.level.clone() },
+        store,
+        fetch,
+        schedule,
+        extract,
+        alerts,
+        server: ServerConfig { listen },
+        shutdown,
+        feeds,
+        sources,
+        raw,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_take_binary_and_decimal_units() {
+        assert_eq!(parse_size("64MiB"), Some(64 << 20));
+        assert_eq!(parse_size("15 MB"), Some(15_000_000));
+        assert_eq!(parse_size("4096"), Some(4096));
+        assert_eq!(parse_size("lots"), None);
+        assert_eq!(parse_size("12 parsecs"), None);
+    }
+
+    #[test]
+    fn built_in_defaults_validate() {
+        let config = Config::defaults_with_state_dir(Path::new("/tmp/x"));
+        assert_eq!(config.feeds.len(), 35);
+        assert_eq!(config.store.cache_size, 64 << 20);
+        assert_eq!(config.alerts.jsonl.as_deref(), Some(Path::new("/tmp/x/alerts.jsonl")));
+        assert_eq!(config.fetch.timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn masking_hides_webhook_secrets() {
+        assert_eq!(mask_url("https://u:p@hooks.example.org/T0/B1?token=s"), "https://***@hooks.example.org/***?***");
+    }
+}

@@ -1,0 +1,22 @@
+//! claimwatch: watch news feeds on a topic, keep what is on topic, and alert on every claim that
+//! the store has not seen before, in any language.
+//!
+//! Layout, in the order the data flows:
+//! feed → fetch → parse → extract → normalize → topic → dedup → claims → store → alert
+
+/// Command line: the contract's commands, each a thin call into the stages below.
+pub mod cli;
+/// Configuration: raw serde layers → validated `Config` of real types.
+pub mod config;
+/// Plain data passed between stages; no I/O.
+pub mod model;
+/// tracing subscriber (human or JSON lines).
+pub mod telemetry;
+/// Prometheus metrics shared by every stage.
+pub mod metrics;
+/// The daemon's lifecycle: named tasks, signals, graceful stop.
+pub mod daemon;
+/// Seed articles read from a directory of `.txt` / `.html` / `.md` files.
+pub mod seeds;
+/// The sled store: named trees, versioned records, one commit per article.
+pub mod store;

@@ -1,0 +1,93 @@
+//! Plain data passed between the stages: what a feed item, an extracted page, an article and an
+//! alert are. No I/O and no behaviour beyond small accessors; the on-disk shapes live in
+//! `store::records` so that this module can change freely.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// One feed the daemon watches, from `[[feeds]]` in config or a stored subscription.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Feed {
+    pub url: Url,
+    pub name: Option<String>,
+    /// Language hint for its articles (ISO 639-1), used when a page does not declare one.
+    pub lang: Option<String>,
+    pub min_interval: std::time::Duration,
+    pub max_interval: std::time::Duration,
+    /// CSS selector for the article body on this feed's pages, overriding site rules.
+    pub body_selector: Option<String>,
+}
+
+/// One entry of a parsed feed, with our own deterministic identity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedItem {
+    /// Our item key: canonical link, else GUID, else a hash of title and content.
+    pub key: String,
+    pub link: Option<Url>,
+    pub guid: Option<String>,
+    pub title: Option<String>,
+    /// The feed's summary or content, as plain text: the fallback article text.
+    pub summary: Option<String>,
+    pub published: Option<DateTime<Utc>>,
+}
+
+/// What extraction recovers from one article page.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Extracted {
+    pub title: Option<String>,
+    /// Paragraphs separated by blank lines; no HTML.
+    pub text: String,
+    pub published: Option<DateTime<Utc>>,
+    pub lang: Option<String>,
+    pub canonical_url: Option<Url>,
+    pub author: Option<String>,
+}
+
+/// An article ready for the topic, dedup and claim stages.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Article {
+    /// Canonical URL, or for a seed or a local file its path as a `file://` URL.
+    pub url: Url,
+    /// The feed it came from (its URL), if any.
+    pub feed: Option<String>,
+    pub title: Option<String>,
+    pub text: String,
+    pub published: Option<DateTime<Utc>>,
+    /// Declared or hinted language, before detection.
+    pub lang_hint: Option<String>,
+    pub seen_at: DateTime<Utc>,
+}
+
+/// The verdict on a whole article (the contract's `article_verdict`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArticleVerdict {
+    /// A near-verbatim copy of a stored article.
+    Duplicate,
+    /// About a story already in the store, possibly with new facts.
+    SameStory,
+    /// On topic, about an event the store does not hold.
+    NewStory,
+    /// Not about the topic: never alerts.
+    OffTopic,
+}
+
+impl ArticleVerdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ArticleVerdict::Duplicate => "duplicate",
+            ArticleVerdict::SameStory => "same_story",
+            ArticleVerdict::NewStory => "new_story",
+            ArticleVerdict::OffTopic => "off_topic",
+        }
+    }
+}
+
+/// The verdict on one claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimVerdict {
+    New,
+    Known,
+}

@@ -1,0 +1,25 @@
+//! On-disk record types and their encoding. These are a compatibility boundary: each record is a
+//! versioned enum encoded with postcard, separate from the in-memory model, so that the model can
+//! change without rewriting stores. Add a variant (`V2`) rather than changing one.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::StoreError;
+
+/// The schema this build writes; stores with a higher version are refused.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Encodes a record.
+pub fn encode<T: Serialize>(record: &T) -> Vec<u8> {
+    postcard::to_stdvec(record).expect("records serialize")
+}
+
+/// Decodes a record, naming what it was on failure.
+pub fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, StoreError> {
+    postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt { what: what.to_string(), reason: e.to_string() })
+}
+
+pub fn decode_u32(bytes: &[u8]) -> Option<u32> {
+    Some(u32::from_be_bytes(bytes.try_into().ok()?))
+}

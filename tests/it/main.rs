@@ -1,0 +1,6 @@
+//! The one integration-test binary: real processes of the `claimwatch` binary, real HTTP servers
+//! on 127.0.0.1 started by the tests, real sled stores in temporary directories. Nothing here
+//! reaches beyond the loopback interface.
+
+mod cli;
+mod support;

@@ -1,0 +1,257 @@
+//! Shared test fixtures: a scriptable HTTP/1.1 server on 127.0.0.1:0 that records every request
+//! and can misbehave on purpose (drip, silence, huge or broken bodies), and a runner for the
+//! `claimwatch` binary.
+
+#![allow(dead_code)] // each test module uses its own part of the fixtures
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// One request as the server saw it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub received_at: Instant,
+}
+
+impl Request {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// What the server does with one request.
+pub enum Reply {
+    /// A normal response.
+    Full { status: u16, headers: Vec<(String, String)>, body: Vec<u8> },
+    /// Headers at once, then the body one byte per `every`, for at most `limit`.
+    Drip { body: Vec<u8>, every: Duration, limit: Duration },
+    /// Accept the request and say nothing for `hold`, then close.
+    Silent { hold: Duration },
+    /// Write these bytes as the whole response, then close.
+    Raw(Vec<u8>),
+}
+
+impl Reply {
+    pub fn ok(content_type: &str, body: impl Into<Vec<u8>>) -> Reply {
+        Reply::Full { status: 200, headers: vec![("Content-Type".into(), content_type.into())], body: body.into() }
+    }
+
+    pub fn status(status: u16) -> Reply {
+        Reply::Full { status, headers: Vec::new(), body: Vec::new() }
+    }
+
+    /// Adds a header to a `Full` reply.
+    pub fn with_header(mut self, name: &str, value: &str) -> Reply {
+        if let Reply::Full { headers, .. } = &mut self {
+            headers.push((name.into(), value.into()));
+        }
+        self
+    }
+}
+
+type Handler = dyn Fn(&Request) -> Reply + Send + Sync;
+
+/// A scriptable HTTP server on 127.0.0.1; stops when dropped.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    requests: Arc<Mutex<Vec<Request>>>,
+    active: Arc<AtomicUsize>,
+    max_active: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+}
+
+impl TestServer {
+    pub fn start(handler: impl Fn(&Request) -> Reply + Send + Sync + 'static) -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().unwrap();
+        let server = TestServer {
+            addr,
+            requests: Arc::default(),
+            active: Arc::default(),
+            max_active: Arc::default(),
+            stop: Arc::default(),
+        };
+        let handler: Arc<Handler> = Arc::new(handler);
+        let (requests, active, max_active, stop) =
+            (server.requests.clone(), server.active.clone(), server.max_active.clone(), server.stop.clone());
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let (handler, requests, active, max_active) =
+                    (handler.clone(), requests.clone(), active.clone(), max_active.clone());
+                thread::spawn(move || serve(stream, &*handler, &requests, &active, &max_active));
+            }
+        });
+        server
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn requests(&self) -> Vec<Request> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    pub fn requests_to(&self, path: &str) -> Vec<Request> {
+        self.requests().into_iter().filter(|r| r.path == path).collect()
+    }
+
+    /// The most requests the server was handling at one moment.
+    pub fn max_concurrent(&self) -> usize {
+        self.max_active.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(self.addr); // wakes the accept loop
+    }
+}
+
+fn serve(
+    mut stream: TcpStream,
+    handler: &Handler,
+    requests: &Mutex<Vec<Request>>,
+    active: &AtomicUsize,
+    max_active: &AtomicUsize,
+) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+    let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut parts = line.split_whitespace();
+        let (method, path) = (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").to_string());
+        let mut headers = Vec::new();
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':') {
+                headers.push((k.trim().to_string(), v.trim().to_string()));
+            }
+        }
+        let length: usize = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; length];
+        let _ = reader.read_exact(&mut body);
+        let request = Request { method, path, headers, received_at: Instant::now() };
+        requests.lock().unwrap().push(request.clone());
+        let now = active.fetch_add(1, Ordering::SeqCst) + 1;
+        max_active.fetch_max(now, Ordering::SeqCst);
+        let keep_alive = respond(&mut stream, handler(&request));
+        active.fetch_sub(1, Ordering::SeqCst);
+        if !keep_alive {
+            let _ = stream.shutdown(Shutdown::Both);
+            return;
+        }
+    }
+}
+
+/// Writes one reply; true when the connection may serve another request.
+fn respond(stream: &mut TcpStream, reply: Reply) -> bool {
+    match reply {
+        Reply::Full { status, headers, body } => {
+            let mut head = format!("HTTP/1.1 {status} {}\r\n", reason(status));
+            let mut has_length = false;
+            for (k, v) in &headers {
+                has_length |= k.eq_ignore_ascii_case("content-length") || k.eq_ignore_ascii_case("transfer-encoding");
+                head.push_str(&format!("{k}: {v}\r\n"));
+            }
+            if !has_length {
+                head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+            }
+            head.push_str("\r\n");
+            stream.write_all(head.as_bytes()).is_ok() && stream.write_all(&body).is_ok()
+        }
+        Reply::Drip { body, every, limit } => {
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\r\n", body.len());
+            let started = Instant::now();
+            if stream.write_all(head.as_bytes()).is_err() {
+                return false;
+            }
+            for byte in body {
+                if started.elapsed() > limit || stream.write_all(&[byte]).is_err() {
+                    return false;
+                }
+                thread::sleep(every);
+            }
+            false
+        }
+        Reply::Silent { hold } => {
+            thread::sleep(hold);
+            false
+        }
+        Reply::Raw(bytes) => {
+            let _ = stream.write_all(&bytes);
+            false
+        }
+    }
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        301 => "Moved Permanently",
+        302 => "Found",
+        304 => "Not Modified",
+        404 => "Not Found",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Status",
+    }
+}
+
+/// Runs the claimwatch binary with `args` and no configuration beyond them.
+pub fn claimwatch(args: &[&str]) -> Output {
+    claimwatch_in(None, args)
+}
+
+/// Runs the claimwatch binary in `dir` (the working directory) with `args`.
+pub fn claimwatch_in(dir: Option<&Path>, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_claimwatch"));
+    command.args(args).env_remove("RUST_LOG");
+    for (key, _) in std::env::vars() {
+        if key.starts_with("CLAIMWATCH__") {
+            command.env_remove(key);
+        }
+    }
+    if let Some(dir) = dir {
+        command.current_dir(dir);
+    }
+    command.output().expect("run the claimwatch binary")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The repository root (for seeds and fixtures).
+pub fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
