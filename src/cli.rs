@@ -14,7 +14,11 @@ use crate::config::{self, Config};
 pub const EXIT_CONFIG: u8 = 78;
 
 #[derive(Debug, Parser)]
-#[command(name = "claimwatch", version, about = "Watch news feeds on a topic and alert on every newly seen claim, in any language")]
+#[command(
+    name = "claimwatch",
+    version,
+    about = "Watch news feeds on a topic and alert on every newly seen claim, in any language"
+)]
 pub struct Cli {
     /// Configuration file layered over the built-in defaults and /etc/claimwatch/claimwatch.toml
     #[arg(long, global = true, value_name = "FILE")]

@@ -343,7 +343,8 @@ fn load_layers(
         builder = builder.add_source(File::from(file).format(FileFormat::Toml));
     }
     if with_env {
-        let env = Environment::with_prefix(ENV_PREFIX).prefix_separator("__").separator("__").try_parsing(true);
+        let env =
+            Environment::with_prefix(ENV_PREFIX).prefix_separator("__").separator("__").try_parsing(true);
         if std::env::vars().any(|(k, _)| k.starts_with("CLAIMWATCH__")) {
             sources.push("environment".to_string());
         }
@@ -548,7 +549,10 @@ impl Validator<'_> {
         match humantime::parse_duration(text.trim()) {
             Ok(d) => d,
             Err(e) => {
-                self.problem(key, format!("invalid duration {text:?} ({e}); write e.g. \"20s\", \"5m\", \"12h\""));
+                self.problem(
+                    key,
+                    format!("invalid duration {text:?} ({e}); write e.g. \"20s\", \"5m\", \"12h\""),
+                );
                 Duration::ZERO
             }
         }
@@ -570,7 +574,10 @@ impl Validator<'_> {
             }
             Some(n) => n,
             None => {
-                self.problem(key, format!("invalid size {text:?}; write e.g. \"64MiB\", \"15MiB\", \"4096\""));
+                self.problem(
+                    key,
+                    format!("invalid size {text:?}; write e.g. \"64MiB\", \"15MiB\", \"4096\""),
+                );
                 0
             }
         }
@@ -700,13 +707,17 @@ fn validate(raw: RawConfig, origins: &Origins, sources: Vec<String>) -> Result<C
         text => match text.parse::<SocketAddr>() {
             Ok(addr) => Some(addr),
             Err(e) => {
-                v.problem("server.listen", format!("invalid address {text:?} ({e}); write e.g. \"127.0.0.1:9464\""));
+                v.problem(
+                    "server.listen",
+                    format!("invalid address {text:?} ({e}); write e.g. \"127.0.0.1:9464\""),
+                );
                 None
             }
         },
     };
 
-    let shutdown = ShutdownConfig { deadline: v.positive_duration("shutdown.deadline", &raw.shutdown.deadline) };
+    let shutdown =
+        ShutdownConfig { deadline: v.positive_duration("shutdown.deadline", &raw.shutdown.deadline) };
 
     let mut feeds = Vec::with_capacity(raw.feeds.len());
     for (i, feed) in raw.feeds.iter().enumerate() {
@@ -714,7 +725,10 @@ fn validate(raw: RawConfig, origins: &Origins, sources: Vec<String>) -> Result<C
         let url = match Url::parse(feed.url.trim()) {
             Ok(url) if matches!(url.scheme(), "http" | "https" | "file") => Some(url),
             Ok(url) => {
-                v.problem(&key("url"), format!("unsupported scheme {:?}; use http, https or file", url.scheme()));
+                v.problem(
+                    &key("url"),
+                    format!("unsupported scheme {:?}; use http, https or file", url.scheme()),
+                );
                 None
             }
             Err(e) => {
@@ -795,6 +809,9 @@ mod tests {
 
     #[test]
     fn masking_hides_webhook_secrets() {
-        assert_eq!(mask_url("https://u:p@hooks.example.org/T0/B1?token=s"), "https://***@hooks.example.org/***?***");
+        assert_eq!(
+            mask_url("https://u:p@hooks.example.org/T0/B1?token=s"),
+            "https://***@hooks.example.org/***?***"
+        );
     }
 }

@@ -8,15 +8,15 @@
 pub mod cli;
 /// Configuration: raw serde layers → validated `Config` of real types.
 pub mod config;
-/// Plain data passed between stages; no I/O.
-pub mod model;
-/// tracing subscriber (human or JSON lines).
-pub mod telemetry;
-/// Prometheus metrics shared by every stage.
-pub mod metrics;
 /// The daemon's lifecycle: named tasks, signals, graceful stop.
 pub mod daemon;
+/// Prometheus metrics shared by every stage.
+pub mod metrics;
+/// Plain data passed between stages; no I/O.
+pub mod model;
 /// Seed articles read from a directory of `.txt` / `.html` / `.md` files.
 pub mod seeds;
 /// The sled store: named trees, versioned records, one commit per article.
 pub mod store;
+/// tracing subscriber (human or JSON lines).
+pub mod telemetry;

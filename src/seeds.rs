@@ -41,7 +41,8 @@ pub fn read_file(path: &Path) -> Result<Seed> {
     let is_html = matches!(path.extension().and_then(|e| e.to_str()), Some("html" | "htm"));
     let (published, text) = if is_html { (None, raw.as_ref()) } else { split_date(&raw) };
     let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let url = Url::from_file_path(&absolute).unwrap_or_else(|_| Url::parse("file:///seed").expect("static URL"));
+    let url =
+        Url::from_file_path(&absolute).unwrap_or_else(|_| Url::parse("file:///seed").expect("static URL"));
     Ok(Seed {
         path: path.to_path_buf(),
         is_html,

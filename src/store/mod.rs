@@ -117,7 +117,9 @@ impl Store {
 
 fn classify_open_error(dir: &Path, error: sled::Error) -> StoreError {
     match error {
-        sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock") => {
+        sled::Error::Io(io)
+            if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock") =>
+        {
             StoreError::Locked(dir.to_path_buf())
         }
         sled::Error::Io(source) => StoreError::Io { dir: dir.to_path_buf(), source },

@@ -17,7 +17,8 @@ pub fn encode<T: Serialize>(record: &T) -> Vec<u8> {
 
 /// Decodes a record, naming what it was on failure.
 pub fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, StoreError> {
-    postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt { what: what.to_string(), reason: e.to_string() })
+    postcard::from_bytes(bytes)
+        .map_err(|e| StoreError::Corrupt { what: what.to_string(), reason: e.to_string() })
 }
 
 pub fn decode_u32(bytes: &[u8]) -> Option<u32> {

@@ -39,7 +39,8 @@ fn bad_config_exits_78_naming_every_key_and_the_file() {
 #[test]
 fn bad_environment_override_names_the_key() {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_claimwatch"));
-    let out = command.args(["config", "check"]).env("CLAIMWATCH__FETCH__TIMEOUT", "forever").output().unwrap();
+    let out =
+        command.args(["config", "check"]).env("CLAIMWATCH__FETCH__TIMEOUT", "forever").output().unwrap();
     assert_eq!(out.status.code(), Some(78));
     let err = stderr(&out);
     assert!(err.contains("`fetch.timeout`") && err.contains("environment"), "{err}");
@@ -56,7 +57,8 @@ fn unreadable_config_file_is_a_config_error() {
 fn config_show_masks_webhook_secrets() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("c.toml");
-    fs::write(&file, "[alerts.webhook]\nurl = \"https://hooks.example.org/T000/secret-token?key=abc\"\n").unwrap();
+    fs::write(&file, "[alerts.webhook]\nurl = \"https://hooks.example.org/T000/secret-token?key=abc\"\n")
+        .unwrap();
     let out = claimwatch(&["--config", file.to_str().unwrap(), "config", "show"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let shown = stdout(&out);

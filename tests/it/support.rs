@@ -42,7 +42,11 @@ pub enum Reply {
 
 impl Reply {
     pub fn ok(content_type: &str, body: impl Into<Vec<u8>>) -> Reply {
-        Reply::Full { status: 200, headers: vec![("Content-Type".into(), content_type.into())], body: body.into() }
+        Reply::Full {
+            status: 200,
+            headers: vec![("Content-Type".into(), content_type.into())],
+            body: body.into(),
+        }
     }
 
     pub fn status(status: u16) -> Reply {
@@ -175,7 +179,8 @@ fn respond(stream: &mut TcpStream, reply: Reply) -> bool {
             let mut head = format!("HTTP/1.1 {status} {}\r\n", reason(status));
             let mut has_length = false;
             for (k, v) in &headers {
-                has_length |= k.eq_ignore_ascii_case("content-length") || k.eq_ignore_ascii_case("transfer-encoding");
+                has_length |=
+                    k.eq_ignore_ascii_case("content-length") || k.eq_ignore_ascii_case("transfer-encoding");
                 head.push_str(&format!("{k}: {v}\r\n"));
             }
             if !has_length {
@@ -185,7 +190,10 @@ fn respond(stream: &mut TcpStream, reply: Reply) -> bool {
             stream.write_all(head.as_bytes()).is_ok() && stream.write_all(&body).is_ok()
         }
         Reply::Drip { body, every, limit } => {
-            let head = format!("HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\r\n", body.len());
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            );
             let started = Instant::now();
             if stream.write_all(head.as_bytes()).is_err() {
                 return false;
