@@ -10,12 +10,16 @@ pub mod cli;
 pub mod config;
 /// The daemon's lifecycle: named tasks, signals, graceful stop.
 pub mod daemon;
+/// Shared health (store answers, scheduler progress) for /readyz and the systemd watchdog.
+pub mod health;
 /// Prometheus metrics shared by every stage.
 pub mod metrics;
 /// Plain data passed between stages; no I/O.
 pub mod model;
 /// Seed articles read from a directory of `.txt` / `.html` / `.md` files.
 pub mod seeds;
+/// The operator's HTTP endpoint: /healthz, /readyz, /metrics.
+pub mod server;
 /// The sled store: named trees, versioned records, one commit per article.
 pub mod store;
 /// tracing subscriber (human or JSON lines).
