@@ -4,6 +4,8 @@
 //! Layout, in the order the data flows:
 //! feed → fetch → parse → extract → normalize → topic → dedup → claims → store → alert
 
+/// Bytes → UTF-8: BOM, header, in-document declaration, validation, detection.
+pub mod charset;
 /// Command line: the contract's commands, each a thin call into the stages below.
 pub mod cli;
 /// Configuration: raw serde layers → validated `Config` of real types.
