@@ -12,6 +12,8 @@ pub mod cli;
 pub mod config;
 /// The daemon's lifecycle: named tasks, signals, graceful stop.
 pub mod daemon;
+/// Page HTML → article text and metadata (pure, no I/O).
+pub mod extract;
 /// Prometheus metrics shared by every stage.
 pub mod metrics;
 /// Plain data passed between stages; no I/O.
