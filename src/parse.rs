@@ -43,7 +43,13 @@ pub enum ParseError {
 /// Parses a feed document fetched from `base` (used to resolve relative links).
 pub fn parse_feed(bytes: &[u8], content_type: Option<&str>, base: &Url) -> Result<ParsedFeed, ParseError> {
     let mut warnings = Vec::new();
-    let text = decode_text(bytes, content_type);
+    let text = match utf16_without_bom(bytes) {
+        Some(encoding) => {
+            warnings.push(format!("no BOM, but the document starts like {}", encoding.name()));
+            encoding.decode_without_bom_handling(bytes).0.into_owned()
+        }
+        None => decode_text(bytes, content_type),
+    };
     let text = prepare(&text, &mut warnings);
     let parser = feed_rs::parser::Builder::new()
         .base_uri(Some(base.as_str()))
@@ -209,6 +215,16 @@ fn prepare(text: &str, warnings: &mut Vec<String>) -> String {
         }
     }
     text
+}
+
+/// UTF-16 without a BOM, recognised by an XML document's first `<` (the case that panics
+/// feed-rs 3.0): `00 3C 00 xx` is big-endian, `3C 00 xx 00` little-endian.
+fn utf16_without_bom(bytes: &[u8]) -> Option<&'static encoding_rs::Encoding> {
+    match bytes {
+        [0, b'<', 0, c, ..] if c.is_ascii() && *c != 0 => Some(encoding_rs::UTF_16BE),
+        [b'<', 0, c, 0, ..] if c.is_ascii() && *c != 0 => Some(encoding_rs::UTF_16LE),
+        _ => None,
+    }
 }
 
 /// Where the root element `<name` starts, skipping the prolog, comments and doctype.

@@ -300,7 +300,8 @@ impl Fetcher {
         let mut hops = 0;
         loop {
             check_remote_url(&url, self.config.allow_private_networks)?;
-            let response = self.send_one(&url, request.validators).await?;
+            // The host permit is held until the body is read: "2 at once" means whole requests.
+            let (response, _host_permit) = self.send_one(&url, request.validators).await?;
             let status = response.status();
             if status.is_redirection() && status != reqwest::StatusCode::NOT_MODIFIED {
                 let location = response
@@ -357,7 +358,7 @@ impl Fetcher {
         &self,
         url: &Url,
         validators: Option<&Validators>,
-    ) -> Result<reqwest::Response, FetchError> {
+    ) -> Result<(reqwest::Response, tokio::sync::OwnedSemaphorePermit), FetchError> {
         let host = host_key(url);
         let slot = self.slot(&host);
         if let Some(until) = *slot.blocked_until.lock().expect("host lock") {
@@ -366,7 +367,7 @@ impl Fetcher {
                 return Err(FetchError::RateLimited { host, wait: until - now });
             }
         }
-        let _host_permit =
+        let host_permit =
             slot.permits.clone().acquire_owned().await.expect("host semaphores are never closed");
         {
             let mut next_start = slot.next_start.lock().await;
@@ -389,9 +390,8 @@ impl Fetcher {
             header::ACCEPT,
             "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/html;q=0.8, */*;q=0.5",
         );
-        // The host permit is held until the headers are in; the body is read after it is
-        // released, which is fine: the per-host delay still spaces the starts.
-        builder.send().await.map_err(classify)
+        let response = builder.send().await.map_err(classify)?;
+        Ok((response, host_permit))
     }
 
     fn slot(&self, host: &str) -> Arc<HostSlot> {
