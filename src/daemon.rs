@@ -31,6 +31,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, Problems};
 use crate::health::Health;
+use crate::pipeline::{self, Ctx, Outcome};
 use crate::store::Store;
 
 /// The live configuration: the poller and the sinks read the latest value at safe points.
@@ -101,8 +102,9 @@ pub async fn run(config: Config, once: bool) -> Result<ExitCode> {
         "claimwatch starting"
     );
     crate::metrics::feeds_total(config.feeds.len() as i64);
+    let ctx = Ctx::new(Arc::new(config.clone()), store.clone()).context("building the HTTP client")?;
     if once {
-        tracing::warn!("feed polling is not built yet: nothing to poll");
+        poll_once(&ctx).await?;
         store.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -122,8 +124,14 @@ pub async fn run(config: Config, once: bool) -> Result<ExitCode> {
     }
     probe_store_once(&store, &health).await;
     tasks.spawn("store-probe", probe_store(store.clone(), health.clone(), tasks.token()));
-    // The poller (feeds → pipeline) and the alert drain are spawned here, each with
-    // `config_tx.subscribe()` and `health.clone()`; the poller calls `health.scheduler_tick()`.
+    // Tasks that follow reloads get `config_tx.subscribe()`; the poller reports progress.
+    let (token, config_rx, poller_health) = (tasks.token(), config_tx.subscribe(), health.clone());
+    health.scheduler_tick();
+    tasks.spawn("poller", async move {
+        if let Err(error) = poller(ctx, config_rx, poller_health, token).await {
+            tracing::error!(error = format!("{error:#}"), "the poller stopped");
+        }
+    });
     tasks.spawn("systemd", tell_systemd(health.clone(), tasks.token()));
 
     notify(&[NotifyState::Ready, NotifyState::Status(&health.check().status_line())]);
@@ -159,6 +167,7 @@ pub async fn run(config: Config, once: bool) -> Result<ExitCode> {
 pub fn reload(current: &Config) -> Option<Config> {
     match current.reload() {
         Ok(new) => {
+            crate::metrics::config_reload("applied");
             for key in restart_only_changes(current, &new) {
                 tracing::warn!(key, "changed in the configuration but takes effect only after a restart");
             }
@@ -168,15 +177,14 @@ pub fn reload(current: &Config) -> Option<Config> {
                 read_from = %new.sources.join(" → "),
                 "configuration reloaded"
             );
-            crate::metrics::config_reload("applied");
             Some(new)
         }
         Err(Problems(problems)) => {
+            crate::metrics::config_reload("rejected");
             tracing::error!(
                 problems = %problems.join("; "),
                 "configuration reload rejected, keeping the running configuration"
             );
-            crate::metrics::config_reload("rejected");
             None
         }
     }
@@ -314,6 +322,114 @@ pub async fn wait_for_stop_signal() -> Result<()> {
         _ = term.recv() => {}
         _ = int.recv() => {}
     }
+    Ok(())
+}
+
+/// `run --once`: polls every feed now, whatever its schedule says, and waits for all of them.
+pub async fn poll_once(ctx: &Ctx) -> Result<()> {
+    let feeds = crate::feeds::all(&ctx.config, &ctx.store)?;
+    let mut set = tokio::task::JoinSet::new();
+    for feed in feeds.iter().cloned() {
+        let ctx = ctx.clone();
+        set.spawn(async move {
+            let result = pipeline::refresh_feed(&ctx, &feed, chrono::Utc::now()).await;
+            (feed, result)
+        });
+    }
+    let (mut ok, mut failed, mut new_items) = (0, 0, 0);
+    while let Some(joined) = set.join_next().await {
+        let (feed, result) = joined.context("a feed refresh task panicked")?;
+        match result.with_context(|| format!("feed {}", feed.url))?.outcome {
+            Outcome::Failed { .. } => failed += 1,
+            Outcome::Fetched { new_items: n, .. } => {
+                ok += 1;
+                new_items += n;
+            }
+            Outcome::NotModified | Outcome::Unchanged => ok += 1,
+        }
+    }
+    crate::feeds::count_health(&ctx.store, &feeds);
+    tracing::info!(feeds = feeds.len(), ok, failed, new_items, "poll finished");
+    Ok(())
+}
+
+/// The longest the scheduler sleeps before looking at the feed list again (new subscriptions,
+/// clock jumps).
+const MAX_NAP: Duration = Duration::from_secs(60);
+
+/// The scheduler loop: wakes for due feeds, refreshes each (at most one refresh per feed at a
+/// time; the fetcher's semaphores bound the rest), and persists their state. A restart resumes
+/// from the stored `next_check_at`.
+///
+/// It reports progress to [`Health`] on every wake-up (at least every [`MAX_NAP`]) and picks up a
+/// reloaded configuration (feed list, fetch settings) at the top of its loop; refreshes already
+/// running finish under the configuration they started with.
+pub async fn poller(
+    mut ctx: Ctx,
+    mut config: ConfigWatch,
+    health: Health,
+    token: CancellationToken,
+) -> Result<()> {
+    let mut in_flight: BTreeSet<String> = BTreeSet::new();
+    let mut set: tokio::task::JoinSet<(String, Result<pipeline::Refreshed, crate::store::StoreError>)> =
+        tokio::task::JoinSet::new();
+    loop {
+        health.scheduler_tick();
+        if config.has_changed().unwrap_or(false) {
+            let new = config.borrow_and_update().clone();
+            match Ctx::new(new, ctx.store.clone()) {
+                Ok(new_ctx) => ctx = new_ctx,
+                Err(error) => {
+                    tracing::error!(%error, "reloaded fetch settings rejected, keeping the old client")
+                }
+            }
+        }
+        let now = chrono::Utc::now();
+        let feeds = crate::feeds::all(&ctx.config, &ctx.store)?;
+        crate::metrics::feeds_total(feeds.len() as i64);
+        let mut due_now = 0;
+        let mut next_due = now + chrono::Duration::from_std(MAX_NAP).expect("a small duration");
+        for feed in feeds.iter() {
+            if in_flight.contains(feed.url.as_str()) {
+                continue;
+            }
+            let state = crate::feeds::load_state(&ctx.store, &feed.url)?;
+            let due = crate::feeds::at(state.next_check_at);
+            if due <= now {
+                due_now += 1;
+                in_flight.insert(feed.url.to_string());
+                let (ctx, feed) = (ctx.clone(), feed.clone());
+                set.spawn(async move {
+                    let result = pipeline::refresh_feed(&ctx, &feed, chrono::Utc::now()).await;
+                    (feed.url.to_string(), result)
+                });
+            } else if due < next_due {
+                next_due = due;
+            }
+        }
+        crate::feeds::count_health(&ctx.store, &feeds);
+        if due_now > 0 {
+            health.cycle_done(due_now);
+        }
+        let nap = (next_due - now).to_std().unwrap_or_default().min(MAX_NAP);
+        tokio::select! {
+            _ = token.cancelled() => break,
+            _ = tokio::time::sleep(nap) => {}
+            Some(joined) = set.join_next(), if !set.is_empty() => {
+                match joined {
+                    Ok((url, result)) => {
+                        in_flight.remove(&url);
+                        if let Err(error) = result {
+                            tracing::error!(feed_url = %url, error = %error, "feed state could not be stored");
+                        }
+                    }
+                    Err(error) => tracing::error!(error = %error, "a feed refresh task failed"),
+                }
+            }
+        }
+    }
+    // In-flight refreshes finish on their own (cancel only while waiting); wait for them.
+    while set.join_next().await.is_some() {}
     Ok(())
 }
 

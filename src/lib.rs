@@ -4,18 +4,30 @@
 //! Layout, in the order the data flows:
 //! feed → fetch → parse → extract → normalize → topic → dedup → claims → store → alert
 
+/// Bytes → UTF-8: BOM, header, in-document declaration, validation, detection.
+pub mod charset;
 /// Command line: the contract's commands, each a thin call into the stages below.
 pub mod cli;
 /// Configuration: raw serde layers → validated `Config` of real types.
 pub mod config;
 /// The daemon's lifecycle: named tasks, signals, graceful stop.
 pub mod daemon;
+/// Page HTML → article text and metadata (pure, no I/O).
+pub mod extract;
+/// Subscriptions, per-feed state and the pure scheduler.
+pub mod feeds;
+/// Polite HTTP (and local files): limits, timeouts, caps, private networks refused.
+pub mod fetch;
 /// Shared health (store answers, scheduler progress) for /readyz and the systemd watchdog.
 pub mod health;
 /// Prometheus metrics shared by every stage.
 pub mod metrics;
 /// Plain data passed between stages; no I/O.
 pub mod model;
+/// Feed bytes → items with our own deterministic keys (feed-rs, repaired, panics contained).
+pub mod parse;
+/// The per-feed flow, top to bottom: fetch → parse → page → extract → process.
+pub mod pipeline;
 /// Seed articles read from a directory of `.txt` / `.html` / `.md` files.
 pub mod seeds;
 /// The operator's HTTP endpoint: /healthz, /readyz, /metrics.

@@ -23,6 +23,12 @@ use thiserror::Error;
 pub mod trees {
     /// Schema version and other store-wide facts.
     pub const META: &str = "meta";
+    /// Feed subscriptions added with `feeds add` / `feeds import`: URL → `records::Subscription`.
+    pub const SUBSCRIPTIONS: &str = "subscriptions";
+    /// Per-feed schedule and health: URL → `records::FeedState`.
+    pub const FEED_STATE: &str = "feed_state";
+    /// Items already processed, per feed: `feed URL \0 item key` → seen-at (unix seconds, BE).
+    pub const FEED_ITEMS: &str = "feed_items";
 }
 
 /// Keys of the `meta` tree.

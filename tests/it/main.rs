@@ -4,4 +4,5 @@
 
 mod cli;
 mod ops;
+mod poll;
 mod support;
