@@ -3,6 +3,7 @@
 //! reaches beyond the loopback interface.
 
 mod cli;
+mod hostile;
 mod ops;
 mod poll;
 mod support;
