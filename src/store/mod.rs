@@ -85,29 +85,18 @@ impl Store {
     pub fn open(dir: &Path, cache_size: u64) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { dir: dir.to_path_buf(), source })?;
         let path = dir.join("store");
-        // sled reads a damaged log as "ends here" and opens what came before, possibly nothing:
-        // an existing store that lost its schema version is corrupt, not new.
-        let existed = path.join("conf").exists();
         if path.exists() && !path.is_dir() {
             return Err(StoreError::Corrupt {
                 what: path.display().to_string(),
                 reason: "not a directory".into(),
             });
         }
-        let config = sled::Config::new().path(&path).cache_capacity(cache_size).flush_every_ms(Some(500));
-        // sled 0.34 panics on some kinds of damaged files instead of returning an error.
-        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || config.open()))
-            .unwrap_or_else(|panic| {
-                let reason = panic
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_else(|| "sled panicked while opening".into());
-                Err(sled::Error::ReportableBug(reason))
-            });
-        let db = opened.map_err(|error| classify_open_error(dir, error))?;
+        if !path.exists() {
+            create(dir, cache_size)?;
+        }
+        let db = open_sled(dir, &path, cache_size)?;
         let store = Store { db, dir: dir.to_path_buf() };
-        store.check_schema(existed)?;
+        store.check_schema()?;
         Ok(store)
     }
 
@@ -143,33 +132,24 @@ impl Store {
         }
     }
 
-    fn check_schema(&self, existed: bool) -> Result<(), StoreError> {
+    fn check_schema(&self) -> Result<(), StoreError> {
         let meta = self.tree(trees::META)?;
-        match meta.get(meta_keys::SCHEMA_VERSION)? {
-            Some(bytes) => {
-                let found = records::decode_u32(&bytes).ok_or_else(|| StoreError::Corrupt {
-                    what: "meta/schema_version".into(),
-                    reason: "not a 4-byte version".into(),
-                })?;
-                if found > records::SCHEMA_VERSION {
-                    return Err(StoreError::NewerSchema {
-                        dir: self.dir.clone(),
-                        found,
-                        supported: records::SCHEMA_VERSION,
-                    });
-                }
-            }
-            None if existed => {
-                return Err(StoreError::Corrupt {
-                    what: "meta/schema_version".into(),
-                    reason: "missing from an existing store (its log is damaged or was truncated)".into(),
-                });
-            }
-            None => {
-                meta.insert(meta_keys::SCHEMA_VERSION, &records::SCHEMA_VERSION.to_be_bytes())?;
-                // Durable at once, so that a crash right after creation is not mistaken for damage.
-                self.db.flush()?;
-            }
+        let bytes = meta.get(meta_keys::SCHEMA_VERSION)?.ok_or_else(|| StoreError::Corrupt {
+            // Stores are renamed into place only once their version is durable (see `create`),
+            // and sled reads a damaged log as "ends here": a missing version means damage.
+            what: "meta/schema_version".into(),
+            reason: "missing (the store's log is damaged or was truncated)".into(),
+        })?;
+        let found = records::decode_u32(&bytes).ok_or_else(|| StoreError::Corrupt {
+            what: "meta/schema_version".into(),
+            reason: "not a 4-byte version".into(),
+        })?;
+        if found > records::SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema {
+                dir: self.dir.clone(),
+                found,
+                supported: records::SCHEMA_VERSION,
+            });
         }
         Ok(())
     }
@@ -203,6 +183,38 @@ impl Store {
     pub fn size_on_disk(&self) -> u64 {
         self.db.size_on_disk().unwrap_or(0)
     }
+}
+
+/// Creates a store under a temporary name and renames it into place once its schema version is
+/// durable, so that a kill during creation never leaves a `store` that looks damaged. A leftover
+/// `store.creating` from such a kill held nothing and is simply reused; one that another instance
+/// is creating right now is locked, and refused as such.
+fn create(dir: &Path, cache_size: u64) -> Result<(), StoreError> {
+    let creating = dir.join("store.creating");
+    {
+        let db = open_sled(dir, &creating, cache_size)?;
+        db.open_tree(trees::META)?
+            .insert(meta_keys::SCHEMA_VERSION, &records::SCHEMA_VERSION.to_be_bytes())?;
+        db.flush()?;
+    }
+    std::fs::rename(&creating, dir.join("store"))
+        .map_err(|source| StoreError::Io { dir: dir.to_path_buf(), source })
+}
+
+/// Opens sled at `path`; sled 0.34 panics on some kinds of damaged files instead of returning an
+/// error, so a panic is turned into an error too.
+fn open_sled(dir: &Path, path: &Path, cache_size: u64) -> Result<sled::Db, StoreError> {
+    let config = sled::Config::new().path(path).cache_capacity(cache_size).flush_every_ms(Some(500));
+    let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || config.open()))
+        .unwrap_or_else(|panic| {
+            let reason = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "sled panicked while opening".into());
+            Err(sled::Error::ReportableBug(reason))
+        });
+    opened.map_err(|error| classify_open_error(dir, error))
 }
 
 fn classify_open_error(dir: &Path, error: sled::Error) -> StoreError {
@@ -343,6 +355,28 @@ mod recovery_tests {
             std::fs::remove_dir_all(sled).unwrap();
             std::fs::write(sled, b"not a directory").unwrap();
         });
+    }
+
+    #[test]
+    fn a_store_killed_while_being_created_is_finished_not_moved() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // What a kill between sled's creation and the schema flush leaves behind.
+            let db = sled::Config::new().path(dir.path().join("store.creating")).open().unwrap();
+            db.flush().unwrap();
+        }
+        let (store, moved) = Store::open_or_recover(dir.path(), 1 << 20).unwrap();
+        assert!(moved.is_none());
+        store.probe().unwrap();
+        assert!(!dir.path().join("store.creating").exists());
+    }
+
+    #[test]
+    fn creating_and_reopening_releases_the_lock_every_time() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            Store::open(dir.path(), 1 << 20).unwrap().probe().unwrap();
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! reaches beyond the loopback interface.
 
 mod cli;
+mod crash;
 mod hostile;
 mod ops;
 mod poll;
