@@ -73,6 +73,10 @@ impl StoreError {
     }
 }
 
+/// Written (and fsynced) in the sled directory once a new store's schema version is durable: a
+/// store without it was killed while being created and holds nothing worth keeping.
+const CREATED_MARKER: &str = "claimwatch-created";
+
 /// The open store.
 #[derive(Clone)]
 pub struct Store {
@@ -91,11 +95,22 @@ impl Store {
                 reason: "not a directory".into(),
             });
         }
-        if !path.exists() {
-            create(dir, cache_size)?;
-        }
+        let marker = path.join(CREATED_MARKER);
+        let existed = path.join("conf").exists();
         let db = open_sled(dir, &path, cache_size)?;
         let store = Store { db, dir: dir.to_path_buf() };
+        if !existed || (!marker.exists() && store.is_unversioned_and_empty()?) {
+            // New, or killed while being created (before the marker): nothing in it to lose.
+            store
+                .tree(trees::META)?
+                .insert(meta_keys::SCHEMA_VERSION, &records::SCHEMA_VERSION.to_be_bytes())?;
+            store.flush()?;
+        }
+        if !marker.exists() {
+            std::fs::write(&marker, b"claimwatch store\n")
+                .and_then(|_| std::fs::File::open(&marker)?.sync_all())
+                .map_err(|source| StoreError::Io { dir: dir.to_path_buf(), source })?;
+        }
         store.check_schema()?;
         Ok(store)
     }
@@ -132,11 +147,25 @@ impl Store {
         }
     }
 
+    /// No schema version and no data: what a kill between sled's creation of the files and the
+    /// first flush leaves behind.
+    fn is_unversioned_and_empty(&self) -> Result<bool, StoreError> {
+        if self.tree(trees::META)?.contains_key(meta_keys::SCHEMA_VERSION)? {
+            return Ok(false);
+        }
+        for name in self.db.tree_names() {
+            if !self.db.open_tree(name)?.is_empty() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     fn check_schema(&self) -> Result<(), StoreError> {
         let meta = self.tree(trees::META)?;
         let bytes = meta.get(meta_keys::SCHEMA_VERSION)?.ok_or_else(|| StoreError::Corrupt {
-            // Stores are renamed into place only once their version is durable (see `create`),
-            // and sled reads a damaged log as "ends here": a missing version means damage.
+            // The version is flushed before the creation marker is written, and sled reads a
+            // damaged log as "ends here": a marked store without its version is damaged.
             what: "meta/schema_version".into(),
             reason: "missing (the store's log is damaged or was truncated)".into(),
         })?;
@@ -183,22 +212,6 @@ impl Store {
     pub fn size_on_disk(&self) -> u64 {
         self.db.size_on_disk().unwrap_or(0)
     }
-}
-
-/// Creates a store under a temporary name and renames it into place once its schema version is
-/// durable, so that a kill during creation never leaves a `store` that looks damaged. A leftover
-/// `store.creating` from such a kill held nothing and is simply reused; one that another instance
-/// is creating right now is locked, and refused as such.
-fn create(dir: &Path, cache_size: u64) -> Result<(), StoreError> {
-    let creating = dir.join("store.creating");
-    {
-        let db = open_sled(dir, &creating, cache_size)?;
-        db.open_tree(trees::META)?
-            .insert(meta_keys::SCHEMA_VERSION, &records::SCHEMA_VERSION.to_be_bytes())?;
-        db.flush()?;
-    }
-    std::fs::rename(&creating, dir.join("store"))
-        .map_err(|source| StoreError::Io { dir: dir.to_path_buf(), source })
 }
 
 /// Opens sled at `path`; sled 0.34 panics on some kinds of damaged files instead of returning an
@@ -362,13 +375,13 @@ mod recovery_tests {
         let dir = tempfile::tempdir().unwrap();
         {
             // What a kill between sled's creation and the schema flush leaves behind.
-            let db = sled::Config::new().path(dir.path().join("store.creating")).open().unwrap();
+            let db = sled::Config::new().path(dir.path().join("store")).open().unwrap();
             db.flush().unwrap();
         }
         let (store, moved) = Store::open_or_recover(dir.path(), 1 << 20).unwrap();
         assert!(moved.is_none());
         store.probe().unwrap();
-        assert!(!dir.path().join("store.creating").exists());
+        assert!(dir.path().join("store").join(CREATED_MARKER).exists());
     }
 
     #[test]
