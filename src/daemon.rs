@@ -251,37 +251,59 @@ async fn tell_systemd(health: Health, token: CancellationToken) {
 
 /// Probes the store every [`PROBE_EVERY`] and records the answer and the store's size.
 async fn probe_store(store: Store, health: Health, token: CancellationToken) {
+    let mut prober = StoreProber::default();
     loop {
         tokio::select! {
             _ = token.cancelled() => return,
             _ = tokio::time::sleep(PROBE_EVERY) => {}
         }
-        probe_store_once(&store, &health).await;
+        prober.probe(&store, &health).await;
     }
 }
 
 async fn probe_store_once(store: &Store, health: &Health) {
-    let probe_store = store.clone();
-    // sled calls block; a hung disk must not hang this task, so the probe runs aside with a
-    // timeout. A probe that never returns leaks one blocking thread, once: later probes time
-    // out the same way and the watchdog restarts the daemon.
-    let probe = tokio::task::spawn_blocking(move || {
-        probe_store.probe()?;
-        Ok::<u64, crate::store::StoreError>(probe_store.size_on_disk())
-    });
-    let result = match tokio::time::timeout(PROBE_TIMEOUT, probe).await {
-        Ok(Ok(Ok(size))) => {
-            crate::metrics::store_size(size);
-            Ok(())
+    StoreProber::default().probe(store, health).await;
+}
+
+/// Probes the store off the runtime: sled calls block, and a hung disk must not hang a task.
+/// At most one probe is in flight; while a hung one is still running no new one is started
+/// (so a hang costs one blocking thread, not one per probe) and the store counts as not
+/// answering, which withholds the watchdog and gets the daemon restarted.
+#[derive(Default)]
+struct StoreProber {
+    in_flight: Option<(tokio::task::JoinHandle<Result<u64, crate::store::StoreError>>, std::time::Instant)>,
+}
+
+impl StoreProber {
+    async fn probe(&mut self, store: &Store, health: &Health) {
+        let (mut handle, started) = match self.in_flight.take() {
+            Some(pending) => pending,
+            None => {
+                let store = store.clone();
+                let handle = tokio::task::spawn_blocking(move || {
+                    store.probe()?;
+                    Ok(store.size_on_disk())
+                });
+                (handle, std::time::Instant::now())
+            }
+        };
+        let result = match tokio::time::timeout(PROBE_TIMEOUT, &mut handle).await {
+            Ok(Ok(Ok(size))) => {
+                crate::metrics::store_size(size);
+                Ok(())
+            }
+            Ok(Ok(Err(error))) => Err(error.to_string()),
+            Ok(Err(join_error)) => Err(format!("probe panicked: {join_error}")),
+            Err(_) => {
+                self.in_flight = Some((handle, started));
+                Err(format!("no answer for {}s", started.elapsed().as_secs()))
+            }
+        };
+        if let Err(why) = &result {
+            tracing::error!(error = %why, stage = "store", "store probe failed");
         }
-        Ok(Ok(Err(error))) => Err(error.to_string()),
-        Ok(Err(join_error)) => Err(format!("probe panicked: {join_error}")),
-        Err(_) => Err(format!("no answer within {}s", PROBE_TIMEOUT.as_secs())),
-    };
-    if let Err(why) = &result {
-        tracing::error!(error = %why, stage = "store", "store probe failed");
+        health.set_store(result);
     }
-    health.set_store(result);
 }
 
 enum Received {
