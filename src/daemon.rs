@@ -229,24 +229,27 @@ async fn tell_systemd(health: Health, token: CancellationToken) {
             _ = tokio::time::sleep(every) => {}
         }
         let readiness = health.check();
-        let status = readiness.status_line();
-        if readiness.is_ready() {
-            if !was_ready {
-                tracing::info!(status, "healthy again");
+        let (ping, status) = systemd_update(&readiness, watchdog.is_some());
+        match (readiness.is_ready(), was_ready) {
+            (true, false) => tracing::info!(status, "healthy again"),
+            (false, true) => {
+                tracing::error!(status, "unhealthy: withholding watchdog pings so systemd restarts us")
             }
-            if watchdog.is_some() {
-                notify(&[NotifyState::Watchdog, NotifyState::Status(&status)]);
-            } else {
-                notify(&[NotifyState::Status(&status)]);
-            }
+            _ => {}
+        }
+        if ping {
+            notify(&[NotifyState::Watchdog, NotifyState::Status(&status)]);
         } else {
-            if was_ready {
-                tracing::error!(status, "unhealthy: withholding watchdog pings so systemd restarts us");
-            }
             notify(&[NotifyState::Status(&status)]);
         }
         was_ready = readiness.is_ready();
     }
+}
+
+/// What to tell systemd on one tick: whether to send WATCHDOG=1 (only when the watchdog is on
+/// and the daemon is ready) and the STATUS= line.
+fn systemd_update(readiness: &crate::health::Readiness, watchdog: bool) -> (bool, String) {
+    (watchdog && readiness.is_ready(), readiness.status_line())
 }
 
 /// Probes the store every [`PROBE_EVERY`] and records the answer and the store's size.
@@ -477,5 +480,25 @@ mod tests {
         assert_eq!(new.feeds.len(), 1);
         assert_eq!(new.state_dir, dir.path(), "--state-dir is applied again");
         assert_eq!(restart_only_changes(&current, &new), vec!["server.listen"]);
+    }
+
+    #[test]
+    fn the_watchdog_is_pinged_only_while_the_store_answers_and_the_scheduler_progresses() {
+        let health = Health::new(Duration::from_millis(50));
+        health.set_store(Ok(()));
+        health.cycle_done(2);
+        assert_eq!(systemd_update(&health.check(), true).0, true);
+        assert_eq!(systemd_update(&health.check(), false).0, false, "no watchdog asked for");
+
+        health.set_store(Err("no answer for 5s".into()));
+        let (ping, status) = systemd_update(&health.check(), true);
+        assert!(!ping && status.contains("store not answering"), "{status}");
+
+        health.set_store(Ok(()));
+        std::thread::sleep(Duration::from_millis(80));
+        let (ping, status) = systemd_update(&health.check(), true);
+        assert!(!ping && status.contains("scheduler stalled"), "{status}");
+        health.scheduler_tick();
+        assert!(systemd_update(&health.check(), true).0, "progress resumes the pings");
     }
 }
