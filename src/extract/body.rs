@@ -205,7 +205,7 @@ const NEGATIVE: &[&str] = &[
 
 /// Whole words (class/id tokens) that mark boilerplate; too short to match as substrings.
 const NEGATIVE_WORDS: &[&str] =
-    &["ad", "ads", "nav", "meta", "hidden", "hide", "share", "tag", "tools", "aside", "rail"];
+    &["ad", "ads", "nav", "meta", "hidden", "hide", "share", "tag", "tools", "aside"];
 
 /// Class and id words that mark the article itself.
 const POSITIVE: &[&str] = &[
@@ -547,6 +547,17 @@ fn mark_boilerplate_context(doc: &Html, blocks: &mut [Block]) {
             cursor = n.parent();
         }
     }
+    // Elements around an h1 frame the article (or the whole page), whatever their class says.
+    let mut around_title: HashSet<NodeId> = HashSet::new();
+    for block in blocks.iter().filter(|b| b.kind == Kind::Title) {
+        let mut cursor = doc.tree.get(block.owner);
+        while let Some(n) = cursor {
+            if !around_title.insert(n.id()) {
+                break;
+            }
+            cursor = n.parent();
+        }
+    }
     let mut verdicts: HashMap<NodeId, bool> = HashMap::new();
     for block in blocks.iter_mut() {
         let mut cursor = doc.tree.get(block.owner);
@@ -554,7 +565,8 @@ fn mark_boilerplate_context(doc: &Html, blocks: &mut [Block]) {
             let boilerplate = *verdicts.entry(n.id()).or_insert_with(|| match n.value() {
                 Node::Element(e) => {
                     (is_frame(e.name()) || is_negative(e))
-                        && good.get(&n.id()).copied().unwrap_or(0.0) < 0.4 * total
+                        && good.get(&n.id()).copied().unwrap_or(0.0) < 0.75 * total
+                        && !(around_title.contains(&n.id()) && !is_frame(e.name()))
                 }
                 _ => false,
             });
@@ -596,16 +608,6 @@ fn best_container(doc: &Html, blocks: &[Block]) -> Option<NodeId> {
             best = Some((id, score));
         }
     }
-    if std::env::var_os("CLAIMWATCH_EXTRACT_DEBUG").is_some() {
-        for b in blocks {
-            eprintln!("{:>8.1} {:?} ctx={} {:.80}", weight(b), b.kind, b.boilerplate_context, b.text);
-        }
-        if let Some((id, s)) = best {
-            if let Some(Node::Element(e)) = doc.tree.get(id).map(|n| n.value()) {
-                eprintln!("best {} {:?} {s}", e.name(), class_id(e));
-            }
-        }
-    }
     best.filter(|(_, s)| *s > 0.0).map(|(id, _)| id)
 }
 
@@ -637,6 +639,10 @@ fn keep_block(block: &Block) -> bool {
     }
     let density = block.link_chars as f64 / block.chars as f64;
     if density > 0.5 && block.chars < 400 {
+        return false;
+    }
+    // Markup that reached us as text (escaped tags in a noscript or a broken template).
+    if block.text.starts_with('<') && block.text.ends_with('>') {
         return false;
     }
     if block.chars < 200 && boilerplate::is_boilerplate(&block.text) {
