@@ -3,4 +3,5 @@
 //! reaches beyond the loopback interface.
 
 mod cli;
+mod extract;
 mod support;
