@@ -140,7 +140,7 @@ fn dispatch(command: Command, config: Config) -> Result<ExitCode> {
         Command::Seed { .. } => not_implemented("seed import (claim engine)"),
         Command::Check { .. } => not_implemented("check (claim engine)"),
         Command::Extract { json, inputs } => crate::extract::command::run(&config, json, &inputs),
-        Command::Feeds { .. } => not_implemented("feed subscriptions"),
+        Command::Feeds { command } => crate::feeds::command(&config, command),
         Command::Claims { .. } => not_implemented("claims listing"),
     }
 }

@@ -14,12 +14,24 @@ pub mod config;
 pub mod daemon;
 /// Page HTML → article text and metadata (pure, no I/O).
 pub mod extract;
+/// Subscriptions, per-feed state and the pure scheduler.
+pub mod feeds;
+/// Polite HTTP (and local files): limits, timeouts, caps, private networks refused.
+pub mod fetch;
+/// Shared health (store answers, scheduler progress) for /readyz and the systemd watchdog.
+pub mod health;
 /// Prometheus metrics shared by every stage.
 pub mod metrics;
 /// Plain data passed between stages; no I/O.
 pub mod model;
+/// Feed bytes → items with our own deterministic keys (feed-rs, repaired, panics contained).
+pub mod parse;
+/// The per-feed flow, top to bottom: fetch → parse → page → extract → process.
+pub mod pipeline;
 /// Seed articles read from a directory of `.txt` / `.html` / `.md` files.
 pub mod seeds;
+/// The operator's HTTP endpoint: /healthz, /readyz, /metrics.
+pub mod server;
 /// The sled store: named trees, versioned records, one commit per article.
 pub mod store;
 /// tracing subscriber (human or JSON lines).

@@ -11,7 +11,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::support::{claimwatch, repo, stderr, stdout};
+use crate::support::{claimwatch, repo, stderr, stdout, Reply, TestServer};
 
 fn pages() -> PathBuf {
     repo().join("tests/fixtures/pages")
@@ -139,10 +139,32 @@ fn readable_output_names_each_input() {
 }
 
 #[test]
-fn url_input_says_fetching_is_not_wired() {
-    let out = claimwatch(&["extract", "--json", "http://127.0.0.1:9/article"]);
+fn url_inputs_are_fetched_and_decoded_despite_a_lying_header() {
+    let page = fs::read(pages().join("uk_cp1251_lying_meta.html")).unwrap();
+    let server = TestServer::start(move |r| match r.path.as_str() {
+        "/article" => Reply::ok("text/html; charset=utf-8", page.clone()),
+        _ => Reply::status(404),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("claimwatch.toml");
+    fs::write(&config, "[fetch]\nallow_private_networks = true\n").unwrap();
+    let (article, missing) = (server.url("/article"), server.url("/missing"));
+    let out = claimwatch(&["--config", path_str(&config), "extract", "--json", &article, &missing]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[0]["text"].as_str().unwrap().contains("Зеленський заявив"), "{text}");
+    assert!(lines[1]["error"].as_str().unwrap().contains("/missing"), "{text}");
+}
+
+#[test]
+fn url_inputs_obey_the_fetch_rules() {
+    // Loopback is a private address: refused unless the configuration allows it.
+    let server = TestServer::start(|_| Reply::ok("text/html", "<p>never read</p>"));
+    let out = claimwatch(&["extract", "--json", &server.url("/article")]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("fetching URLs in extract is not wired yet"), "{}", stderr(&out));
+    assert!(server.requests().is_empty(), "the fetcher reached a private address");
 }
 
 #[test]

@@ -4,4 +4,6 @@
 
 mod cli;
 mod extract;
+mod ops;
+mod poll;
 mod support;
