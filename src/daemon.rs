@@ -62,7 +62,7 @@ pub async fn run(config: Config, once: bool) -> Result<ExitCode> {
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         state_dir = %config.state_dir.display(),
-        feeds = config.feeds.len(),
+        feeds = crate::feeds::all(&config, &store).map(|f| f.len()).unwrap_or(config.feeds.len()),
         sinks = ?config.sink_names(),
         once,
         "claimwatch starting"
@@ -182,7 +182,16 @@ pub async fn poller(ctx: Ctx, token: CancellationToken) -> Result<()> {
             }
         }
     }
-    // In-flight refreshes finish on their own (cancel only while waiting); wait for them.
-    while set.join_next().await.is_some() {}
+    // In-flight refreshes may finish within half the shutdown deadline; then they are aborted.
+    // Aborting drops them at an await (a fetch), never inside a store write (those are
+    // synchronous), and an item is marked seen only after it was processed, so an aborted
+    // refresh is simply repeated after the restart.
+    let grace = ctx.config.shutdown.deadline / 2;
+    let drained = tokio::time::timeout(grace, async { while set.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        tracing::warn!(feeds = ?in_flight, "feed refreshes still running at shutdown were aborted");
+        set.abort_all();
+        while set.join_next().await.is_some() {}
+    }
     Ok(())
 }

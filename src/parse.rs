@@ -150,30 +150,110 @@ pub fn canonical_link(mut url: Url) -> Url {
 }
 
 /// HTML (or plain text) → readable text: tags dropped, entities decoded, whitespace collapsed
-/// within paragraphs, paragraphs separated by blank lines.
+/// within paragraphs, paragraphs separated by blank lines. A linear scan, not an HTML parser:
+/// feed summaries are small and hostile nesting must not cost more than its length.
 pub fn plain_text(html: &str) -> String {
-    if !html.contains('<') && !html.contains('&') {
-        return collapse(html);
-    }
-    let fragment = scraper::Html::parse_fragment(html);
+    const BLOCKS: &[&str] = &[
+        "p",
+        "br",
+        "div",
+        "li",
+        "ul",
+        "ol",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "blockquote",
+        "tr",
+        "table",
+        "section",
+        "article",
+        "figure",
+        "figcaption",
+        "hr",
+        "pre",
+    ];
     let mut out = String::new();
     let mut para = String::new();
-    for node in fragment.root_element().descendants() {
-        match node.value() {
-            scraper::Node::Text(text) => para.push_str(text),
-            scraper::Node::Element(e)
-                if matches!(
-                    e.name(),
-                    "p" | "br" | "div" | "li" | "h1" | "h2" | "h3" | "h4" | "blockquote"
-                ) =>
-            {
-                flush(&mut out, &mut para)
-            }
-            _ => {}
+    let mut rest = html;
+    while let Some(lt) = rest.find('<') {
+        decode_entities(&rest[..lt], &mut para);
+        let after = &rest[lt..];
+        let next = after[1..].chars().next();
+        if !next.is_some_and(|c| c.is_ascii_alphabetic() || c == '/' || c == '!' || c == '?') {
+            para.push('<');
+            rest = &after[1..];
+            continue;
+        }
+        if let Some(body) = after.strip_prefix("<![CDATA[") {
+            let end = body.find("]]>").unwrap_or(body.len());
+            para.push_str(&body[..end]);
+            rest = body.get(end + 3..).unwrap_or("");
+            continue;
+        }
+        if after.starts_with("<!--") {
+            rest = after.find("-->").map_or("", |i| &after[i + 3..]);
+            continue;
+        }
+        let end = after.find('>').map_or(after.len(), |i| i + 1);
+        let name: String = after[1..end]
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        rest = &after[end..];
+        if (name == "script" || name == "style") && !after[1..].starts_with('/') {
+            let close = format!("</{name}");
+            let lower = rest.to_ascii_lowercase();
+            rest = lower.find(&close).map_or("", |i| &rest[i..]);
+            continue;
+        }
+        if BLOCKS.contains(&name.as_str()) {
+            flush(&mut out, &mut para);
+        } else if name == "td" || name == "th" {
+            para.push(' ');
         }
     }
+    decode_entities(rest, &mut para);
     flush(&mut out, &mut para);
     out
+}
+
+/// Appends `text` with its character references decoded (named ones from the HTML table).
+fn decode_entities(text: &str, out: &mut String) {
+    let mut rest = text;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        let after = &rest[amp + 1..];
+        let end = after.char_indices().take(32).find(|(_, c)| *c == ';').map(|(i, _)| i);
+        let decoded = end.and_then(|end| {
+            let name = &after[..end];
+            let code = if let Some(num) = name.strip_prefix("#x").or_else(|| name.strip_prefix("#X")) {
+                u32::from_str_radix(num, 16).ok()
+            } else if let Some(num) = name.strip_prefix('#') {
+                num.parse().ok()
+            } else {
+                html5ever::data::NAMED_ENTITIES.get(&after[..=end]).map(|(c, _)| *c).filter(|c| *c != 0)
+            };
+            let c = char::from_u32(code?).filter(|c| *c != '\0')?;
+            Some((if c == '\u{a0}' { ' ' } else { c }, end))
+        });
+        match decoded {
+            Some((c, end)) => {
+                out.push(c);
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
 }
 
 fn flush(out: &mut String, para: &mut String) {
@@ -321,5 +401,11 @@ mod tests {
     #[test]
     fn summaries_are_plain_text() {
         assert_eq!(plain_text("<p>One &amp; two</p><p>Three</p>"), "One & two\n\nThree");
+        assert_eq!(
+            plain_text("a < b &eacute;t&#233; &#x4E2D; &bogus; <em>x</em>y"),
+            "a < b été 中 &bogus; xy"
+        );
+        assert_eq!(plain_text("<script>var x = '<p>';</script>Text<style>p{}</style>"), "Text");
+        assert_eq!(plain_text(&"<div>".repeat(100_000)), "");
     }
 }
