@@ -599,7 +599,7 @@ fn run_once_with_no_network_logs_one_line_per_failing_feed_and_exits_0() {
     let feeds = [format!("http://127.0.0.1:{port}/one"), format!("http://127.0.0.1:{port}/two")];
     let config = write_config(dir.path(), &[&feeds[0], &feeds[1]], true);
     let out = claimwatch_in(Some(dir.path()), &["--config", config.to_str().unwrap(), "run", "--once"]);
-    let err = stderr(&out);
+    let err = plain(&stderr(&out));
     assert!(out.status.success(), "{err}");
     for feed in &feeds {
         let lines =
@@ -720,4 +720,46 @@ fn the_real_world_corpus_never_panics_the_parser() {
     );
     assert!(files.len() > 1000, "the corpus looks incomplete: {} files", files.len());
     assert!(parsed * 2 > files.len(), "fewer than half of the corpus parses: {parsed}/{}", files.len());
+}
+
+#[test]
+fn the_offline_demo_polls_its_bundled_feed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let args = |extra: &[&'static str]| {
+        let mut all = vec!["--config", "demo/claimwatch.toml", "--state-dir", state.to_str().unwrap()];
+        all.extend_from_slice(extra);
+        all.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let run = |extra: &[&'static str]| {
+        let a = args(extra);
+        claimwatch_in(Some(repo()), &a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let added = run(&["feeds", "add", "demo/feed.xml"]);
+    assert!(added.status.success(), "{}", stderr(&added));
+    let once = run(&["run", "--once"]);
+    let err = plain(&stderr(&once));
+    assert!(once.status.success(), "{err}");
+    assert!(err.lines().any(|l| l.contains("poll finished") && l.contains("new_items=5")), "{err}");
+    // A second run finds nothing new.
+    let again = plain(&stderr(&run(&["run", "--once"])));
+    assert!(again.lines().any(|l| l.contains("poll finished") && l.contains("new_items=0")), "{again}");
+}
+
+/// Log text without ANSI colour sequences.
+fn plain(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
