@@ -68,7 +68,7 @@ pub async fn run(config: Config, once: bool) -> Result<ExitCode> {
         "claimwatch starting"
     );
     let tasks = Tasks::default();
-    let ctx = Ctx::new(Arc::new(config.clone()), store.clone()).context("building the HTTP client")?;
+    let ctx = Ctx::new(Arc::new(config.clone()), store.clone())?;
     if once {
         poll_once(&ctx).await?;
         store.flush()?;

@@ -4,12 +4,16 @@
 //! Layout, in the order the data flows:
 //! feed → fetch → parse → extract → normalize → topic → dedup → claims → store → alert
 
+/// Bytes → UTF-8: BOM, header, in-document declaration, validation, detection.
+pub mod charset;
 /// Command line: the contract's commands, each a thin call into the stages below.
 pub mod cli;
 /// Configuration: raw serde layers → validated `Config` of real types.
 pub mod config;
 /// The daemon's lifecycle: named tasks, signals, graceful stop.
 pub mod daemon;
+/// Page HTML → article text and metadata (pure, no I/O).
+pub mod extract;
 /// Subscriptions, per-feed state and the pure scheduler.
 pub mod feeds;
 /// Polite HTTP (and local files): limits, timeouts, caps, private networks refused.

@@ -48,7 +48,7 @@ pub fn parse_feed(bytes: &[u8], content_type: Option<&str>, base: &Url) -> Resul
             warnings.push(format!("no BOM, but the document starts like {}", encoding.name()));
             encoding.decode_without_bom_handling(bytes).0.into_owned()
         }
-        None => decode_text(bytes, content_type),
+        None => decode_text(bytes, content_type, base),
     };
     let text = prepare(&text, &mut warnings);
     let parser = feed_rs::parser::Builder::new()
@@ -325,43 +325,10 @@ fn find_root(text: &str, name: &str) -> Option<usize> {
     None
 }
 
-/// Bytes → UTF-8 text: BOM, then valid UTF-8, then a declared charset (header, prolog, meta),
-/// then detection. (`crate::charset` replaces this once it lands on main.)
-pub fn decode_text(bytes: &[u8], content_type: Option<&str>) -> String {
-    use encoding_rs::Encoding;
-    if let Some((encoding, bom)) = Encoding::for_bom(bytes) {
-        return encoding.decode_without_bom_handling(&bytes[bom..]).0.into_owned();
-    }
-    if let Ok(text) = std::str::from_utf8(bytes) {
-        return text.to_string();
-    }
-    let declared = content_type
-        .and_then(|ct| {
-            ct.to_ascii_lowercase()
-                .split("charset=")
-                .nth(1)
-                .map(|c| c.trim_matches(|c: char| c == '"' || c == ' ' || c == ';').to_string())
-        })
-        .or_else(|| {
-            let head = String::from_utf8_lossy(&bytes[..bytes.len().min(1024)]).to_ascii_lowercase();
-            let at =
-                head.find("encoding=").map(|i| i + 9).or_else(|| head.find("charset=").map(|i| i + 8))?;
-            Some(
-                head[at..]
-                    .trim_start_matches(['"', '\''])
-                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
-                    .next()?
-                    .to_string(),
-            )
-        })
-        .and_then(|label| Encoding::for_label(label.as_bytes()))
-        .filter(|e| *e != encoding_rs::UTF_8);
-    let encoding = declared.unwrap_or_else(|| {
-        let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
-        detector.feed(bytes, true);
-        detector.guess(None, chardetng::Utf8Detection::Allow)
-    });
-    encoding.decode_without_bom_handling(bytes).0.into_owned()
+/// Bytes → UTF-8 text (`crate::charset`), with the feed host's top-level domain as a hint.
+fn decode_text(bytes: &[u8], content_type: Option<&str>, base: &Url) -> String {
+    let tld = base.host_str().and_then(|h| h.rsplit('.').next()).map(str::to_ascii_lowercase);
+    crate::charset::decode_hinted(bytes, content_type, tld.as_deref()).text
 }
 
 #[cfg(test)]

@@ -166,7 +166,7 @@ fn windows_1251_feed_and_page_behind_a_lying_utf8_header_decode_correctly() {
         else {
             panic!("expected a body")
         };
-        let text = parse::decode_text(&p.body, p.content_type.as_deref());
+        let text = claimwatch::charset::decode(&p.body, p.content_type.as_deref()).text;
         assert!(text.contains("Представники США пообіцяли підтримати Україну"), "{text}");
     });
 }
@@ -181,7 +181,7 @@ fn koi8_u_page_without_a_declared_charset_decodes_correctly() {
         else {
             panic!("expected a body")
         };
-        let text = parse::decode_text(&p.body, p.content_type.as_deref());
+        let text = claimwatch::charset::decode(&p.body, p.content_type.as_deref()).text;
         assert!(text.contains("Ґарантії передбачають моніторинг"), "{text}");
     });
 }
