@@ -763,3 +763,26 @@ fn plain(text: &str) -> String {
     }
     out
 }
+
+#[test]
+fn the_poller_backs_off_a_failing_feed_in_virtual_time_and_stops_on_cancel() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = Url::from_file_path(dir.path().join("missing.xml")).unwrap();
+    let ctx = ctx_with(dir.path(), |c| c.feeds = vec![feed(missing.as_str())]);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
+    runtime.block_on(async {
+        let token = tokio_util::sync::CancellationToken::new();
+        let poller = tokio::spawn(claimwatch::daemon::poller(ctx.clone(), token.clone()));
+        // 0, 5, 15, 35 min (±10 %); the next is due after 75 min.
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        let state = feeds::load_state(&ctx.store, &missing).unwrap();
+        assert_eq!(state.consecutive_errors, 4, "{state:?}");
+        assert!(state.last_error.as_deref().unwrap().contains("missing.xml"), "{:?}", state.last_error);
+        // A day later: 75, 155, 315, 635, 1275 min → 9 attempts, never given up.
+        tokio::time::sleep(Duration::from_secs(23 * 3600)).await;
+        let state = feeds::load_state(&ctx.store, &missing).unwrap();
+        assert_eq!(state.consecutive_errors, 9, "{state:?}");
+        token.cancel();
+        poller.await.unwrap().unwrap();
+    });
+}
