@@ -365,8 +365,14 @@ fn a_restart_resumes_the_schedule() {
 
 #[test]
 fn per_host_limit_and_delay_are_observed_on_the_server_side() {
-    let server = TestServer::start(|r| {
+    // Counted inside the handler (before the reply is written) so that a client that already
+    // has its whole answer can never be counted twice.
+    let (active, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (a2, m2) = (active.clone(), most.clone());
+    let server = TestServer::start(move |r| {
+        m2.fetch_max(a2.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
         std::thread::sleep(Duration::from_millis(150));
+        a2.fetch_sub(1, Ordering::SeqCst);
         match r.path.as_str() {
             p if p.starts_with("/feed") => {
                 let n: usize = p[5..].parse().unwrap_or(0);
@@ -383,7 +389,7 @@ fn per_host_limit_and_delay_are_observed_on_the_server_side() {
     let dir = tempfile::tempdir().unwrap();
     let ctx = ctx_with(dir.path(), |c| {
         c.fetch.per_host = 2;
-        c.fetch.per_host_delay = Duration::from_millis(20);
+        c.fetch.per_host_delay = Duration::from_millis(40);
     });
     rt().block_on(async {
         let mut set = tokio::task::JoinSet::new();
@@ -397,12 +403,12 @@ fn per_host_limit_and_delay_are_observed_on_the_server_side() {
     });
     let requests = server.requests();
     assert_eq!(requests.len(), 4 + 16);
-    assert!(server.max_concurrent() <= 2, "max concurrent {}", server.max_concurrent());
-    assert_eq!(server.max_concurrent(), 2, "the limit was not used at all");
+    assert_eq!(most.load(Ordering::SeqCst), 2, "the per-host limit of 2 was exceeded or never reached");
     let mut starts: Vec<_> = requests.iter().map(|r| r.received_at).collect();
     starts.sort();
     for pair in starts.windows(2) {
-        assert!(pair[1] - pair[0] >= Duration::from_millis(15), "two starts {:?} apart", pair[1] - pair[0]);
+        // 40 ms apart at the client; the server's clock sees them through thread scheduling.
+        assert!(pair[1] - pair[0] >= Duration::from_millis(25), "two starts {:?} apart", pair[1] - pair[0]);
     }
 }
 
@@ -769,7 +775,8 @@ fn the_poller_backs_off_a_failing_feed_in_virtual_time_and_stops_on_cancel() {
     let dir = tempfile::tempdir().unwrap();
     let missing = Url::from_file_path(dir.path().join("missing.xml")).unwrap();
     let ctx = ctx_with(dir.path(), |c| c.feeds = vec![feed(missing.as_str())]);
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
     runtime.block_on(async {
         let token = tokio_util::sync::CancellationToken::new();
         let poller = tokio::spawn(claimwatch::daemon::poller(ctx.clone(), token.clone()));
