@@ -366,6 +366,46 @@ mod tests {
     }
 
     #[test]
+    fn hostile_documents_are_inert_and_fast() {
+        let laughs = r#"<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "aaaaaaaaaa">
+            <!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">
+            <!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;"><!ENTITY e "&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;">
+            <!ENTITY f "&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;"><!ENTITY g "&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;">]>
+            <rss version="2.0"><channel><title>&g;</title><item><title>x&g;</title><link>/x</link></item></channel></rss>"#;
+        let xxe = r#"<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+            <rss version="2.0"><channel><title>&xxe;</title><item><title>&xxe;</title><link>/x</link></item></channel></rss>"#;
+        let many_attrs = format!(
+            "<rss version=\"2.0\"><channel><item {}><title>t</title><link>/x</link></item></channel></rss>",
+            (0..80_000).map(|i| format!("a{i}=\"v\"")).collect::<Vec<_>>().join(" ")
+        );
+        let truncated = "<rss version=\"2.0\"><channel><title>T</title><item><title>cut";
+        let garbage: Vec<u8> = (0..200_000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+        let deep = format!("<rss version=\"2.0\"><channel>{}</channel></rss>", "<x>".repeat(100_000));
+        for (name, bytes) in [
+            ("billion laughs", laughs.as_bytes()),
+            ("external entity", xxe.as_bytes()),
+            ("80k attributes", many_attrs.as_bytes()),
+            ("truncated", truncated.as_bytes()),
+            ("garbage", &garbage[..]),
+            ("deep nesting", deep.as_bytes()),
+        ] {
+            let started = std::time::Instant::now();
+            let result = parse_feed(bytes, None, &base());
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(2),
+                "{name} took {:?}",
+                started.elapsed()
+            );
+            if let Ok(feed) = result {
+                for item in &feed.items {
+                    let title = item.title.as_deref().unwrap_or("");
+                    assert!(title.len() < 10_000 && !title.contains("root:"), "{name}: {title:.100}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn summaries_are_plain_text() {
         assert_eq!(plain_text("<p>One &amp; two</p><p>Three</p>"), "One & two\n\nThree");
         assert_eq!(

@@ -793,3 +793,17 @@ fn the_poller_backs_off_a_failing_feed_in_virtual_time_and_stops_on_cancel() {
         poller.await.unwrap().unwrap();
     });
 }
+
+#[test]
+fn a_gzip_bomb_is_stopped_at_the_cap_after_decompression() {
+    // 20 MiB of zeros in a 20 KiB gzip body.
+    let server = TestServer::start(|_| {
+        Reply::ok("application/rss+xml", fixture("bomb.gz")).with_header("Content-Encoding", "gzip")
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = ctx_with(dir.path(), |c| c.fetch.max_body = 1 << 20);
+    let started = std::time::Instant::now();
+    let err = rt().block_on(fetch(&ctx.fetcher, &server.url("/bomb"), Kind::Feed)).unwrap_err();
+    assert!(matches!(err, FetchError::TooLarge { limit } if limit == 1 << 20), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
