@@ -270,6 +270,7 @@ impl Fetcher {
             Err(error) => error.class(),
         };
         crate::metrics::fetch(request.kind.as_str(), outcome);
+        crate::metrics::fetch_duration(request.kind.as_str(), started.elapsed());
         tracing::debug!(url = %request.url, kind = request.kind.as_str(), outcome,
             elapsed_ms = started.elapsed().as_millis() as u64, "fetch");
         result

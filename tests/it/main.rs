@@ -3,5 +3,6 @@
 //! reaches beyond the loopback interface.
 
 mod cli;
+mod ops;
 mod poll;
 mod support;

@@ -779,7 +779,10 @@ fn the_poller_backs_off_a_failing_feed_in_virtual_time_and_stops_on_cancel() {
         tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
     runtime.block_on(async {
         let token = tokio_util::sync::CancellationToken::new();
-        let poller = tokio::spawn(claimwatch::daemon::poller(ctx.clone(), token.clone()));
+        let (_config_tx, config_rx) = tokio::sync::watch::channel(ctx.config.clone());
+        let health = claimwatch::health::Health::new(Duration::from_secs(300));
+        let poller =
+            tokio::spawn(claimwatch::daemon::poller(ctx.clone(), config_rx, health.clone(), token.clone()));
         // 0, 5, 15, 35 min (±10 %); the next is due after 75 min.
         tokio::time::sleep(Duration::from_secs(3600)).await;
         let state = feeds::load_state(&ctx.store, &missing).unwrap();
@@ -789,6 +792,12 @@ fn the_poller_backs_off_a_failing_feed_in_virtual_time_and_stops_on_cancel() {
         tokio::time::sleep(Duration::from_secs(23 * 3600)).await;
         let state = feeds::load_state(&ctx.store, &missing).unwrap();
         assert_eq!(state.consecutive_errors, 9, "{state:?}");
+        health.set_store(Ok(()));
+        assert!(
+            health.check().is_ready(),
+            "the scheduler ticked in virtual time: {}",
+            health.check().report()
+        );
         token.cancel();
         poller.await.unwrap().unwrap();
     });
