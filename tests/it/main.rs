@@ -3,7 +3,9 @@
 //! reaches beyond the loopback interface.
 
 mod cli;
+mod crash;
 mod extract;
+mod hostile;
 mod ops;
 mod poll;
 mod support;
