@@ -4,6 +4,8 @@
 //! Layout, in the order the data flows:
 //! feed → fetch → parse → extract → normalize → topic → dedup → claims → store → alert
 
+/// Claim engine: sentences → claims with features → known | new against the store.
+pub mod claims;
 /// Command line: the contract's commands, each a thin call into the stages below.
 pub mod cli;
 /// Configuration: raw serde layers → validated `Config` of real types.
@@ -14,9 +16,13 @@ pub mod daemon;
 pub mod metrics;
 /// Plain data passed between stages; no I/O.
 pub mod model;
+/// Text normalisation and language identification.
+pub mod normalize;
 /// Seed articles read from a directory of `.txt` / `.html` / `.md` files.
 pub mod seeds;
 /// The sled store: named trees, versioned records, one commit per article.
 pub mod store;
 /// tracing subscriber (human or JSON lines).
 pub mod telemetry;
+/// Topic relevance from a data profile in config/topics/.
+pub mod topic;

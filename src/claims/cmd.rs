@@ -1,0 +1,220 @@
+//! The `seed` and `check` commands: importing the seed articles as known claims, and analysing
+//! one article against the store without writing to it. Output of `check --json` is the
+//! contract's object; without `--json` it is a readable explanation of every decision.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{anyhow, bail, Context, Result};
+use chrono::Utc;
+use serde_json::json;
+use sled::Transactional;
+use url::Url;
+
+use crate::claims::index::{insert_in, ClaimIndex, ClaimSource, Judgement};
+use crate::claims::{Analysis, Engine};
+use crate::config::Config;
+use crate::model::{Article, ArticleVerdict, ClaimVerdict};
+use crate::store::{meta_keys, trees, Store};
+
+/// `claimwatch seed [DIR]`.
+pub fn seed_command(config: &Config, dir: Option<&Path>) -> Result<ExitCode> {
+    let store = open_store(config)?;
+    let engine = Engine::load(config)?;
+    let dir = dir.unwrap_or(&config.seeds_dir);
+    let (articles, claims) = import_seeds(&store, &engine, dir)?;
+    store.flush()?;
+    eprintln!("seeded {claims} claims from {articles} articles in {}", dir.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn open_store(config: &Config) -> Result<Store> {
+    Store::open(&config.state_dir, config.store.cache_size)
+        .with_context(|| format!("opening the store in {}", config.state_dir.display()))
+}
+
+/// Plain text of an HTML page: headings, paragraphs, list items and captions, one per line.
+pub fn html_text(html: &str) -> String {
+    let document = scraper::Html::parse_document(html);
+    let selector =
+        scraper::Selector::parse("h1, h2, h3, h4, p, li, figcaption, blockquote").expect("static selector");
+    let mut blocks = Vec::new();
+    for element in document.select(&selector) {
+        let text: String = element.text().collect::<Vec<_>>().join(" ");
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        if !text.is_empty() {
+            blocks.push(text);
+        }
+    }
+    if blocks.is_empty() {
+        let body: String = document.root_element().text().collect::<Vec<_>>().join(" ");
+        return body;
+    }
+    blocks.join("\n\n")
+}
+
+/// Imports every seed article of `dir` as known claims (idempotent: the same claim from the same
+/// file is stored once) and marks the store seeded. Returns (articles, claims).
+pub fn import_seeds(store: &Store, engine: &Engine, dir: &Path) -> Result<(usize, usize)> {
+    let seeds = crate::seeds::read_dir(dir)?;
+    let index = ClaimIndex::open(store, &engine.config)?;
+    let (claims_tree, features_tree, df_tree) = index.trees();
+    let mut total = 0;
+    for seed in &seeds {
+        let mut article = seed.article.clone();
+        if seed.is_html {
+            article.text = html_text(&article.text);
+        }
+        let analysis = engine.analyse(&article);
+        let source = ClaimSource {
+            url: article.url.to_string(),
+            title: article.title.clone(),
+            feed: None,
+            seed: true,
+        };
+        let seen_at = article.published.unwrap_or(article.seen_at);
+        (claims_tree, features_tree, df_tree)
+            .transaction(|(c, f, d)| {
+                for draft in &analysis.claims {
+                    insert_in(c, f, d, draft, &source, seen_at)?;
+                }
+                Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| anyhow!("storing the claims of seed {}: {e:?}", seed.path.display()))?;
+        total += analysis.claims.len();
+        tracing::debug!(seed = %seed.path.display(), claims = analysis.claims.len(), lang = %analysis.lang, "seed imported");
+    }
+    store.tree(trees::META)?.insert(meta_keys::SEEDED, Utc::now().to_rfc3339().as_bytes())?;
+    Ok((seeds.len(), total))
+}
+
+/// Seeds the store from `seeds_dir` if it has never been seeded (for `check` and `run --once`).
+pub fn ensure_seeded(store: &Store, engine: &Engine, config: &Config) -> Result<()> {
+    if !store.is_seeded()? {
+        let (articles, claims) = import_seeds(store, engine, &config.seeds_dir)
+            .with_context(|| format!("seeding the store from {}", config.seeds_dir.display()))?;
+        tracing::info!(articles, claims, "store seeded");
+    }
+    Ok(())
+}
+
+fn read_input(input: &str) -> Result<(Article, bool)> {
+    if input.starts_with("http://") || input.starts_with("https://") {
+        bail!("check of a URL is not supported yet; save the page and check the file");
+    }
+    let (bytes, url, name) = if input == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin().read_to_end(&mut buf).context("reading standard input")?;
+        (buf, Url::parse("file:///dev/stdin").expect("static URL"), String::new())
+    } else {
+        let path = Path::new(input);
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let url = Url::from_file_path(&absolute)
+            .unwrap_or_else(|_| Url::parse("file:///input").expect("static URL"));
+        (bytes, url, input.to_ascii_lowercase())
+    };
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let is_html = name.ends_with(".html")
+        || name.ends_with(".htm")
+        || text.trim_start().get(..15).is_some_and(|s| {
+            s.to_ascii_lowercase().starts_with("<!doctype html")
+                || s.to_ascii_lowercase().starts_with("<html")
+        });
+    let text = if is_html { html_text(&text) } else { text };
+    Ok((
+        Article { url, feed: None, title: None, text, published: None, lang_hint: None, seen_at: Utc::now() },
+        is_html,
+    ))
+}
+
+/// `claimwatch check [--json] FILE|-`.
+pub fn check_command(config: &Config, input: &str, as_json: bool) -> Result<ExitCode> {
+    let (article, _) = read_input(input)?;
+    let store = open_store(config)?;
+    let engine = Engine::load(config)?;
+    ensure_seeded(&store, &engine, config)?;
+    let index = ClaimIndex::open(&store, &engine.config)?;
+    let (analysis, judgements, verdict) = check_article(&engine, &index, &article)?;
+    if as_json {
+        println!("{}", check_json(&analysis, &judgements, verdict));
+    } else {
+        print!("{}", explain(&analysis, &judgements, verdict));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Analyses and judges one article without writing anything.
+pub fn check_article(
+    engine: &Engine,
+    index: &ClaimIndex,
+    article: &Article,
+) -> Result<(Analysis, Vec<Judgement>, ArticleVerdict)> {
+    let analysis = engine.analyse(article);
+    let judgements = if analysis.on_topic { index.judge(engine, &analysis)? } else { Vec::new() };
+    let verdict = index.story_verdict(engine, &analysis, &judgements)?;
+    Ok((analysis, judgements, verdict))
+}
+
+/// The contract's `check --json` object.
+pub fn check_json(
+    analysis: &Analysis,
+    judgements: &[Judgement],
+    verdict: ArticleVerdict,
+) -> serde_json::Value {
+    let claims: Vec<serde_json::Value> = judgements
+        .iter()
+        .map(|j| {
+            json!({
+                "text": j.text,
+                "verdict": if j.verdict == ClaimVerdict::New { "new" } else { "known" },
+                "score": (j.score * 1000.0).round() / 1000.0,
+                "match": j.matched.as_ref().map(|m| json!({"claim_id": m.claim_id, "text": m.text, "source": m.source})),
+            })
+        })
+        .collect();
+    json!({
+        "lang": analysis.lang,
+        "on_topic": analysis.on_topic,
+        "article_verdict": verdict.as_str(),
+        "claims": claims,
+    })
+}
+
+/// A readable explanation of a check.
+pub fn explain(analysis: &Analysis, judgements: &[Judgement], verdict: ArticleVerdict) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "language: {}   on topic: {} (score {:.1})   article: {}",
+        analysis.lang,
+        analysis.on_topic,
+        analysis.topic_score,
+        verdict.as_str()
+    );
+    if let Some(note) = &analysis.note {
+        let _ = writeln!(out, "note: {note}");
+    }
+    for (i, j) in judgements.iter().enumerate() {
+        let verdict = if j.verdict == ClaimVerdict::New { "NEW" } else { "known" };
+        let _ = writeln!(out, "\n{}. [{verdict}] score {:.2}: {}", i + 1, j.score, j.text);
+        if let Some(reason) = &j.reason {
+            let _ = writeln!(out, "   why new: {reason}");
+        }
+        if let Some(m) = &j.nearest {
+            let _ = writeln!(out, "   best match: {} [{}]", m.text, m.source);
+        }
+        if !j.shared.is_empty() {
+            let _ = writeln!(out, "   matched: {}", j.shared.join(" "));
+        }
+        if !j.differing.is_empty() {
+            let _ = writeln!(out, "   differed: {}", j.differing.join(" "));
+        }
+        if !j.novel.is_empty() {
+            let _ = writeln!(out, "   never seen: {}", j.novel.join(" "));
+        }
+    }
+    out
+}
