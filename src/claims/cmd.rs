@@ -152,7 +152,7 @@ pub fn check_article(
     article: &Article,
 ) -> Result<(Analysis, Vec<Judgement>, ArticleVerdict)> {
     let analysis = engine.analyse(article);
-    let judgements = if analysis.on_topic { index.judge(engine, &analysis)? } else { Vec::new() };
+    let judgements = index.judge(engine, &analysis)?;
     let verdict = index.story_verdict(engine, &analysis, &judgements)?;
     Ok((analysis, judgements, verdict))
 }
@@ -163,7 +163,9 @@ pub fn check_json(
     judgements: &[Judgement],
     verdict: ArticleVerdict,
 ) -> serde_json::Value {
-    let claims: Vec<serde_json::Value> = judgements
+    // Off-topic sentences are not claims: an off-topic article lists none.
+    let listed = if analysis.on_topic { judgements } else { &[] };
+    let claims: Vec<serde_json::Value> = listed
         .iter()
         .map(|j| {
             json!({

@@ -5,6 +5,7 @@
 //! - `C:id` a concept of the lexicon (the predicate or object of the claim);
 //! - `Q:unit:value` a quantity and `V:value` its bare value; `D:m-d` a date, `M:m` a month;
 //! - `R:entity~concept` an actor next to a predicate (who does what);
+//! - `G:concept` a negated concept ("not deploy", "nu trupe", "keine Truppen");
 //! - `X:neg`, `X:cond`, `X:modal`, `X:attr` negation, condition, modality and attribution;
 //! - `W:lang:stem` a content word's stem, for lexical similarity inside one language.
 //!
@@ -68,6 +69,8 @@ pub fn extract(lex: &Lexicon, lang: &str, tokens: &[Token]) -> SentenceFeatures 
     let mut entity_pos: Vec<(usize, String)> = Vec::new();
     let mut concept_pos: Vec<(usize, String)> = Vec::new();
     let n = tokens.len();
+    // Position of the last negation marker: the next concept within three tokens is negated.
+    let mut negation_at: Option<usize> = None;
     let mut i = 0;
     while i < n {
         let t = &tokens[i];
@@ -113,6 +116,10 @@ pub fn extract(lex: &Lexicon, lang: &str, tokens: &[Token]) -> SentenceFeatures 
         out.non_dateline_words += 1;
         if let Some((len, c)) = lex.concepts.longest_at(tokens, i) {
             f.insert(format!("C:{}", c.id));
+            if negation_at.is_some_and(|p| i - p <= 3) {
+                f.insert(format!("G:{}", c.id));
+                negation_at = None;
+            }
             if c.event {
                 out.events += 1;
             }
@@ -121,6 +128,9 @@ pub fn extract(lex: &Lexicon, lang: &str, tokens: &[Token]) -> SentenceFeatures 
             continue;
         }
         if let Some((len, m)) = lex.markers.longest_at(tokens, i) {
+            if *m == Marker::Negation {
+                negation_at = Some(i + len - 1);
+            }
             f.insert(
                 match m {
                     Marker::Negation => "X:neg",

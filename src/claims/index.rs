@@ -72,6 +72,7 @@ pub struct StoredClaim {
     pub text: String,
     pub lang: String,
     pub features: Vec<String>,
+    pub context: Vec<String>,
     pub first_seen: DateTime<Utc>,
     pub source: ClaimSource,
     pub corroborations: Vec<(ClaimSource, DateTime<Utc>)>,
@@ -93,6 +94,7 @@ fn decode_claim(id: &[u8], bytes: &[u8]) -> Result<StoredClaim, StoreError> {
         text: v.text,
         lang: v.lang,
         features: v.features,
+        context: v.context,
         first_seen: time(v.first_seen),
         source: to_source(&v.source),
         corroborations: v.corroborations.iter().map(|s| (to_source(s), time(s.seen_at))).collect(),
@@ -140,6 +142,7 @@ pub fn insert_in(
         text: draft.text.clone(),
         lang: draft.lang.clone(),
         features: draft.features.clone(),
+        context: draft.context.clone(),
         first_seen: seen_at.timestamp(),
         source: source_v1(source, seen_at),
         corroborations: Vec::new(),
@@ -192,6 +195,13 @@ pub struct ClaimIndex {
     features: sled::Tree,
     df: sled::Tree,
     config: ClaimsConfig,
+}
+
+/// Share of a feature's weight credited when it is only in a stored claim's setting.
+const CONTEXT_CREDIT: f32 = 0.6;
+
+fn has(sorted: &[String], feature: &str) -> bool {
+    sorted.binary_search_by(|x| x.as_str().cmp(feature)).is_ok()
 }
 
 /// How much one feature of each type counts in a comparison.
@@ -265,16 +275,14 @@ impl ClaimIndex {
         for f in draft.features.iter().filter(|f| indexed(f)) {
             dfs.insert(f.as_str(), self.df(f)?);
         }
-        let idf = |f: &str, dfs: &HashMap<&str, u64>| -> f32 {
-            let df = dfs.get(f).copied().unwrap_or(0) as f32;
-            ((n + 1.0) / (df + 0.5)).ln().max(0.1)
-        };
+        let weights: HashMap<&str, f32> =
+            dfs.iter().map(|(f, df)| (*f, ((n + 1.0) / (*df as f32 + 0.5)).ln().max(0.1))).collect();
         // Candidates from the postings of the draft's features, rarest first.
         let mut by_rarity: Vec<&str> = dfs.iter().filter(|(_, df)| **df > 0).map(|(f, _)| *f).collect();
-        by_rarity.sort_by_key(|f| dfs[f]);
+        by_rarity.sort_by_key(|f| (dfs[f], *f));
         let mut acc: HashMap<Vec<u8>, f32> = HashMap::new();
         for f in by_rarity {
-            let w = idf(f, &dfs) * if f.starts_with("W:") { 0.5 } else { type_weight(f).max(0.2) };
+            let w = weights[f] * if f.starts_with("W:") { 0.5 } else { type_weight(f).max(0.2) };
             let mut prefix = f.as_bytes().to_vec();
             prefix.push(SEP);
             for item in self.features.scan_prefix(&prefix).keys().take(self.config.max_postings) {
@@ -286,30 +294,6 @@ impl ClaimIndex {
         candidates.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         candidates.truncate(self.config.max_candidates);
 
-        let facts: Vec<&str> =
-            draft.features.iter().map(String::as_str).filter(|f| type_weight(f) > 0.0).collect();
-        let words: Vec<&str> =
-            draft.features.iter().map(String::as_str).filter(|f| f.starts_with("W:")).collect();
-        let fact_total: f32 = facts.iter().map(|f| type_weight(f) * idf(f, &dfs)).sum();
-        let word_total: f32 = words.iter().map(|f| idf(f, &dfs)).sum();
-
-        let mut best: Option<(f32, StoredClaim)> = None;
-        for (id, _) in candidates {
-            let Some(bytes) = self.claims.get(&id)? else { continue };
-            let claim = decode_claim(&id, &bytes)?;
-            let has = |f: &str| claim.features.binary_search_by(|x| x.as_str().cmp(f)).is_ok();
-            let shared: f32 = facts.iter().filter(|f| has(f)).map(|f| type_weight(f) * idf(f, &dfs)).sum();
-            let s_fact = if fact_total > 0.0 { shared / fact_total } else { 0.0 };
-            let mut score = s_fact;
-            if claim.lang == draft.lang && word_total > 0.0 {
-                let shared_words: f32 = words.iter().filter(|f| has(f)).map(|f| idf(f, &dfs)).sum();
-                score = score.max(0.5 * s_fact + 0.5 * shared_words / word_total);
-            }
-            if best.as_ref().is_none_or(|(s, _)| score > *s) {
-                best = Some((score, claim));
-            }
-        }
-
         let novel: Vec<String> = draft
             .features
             .iter()
@@ -319,73 +303,148 @@ impl ClaimIndex {
             })
             .cloned()
             .collect();
-        let (score, nearest_claim) = match best {
-            Some((s, c)) => (s, Some(c)),
-            None => (0.0, None),
+        let attributed = draft.has("X:attr");
+
+        // The best candidate that passes the hard rules, and the best overall.
+        let mut best_pass: Option<(f32, StoredClaim)> = None;
+        let mut best_any: Option<(f32, StoredClaim, Option<String>)> = None;
+        for (id, _) in candidates {
+            let Some(bytes) = self.claims.get(&id)? else { continue };
+            let claim = decode_claim(&id, &bytes)?;
+            let (score, objection) = self.compare(draft, &claim, &weights);
+            if objection.is_none() && best_pass.as_ref().is_none_or(|(s, _)| score > *s) {
+                best_pass = Some((score, claim.clone()));
+            }
+            if best_any.as_ref().is_none_or(|(s, _, _)| score > *s) {
+                best_any = Some((score, claim, objection));
+            }
+        }
+
+        let novelty = novel
+            .iter()
+            .find(|f| {
+                let detail = f.starts_with("D:") || f.starts_with("M:");
+                let pass_score = best_pass.as_ref().map(|(s, _)| *s).unwrap_or(0.0);
+                !(detail && attributed && pass_score >= self.config.detail_threshold)
+            })
+            .map(|f| format!("{f} appears in no known claim"));
+        let (verdict, score, nearest_claim, reason) = match (&best_pass, &best_any) {
+            (Some((s, c)), _) if *s >= self.config.known_threshold && novelty.is_none() => {
+                (ClaimVerdict::Known, *s, Some(c.clone()), None)
+            }
+            (_, Some((s, c, objection))) => {
+                let reason = novelty
+                    .or_else(|| objection.clone())
+                    .unwrap_or_else(|| format!("best match {s:.2} below {:.2}", self.config.known_threshold));
+                (ClaimVerdict::New, *s, Some(c.clone()), Some(reason))
+            }
+            (_, None) => (
+                ClaimVerdict::New,
+                0.0,
+                None,
+                Some(novelty.unwrap_or_else(|| "no stored claim shares a feature".into())),
+            ),
         };
-        let mut reason = None;
-        let mut shared_list = Vec::new();
+        let mut shared = Vec::new();
         let mut differing = Vec::new();
         if let Some(c) = &nearest_claim {
-            let has = |f: &str| c.features.binary_search_by(|x| x.as_str().cmp(f)).is_ok();
             for f in draft.features.iter().filter(|f| !f.starts_with("W:")) {
-                if has(f) {
-                    shared_list.push(f.clone());
+                if has(&c.features, f) {
+                    shared.push(f.clone());
+                } else if has(&c.context, f) {
+                    shared.push(format!("{f} (context)"));
                 } else {
                     differing.push(f.clone());
                 }
             }
-            let neg_q = draft.has("X:neg");
-            if neg_q != has("X:neg") {
-                reason = Some(
-                    if neg_q { "negated, the known claim is not" } else { "the known claim is negated" }
-                        .to_string(),
-                );
-            }
-            // Same kind of quantity, another value.
-            for q in draft.features.iter().filter(|f| f.starts_with("Q:")) {
-                let mut parts = q.splitn(3, ':');
-                let (_, unit, value) = (parts.next(), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-                if has(&format!("V:{value}")) {
-                    continue;
-                }
-                let same_unit =
-                    unit != "n" && c.features.iter().any(|f| f.starts_with(&format!("Q:{unit}:")));
-                if same_unit && reason.is_none() {
-                    reason = Some(format!("quantity {q} differs from the known claim's"));
-                }
-            }
-        }
-        if reason.is_none() {
-            let attributed = draft.has("X:attr") && score >= self.config.detail_threshold;
-            let blocking: Vec<&String> = novel
-                .iter()
-                .filter(|f| !(attributed && (f.starts_with("D:") || f.starts_with("M:"))))
-                .collect();
-            if let Some(f) = blocking.first() {
-                reason = Some(format!("{f} appears in no known claim"));
-            }
-        }
-        if reason.is_none() && score < self.config.known_threshold {
-            reason = Some(format!("best match {score:.2} below {:.2}", self.config.known_threshold));
         }
         let nearest = nearest_claim.as_ref().map(|c| ClaimMatch {
             claim_id: c.id.clone(),
             text: c.text.clone(),
             source: c.source.url.clone(),
         });
-        let verdict = if reason.is_none() { ClaimVerdict::Known } else { ClaimVerdict::New };
         Ok(Judgement {
             text: draft.text.clone(),
             verdict,
             score,
             matched: if verdict == ClaimVerdict::Known { nearest.clone() } else { None },
             nearest,
-            shared: shared_list,
+            shared,
             differing,
             novel,
             reason,
         })
+    }
+
+    /// Scores how much of the draft's facts `claim` carries (its setting counting partly), and
+    /// states the hard rule that makes them different claims, if one does.
+    fn compare(
+        &self,
+        draft: &ClaimDraft,
+        claim: &StoredClaim,
+        weights: &HashMap<&str, f32>,
+    ) -> (f32, Option<String>) {
+        let w = |f: &str| weights.get(f).copied().unwrap_or(0.1);
+        let in_claim = |f: &str| has(&claim.features, f);
+        let in_context = |f: &str| has(&claim.context, f);
+        let mut total = 0.0f32;
+        let mut matched = 0.0f32;
+        for f in draft.features.iter().map(String::as_str) {
+            let tw = type_weight(f);
+            if tw == 0.0 {
+                continue;
+            }
+            if let Some(pair) = f.strip_prefix("R:") {
+                // A role pair counts only when the claim has both parts: then it tells who did
+                // what (Russia attacks vs Ukraine attacks).
+                let (e, c) = pair.split_once('~').unwrap_or((pair, ""));
+                if !(in_claim(&format!("E:{e}")) && in_claim(&format!("C:{c}"))) {
+                    continue;
+                }
+            }
+            let weight = tw * w(f);
+            total += weight;
+            if in_claim(f) {
+                matched += weight;
+            } else if in_context(f) && !f.starts_with("R:") {
+                matched += weight * CONTEXT_CREDIT;
+            }
+        }
+        let mut score = if total > 0.0 { matched / total } else { 0.0 };
+        if claim.lang == draft.lang {
+            let words: Vec<&str> =
+                draft.features.iter().map(String::as_str).filter(|f| f.starts_with("W:")).collect();
+            let word_total: f32 = words.iter().map(|f| w(f)).sum();
+            if word_total > 0.0 {
+                let shared: f32 = words.iter().filter(|f| in_claim(f)).map(|f| w(f)).sum();
+                score = score.max(0.5 * score + 0.5 * shared / word_total);
+            }
+        }
+        // Polarity: a concept negated on one side only.
+        for g in draft.features.iter().filter_map(|f| f.strip_prefix("G:")) {
+            if in_claim(&format!("C:{g}")) && !in_claim(&format!("G:{g}")) {
+                return (score, Some(format!("{g} is negated here, not in the known claim")));
+            }
+        }
+        for g in claim.features.iter().filter_map(|f| f.strip_prefix("G:")) {
+            if draft.has(&format!("C:{g}")) && !draft.has(&format!("G:{g}")) {
+                return (score, Some(format!("{g} is negated in the known claim, not here")));
+            }
+        }
+        // Same kind of quantity, another value.
+        for q in draft.features.iter().filter(|f| f.starts_with("Q:")) {
+            let mut parts = q.splitn(3, ':');
+            let (_, unit, value) = (parts.next(), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+            let value_key = format!("V:{value}");
+            if in_claim(&value_key) || in_context(&value_key) {
+                continue;
+            }
+            let unit_prefix = format!("Q:{unit}:");
+            if unit != "n" && claim.features.iter().any(|f| f.starts_with(&unit_prefix)) {
+                return (score, Some(format!("{q} differs from the known claim's quantity")));
+            }
+        }
+        (score, None)
     }
 
     /// The verdict on the whole article: off topic; a new story when its lead is a new claim

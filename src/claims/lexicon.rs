@@ -265,6 +265,8 @@ pub struct Lexicon {
     pub boiler_starts: Vec<String>,
     pub boiler_contains: Vec<String>,
     pub networks: HashSet<String>,
+    /// Ids of `event` concepts.
+    pub event_concepts: HashSet<String>,
 }
 
 /// The built-in data files, by name.
@@ -302,6 +304,9 @@ impl Lexicon {
         let concepts: HashMap<String, RawConcept> = toml::from_str(concepts).context("concept lexicon")?;
         for (id, raw) in concepts {
             let event = raw.class.as_deref() == Some("event");
+            if event {
+                lex.event_concepts.insert(id.clone());
+            }
             for forms in raw.forms.values() {
                 for form in forms {
                     lex.concepts.add(form, ConceptRef { id: id.clone(), event });

@@ -44,6 +44,10 @@ pub struct ClaimDraft {
     pub features: Vec<String>,
     /// Whether the sentence mentions an event (meeting, hearing, visit).
     pub event: bool,
+    /// Features of its setting: facts of the neighbouring sentences and the article's
+    /// participants, places, dates and events. A match on these counts partly, so that a
+    /// retelling that merges two sentences or names the venue is still the same claim.
+    pub context: Vec<String>,
 }
 
 impl ClaimDraft {
@@ -205,13 +209,43 @@ impl Engine {
                 lang: lang.to_string(),
                 features: sf.features.into_iter().collect(),
                 event: sf.events > 0,
+                context: Vec::new(),
             });
         }
+        self.fill_context(&mut analysis.claims);
         let (on_topic, score, note) = self.topic.judge(&evidence);
         analysis.on_topic = on_topic;
         analysis.topic_score = score;
         analysis.note = note;
         analysis
+    }
+
+    /// Sets each draft's context: the facts of its neighbours (quantities included) and the
+    /// article-wide entities, names, dates and event concepts.
+    fn fill_context(&self, drafts: &mut [ClaimDraft]) {
+        let setting = |f: &String| {
+            ["E:", "N:", "D:", "M:"].iter().any(|p| f.starts_with(p))
+                || f.strip_prefix("C:").is_some_and(|c| self.lexicon.event_concepts.contains(c))
+        };
+        let neighbour =
+            |f: &String| ["E:", "N:", "C:", "D:", "M:", "Q:", "V:"].iter().any(|p| f.starts_with(p));
+        let article: BTreeSet<String> =
+            drafts.iter().flat_map(|d| d.features.iter().filter(|f| setting(f)).cloned()).collect();
+        let contexts: Vec<Vec<String>> = (0..drafts.len())
+            .map(|k| {
+                let mut ctx = article.clone();
+                for j in [k.wrapping_sub(1), k + 1] {
+                    if let Some(d) = drafts.get(j) {
+                        ctx.extend(d.features.iter().filter(|f| neighbour(f)).cloned());
+                    }
+                }
+                ctx.retain(|f| !drafts[k].has(f));
+                ctx.into_iter().collect()
+            })
+            .collect();
+        for (d, ctx) in drafts.iter_mut().zip(contexts) {
+            d.context = ctx;
+        }
     }
 
     fn is_boilerplate(&self, text: &str, tokens: &[normalize::Token]) -> bool {

@@ -39,6 +39,8 @@ pub struct ClaimV1 {
     pub lang: String,
     /// Prefixed feature strings (see `claims::features`).
     pub features: Vec<String>,
+    /// Features of its setting in the article it came from (neighbours, places, dates).
+    pub context: Vec<String>,
     /// Unix seconds when first seen.
     pub first_seen: i64,
     /// Where it was first seen.
