@@ -139,8 +139,8 @@ fn dispatch(command: Command, config: Config) -> Result<ExitCode> {
         Command::Run { once } => runtime()?.block_on(crate::daemon::run(config, once)),
         Command::Seed { dir } => crate::claims::cmd::seed_command(&config, dir.as_deref()),
         Command::Check { json, input } => crate::claims::cmd::check_command(&config, &input, json),
-        Command::Extract { .. } => not_implemented("extract (article extraction)"),
-        Command::Feeds { .. } => not_implemented("feed subscriptions"),
+        Command::Extract { json, inputs } => crate::extract::command::run(&config, json, &inputs),
+        Command::Feeds { command } => crate::feeds::command(&config, command),
         Command::Claims { .. } => not_implemented("claims listing"),
     }
 }

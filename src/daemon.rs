@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
+use crate::pipeline::{self, Ctx, Outcome};
 use crate::store::Store;
 
 /// Long-lived tasks with names, one cancellation token, one tracker.
@@ -58,6 +59,8 @@ impl Tasks {
 pub async fn run(config: Config, once: bool) -> Result<ExitCode> {
     let store = Store::open(&config.state_dir, config.store.cache_size)
         .with_context(|| format!("opening the store in {}", config.state_dir.display()))?;
+    // On first start the seed set is what the store knows (a missing seed set is only a warning).
+    crate::claims::cmd::seed_if_needed(&config, &store);
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         state_dir = %config.state_dir.display(),
@@ -67,11 +70,18 @@ pub async fn run(config: Config, once: bool) -> Result<ExitCode> {
         "claimwatch starting"
     );
     let tasks = Tasks::default();
+    let ctx = Ctx::new(Arc::new(config.clone()), store.clone()).context("building the HTTP client")?;
     if once {
-        tracing::warn!("feed polling is not built yet: nothing to poll");
+        poll_once(&ctx).await?;
         store.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
+    let token = tasks.token();
+    tasks.spawn("poller", async move {
+        if let Err(error) = poller(ctx, token).await {
+            tracing::error!(error = format!("{error:#}"), "the poller stopped");
+        }
+    });
     wait_for_stop_signal().await?;
     tracing::info!(deadline = ?config.shutdown.deadline, "stop signal received, stopping");
     let stuck = tasks.stop(config.shutdown.deadline).await;
@@ -93,5 +103,88 @@ pub async fn wait_for_stop_signal() -> Result<()> {
         _ = term.recv() => {}
         _ = int.recv() => {}
     }
+    Ok(())
+}
+
+/// `run --once`: polls every feed now, whatever its schedule says, and waits for all of them.
+pub async fn poll_once(ctx: &Ctx) -> Result<()> {
+    let feeds = crate::feeds::all(&ctx.config, &ctx.store)?;
+    let mut set = tokio::task::JoinSet::new();
+    for feed in feeds.iter().cloned() {
+        let ctx = ctx.clone();
+        set.spawn(async move {
+            let result = pipeline::refresh_feed(&ctx, &feed, chrono::Utc::now()).await;
+            (feed, result)
+        });
+    }
+    let (mut ok, mut failed, mut new_items) = (0, 0, 0);
+    while let Some(joined) = set.join_next().await {
+        let (feed, result) = joined.context("a feed refresh task panicked")?;
+        match result.with_context(|| format!("feed {}", feed.url))?.outcome {
+            Outcome::Failed { .. } => failed += 1,
+            Outcome::Fetched { new_items: n, .. } => {
+                ok += 1;
+                new_items += n;
+            }
+            Outcome::NotModified | Outcome::Unchanged => ok += 1,
+        }
+    }
+    crate::feeds::count_health(&ctx.store, &feeds);
+    tracing::info!(feeds = feeds.len(), ok, failed, new_items, "poll finished");
+    Ok(())
+}
+
+/// The longest the scheduler sleeps before looking at the feed list again (new subscriptions,
+/// clock jumps).
+const MAX_NAP: Duration = Duration::from_secs(60);
+
+/// The scheduler loop: wakes for due feeds, refreshes each (at most one refresh per feed at a
+/// time; the fetcher's semaphores bound the rest), and persists their state. A restart resumes
+/// from the stored `next_check_at`.
+pub async fn poller(ctx: Ctx, token: CancellationToken) -> Result<()> {
+    let mut in_flight: BTreeSet<String> = BTreeSet::new();
+    let mut set: tokio::task::JoinSet<(String, Result<pipeline::Refreshed, crate::store::StoreError>)> =
+        tokio::task::JoinSet::new();
+    loop {
+        let now = chrono::Utc::now();
+        let feeds = crate::feeds::all(&ctx.config, &ctx.store)?;
+        let mut next_due = now + chrono::Duration::from_std(MAX_NAP).expect("a small duration");
+        for feed in feeds.iter() {
+            if in_flight.contains(feed.url.as_str()) {
+                continue;
+            }
+            let state = crate::feeds::load_state(&ctx.store, &feed.url)?;
+            let due = crate::feeds::at(state.next_check_at);
+            if due <= now {
+                in_flight.insert(feed.url.to_string());
+                let (ctx, feed) = (ctx.clone(), feed.clone());
+                set.spawn(async move {
+                    let result = pipeline::refresh_feed(&ctx, &feed, chrono::Utc::now()).await;
+                    (feed.url.to_string(), result)
+                });
+            } else if due < next_due {
+                next_due = due;
+            }
+        }
+        crate::feeds::count_health(&ctx.store, &feeds);
+        let nap = (next_due - now).to_std().unwrap_or_default().min(MAX_NAP);
+        tokio::select! {
+            _ = token.cancelled() => break,
+            _ = tokio::time::sleep(nap) => {}
+            Some(joined) = set.join_next(), if !set.is_empty() => {
+                match joined {
+                    Ok((url, result)) => {
+                        in_flight.remove(&url);
+                        if let Err(error) = result {
+                            tracing::error!(feed_url = %url, error = %error, "feed state could not be stored");
+                        }
+                    }
+                    Err(error) => tracing::error!(error = %error, "a feed refresh task failed"),
+                }
+            }
+        }
+    }
+    // In-flight refreshes finish on their own (cancel only while waiting); wait for them.
+    while set.join_next().await.is_some() {}
     Ok(())
 }

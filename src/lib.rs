@@ -4,6 +4,8 @@
 //! Layout, in the order the data flows:
 //! feed → fetch → parse → extract → normalize → topic → dedup → claims → store → alert
 
+/// Bytes → UTF-8: BOM, header, in-document declaration, validation, detection.
+pub mod charset;
 /// Claim engine: sentences → claims with features → known | new against the store.
 pub mod claims;
 /// Command line: the contract's commands, each a thin call into the stages below.
@@ -12,12 +14,22 @@ pub mod cli;
 pub mod config;
 /// The daemon's lifecycle: named tasks, signals, graceful stop.
 pub mod daemon;
+/// Page HTML → article text and metadata (pure, no I/O).
+pub mod extract;
+/// Subscriptions, per-feed state and the pure scheduler.
+pub mod feeds;
+/// Polite HTTP (and local files): limits, timeouts, caps, private networks refused.
+pub mod fetch;
 /// Prometheus metrics shared by every stage.
 pub mod metrics;
 /// Plain data passed between stages; no I/O.
 pub mod model;
 /// Text normalisation and language identification.
 pub mod normalize;
+/// Feed bytes → items with our own deterministic keys (feed-rs, repaired, panics contained).
+pub mod parse;
+/// The per-feed flow, top to bottom: fetch → parse → page → extract → process.
+pub mod pipeline;
 /// Seed articles read from a directory of `.txt` / `.html` / `.md` files.
 pub mod seeds;
 /// The sled store: named trees, versioned records, one commit per article.

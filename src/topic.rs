@@ -67,6 +67,16 @@ impl TopicProfile {
         })
     }
 
+    /// Whether the evidence names one of the anchors.
+    pub fn anchored(&self, evidence: &BTreeSet<String>) -> bool {
+        self.anchors.iter().any(|a| evidence.contains(&format!("E:{a}")))
+    }
+
+    /// Whether the evidence weighs enough, anchors aside.
+    pub fn weighty(&self, score: f32) -> bool {
+        score >= self.min_score
+    }
+
     /// Judges an article from the distinct features of its sentences (`E:` entities and `C:`
     /// concepts): (on topic, score, why not).
     pub fn judge(&self, evidence: &BTreeSet<String>) -> (bool, f32, Option<String>) {

@@ -34,24 +34,13 @@ fn open_store(config: &Config) -> Result<Store> {
         .with_context(|| format!("opening the store in {}", config.state_dir.display()))
 }
 
-/// Plain text of an HTML page: headings, paragraphs, list items and captions, one per line.
-pub fn html_text(html: &str) -> String {
-    let document = scraper::Html::parse_document(html);
-    let selector =
-        scraper::Selector::parse("h1, h2, h3, h4, p, li, figcaption, blockquote").expect("static selector");
-    let mut blocks = Vec::new();
-    for element in document.select(&selector) {
-        let text: String = element.text().collect::<Vec<_>>().join(" ");
-        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-        if !text.is_empty() {
-            blocks.push(text);
-        }
-    }
-    if blocks.is_empty() {
-        let body: String = document.root_element().text().collect::<Vec<_>>().join(" ");
-        return body;
-    }
-    blocks.join("\n\n")
+/// Turns an HTML page into the article fields through the extractor.
+fn from_html(article: &mut Article, html: &str) {
+    let extracted = crate::extract::extract(html, &article.url);
+    article.text = extracted.text;
+    article.title = article.title.take().or(extracted.title);
+    article.lang_hint = article.lang_hint.take().or(extracted.lang);
+    article.published = article.published.or(extracted.published);
 }
 
 /// Imports every seed article of `dir` as known claims (idempotent: the same claim from the same
@@ -64,7 +53,8 @@ pub fn import_seeds(store: &Store, engine: &Engine, dir: &Path) -> Result<(usize
     for seed in &seeds {
         let mut article = seed.article.clone();
         if seed.is_html {
-            article.text = html_text(&article.text);
+            let html = std::mem::take(&mut article.text);
+            from_html(&mut article, &html);
         }
         let analysis = engine.analyse(&article);
         let source = ClaimSource {
@@ -89,14 +79,31 @@ pub fn import_seeds(store: &Store, engine: &Engine, dir: &Path) -> Result<(usize
     Ok((seeds.len(), total))
 }
 
-/// Seeds the store from `seeds_dir` if it has never been seeded (for `check` and `run --once`).
-pub fn ensure_seeded(store: &Store, engine: &Engine, config: &Config) -> Result<()> {
-    if !store.is_seeded()? {
-        let (articles, claims) = import_seeds(store, engine, &config.seeds_dir)
-            .with_context(|| format!("seeding the store from {}", config.seeds_dir.display()))?;
-        tracing::info!(articles, claims, "store seeded");
+/// Seeds the store from `seeds_dir` if it has never been seeded (for `check` and `run`). A
+/// seed set that cannot be read is logged and skipped: the store then starts empty.
+pub fn ensure_seeded(store: &Store, engine: &Engine, config: &Config) {
+    match store.is_seeded() {
+        Ok(true) => {}
+        Ok(false) => match import_seeds(store, engine, &config.seeds_dir) {
+            Ok((articles, claims)) => tracing::info!(articles, claims, "store seeded"),
+            Err(error) => tracing::warn!(
+                error = format!("{error:#}"),
+                seeds_dir = %config.seeds_dir.display(),
+                "the store has never been seeded and the seed set could not be imported"
+            ),
+        },
+        Err(error) => tracing::warn!(%error, "cannot tell whether the store was seeded"),
     }
-    Ok(())
+}
+
+/// [`ensure_seeded`] with the engine loaded from `config` (for the daemon's start).
+pub fn seed_if_needed(config: &Config, store: &Store) {
+    match Engine::load(config) {
+        Ok(engine) => ensure_seeded(store, &engine, config),
+        Err(error) => {
+            tracing::warn!(error = format!("{error:#}"), "claim engine not loaded; seeds not imported")
+        }
+    }
 }
 
 fn read_input(input: &str) -> Result<(Article, bool)> {
@@ -115,18 +122,19 @@ fn read_input(input: &str) -> Result<(Article, bool)> {
             .unwrap_or_else(|_| Url::parse("file:///input").expect("static URL"));
         (bytes, url, input.to_ascii_lowercase())
     };
-    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let text = crate::charset::decode(&bytes, None).text;
+    let head = text.trim_start().chars().take(15).collect::<String>().to_ascii_lowercase();
     let is_html = name.ends_with(".html")
         || name.ends_with(".htm")
-        || text.trim_start().get(..15).is_some_and(|s| {
-            s.to_ascii_lowercase().starts_with("<!doctype html")
-                || s.to_ascii_lowercase().starts_with("<html")
-        });
-    let text = if is_html { html_text(&text) } else { text };
-    Ok((
-        Article { url, feed: None, title: None, text, published: None, lang_hint: None, seen_at: Utc::now() },
-        is_html,
-    ))
+        || head.starts_with("<!doctype html")
+        || head.starts_with("<html");
+    let mut article =
+        Article { url, feed: None, title: None, text, published: None, lang_hint: None, seen_at: Utc::now() };
+    if is_html {
+        let html = std::mem::take(&mut article.text);
+        from_html(&mut article, &html);
+    }
+    Ok((article, is_html))
 }
 
 /// `claimwatch check [--json] FILE|-`.
@@ -134,7 +142,7 @@ pub fn check_command(config: &Config, input: &str, as_json: bool) -> Result<Exit
     let (article, _) = read_input(input)?;
     let store = open_store(config)?;
     let engine = Engine::load(config)?;
-    ensure_seeded(&store, &engine, config)?;
+    ensure_seeded(&store, &engine, config);
     let index = ClaimIndex::open(&store, &engine.config)?;
     let (analysis, judgements, verdict) = check_article(&engine, &index, &article)?;
     if as_json {
@@ -164,7 +172,8 @@ pub fn check_json(
     verdict: ArticleVerdict,
 ) -> serde_json::Value {
     // Off-topic sentences are not claims: an off-topic article lists none.
-    let listed = if analysis.on_topic { judgements } else { &[] };
+    let on_topic = verdict != ArticleVerdict::OffTopic;
+    let listed = if on_topic { judgements } else { &[] };
     let claims: Vec<serde_json::Value> = listed
         .iter()
         .map(|j| {
@@ -178,7 +187,7 @@ pub fn check_json(
         .collect();
     json!({
         "lang": analysis.lang,
-        "on_topic": analysis.on_topic,
+        "on_topic": on_topic,
         "article_verdict": verdict.as_str(),
         "claims": claims,
     })

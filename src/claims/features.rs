@@ -5,7 +5,8 @@
 //! - `C:id` a concept of the lexicon (the predicate or object of the claim);
 //! - `Q:unit:value` a quantity and `V:value` its bare value; `D:m-d` a date, `M:m` a month;
 //! - `R:entity~concept` an actor next to a predicate (who does what);
-//! - `G:concept` a negated concept ("not deploy", "nu trupe", "keine Truppen");
+//! - `G:concept` a negated concept: a concept at most two words after a negation, in the same
+//!   clause ("not deploy", "nu trupe", "keine Truppen");
 //! - `X:neg`, `X:cond`, `X:modal`, `X:attr` negation, condition, modality and attribution;
 //! - `W:lang:stem` a content word's stem, for lexical similarity inside one language.
 //!
@@ -74,6 +75,9 @@ pub fn extract(lex: &Lexicon, lang: &str, tokens: &[Token]) -> SentenceFeatures 
     let mut i = 0;
     while i < n {
         let t = &tokens[i];
+        if t.punct_before {
+            negation_at = None;
+        }
         if let Some((len, (unit, value))) = lex.quantity_phrases.longest_at(tokens, i) {
             f.insert(format!("Q:{unit}:{}", fmt_value(*value)));
             f.insert(format!("V:{}", fmt_value(*value)));
@@ -115,9 +119,20 @@ pub fn extract(lex: &Lexicon, lang: &str, tokens: &[Token]) -> SentenceFeatures 
         }
         out.non_dateline_words += 1;
         if let Some((len, c)) = lex.concepts.longest_at(tokens, i) {
-            f.insert(format!("C:{}", c.id));
-            if negation_at.is_some_and(|p| i - p <= 3) {
-                f.insert(format!("G:{}", c.id));
+            let negated = negation_at.is_some_and(|p| i - p <= 2);
+            match (&c.negated, negated) {
+                (Some(opposite), true) => {
+                    f.insert(format!("C:{opposite}"));
+                }
+                (None, true) => {
+                    f.insert(format!("C:{}", c.id));
+                    f.insert(format!("G:{}", c.id));
+                }
+                (_, false) => {
+                    f.insert(format!("C:{}", c.id));
+                }
+            }
+            if negated {
                 negation_at = None;
             }
             if c.event {
@@ -130,6 +145,10 @@ pub fn extract(lex: &Lexicon, lang: &str, tokens: &[Token]) -> SentenceFeatures 
         if let Some((len, m)) = lex.markers.longest_at(tokens, i) {
             if *m == Marker::Negation {
                 negation_at = Some(i + len - 1);
+                // "rather than sending troops", "nu trupe": the scope starts after the marker.
+                if tokens[i + len..].first().is_some_and(|t| t.punct_before) {
+                    negation_at = None;
+                }
             }
             f.insert(
                 match m {

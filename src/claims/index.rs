@@ -199,6 +199,8 @@ pub struct ClaimIndex {
 
 /// Share of a feature's weight credited when it is only in a stored claim's setting.
 const CONTEXT_CREDIT: f32 = 0.6;
+/// Least share of a draft's facts a stored claim must carry itself (not in its setting).
+const OWN_FLOOR: f32 = 0.4;
 
 fn has(sorted: &[String], feature: &str) -> bool {
     sorted.binary_search_by(|x| x.as_str().cmp(feature)).is_ok()
@@ -389,6 +391,7 @@ impl ClaimIndex {
         let in_context = |f: &str| has(&claim.context, f);
         let mut total = 0.0f32;
         let mut matched = 0.0f32;
+        let mut own = 0.0f32;
         for f in draft.features.iter().map(String::as_str) {
             let tw = type_weight(f);
             if tw == 0.0 {
@@ -406,6 +409,7 @@ impl ClaimIndex {
             total += weight;
             if in_claim(f) {
                 matched += weight;
+                own += weight;
             } else if in_context(f) && !f.starts_with("R:") {
                 matched += weight * CONTEXT_CREDIT;
             }
@@ -420,9 +424,24 @@ impl ClaimIndex {
                 score = score.max(0.5 * score + 0.5 * shared / word_total);
             }
         }
-        // Polarity: a concept negated on one side only.
+        // The setting only tops up: the claim itself must carry a good part of the facts.
+        if total > 0.0 && own / total < OWN_FLOOR {
+            return (
+                score,
+                Some(format!("the known claim itself carries only {:.2} of the facts", own / total)),
+            );
+        }
+        // Polarity: a concept negated on one side only. A negated concept is what the claim
+        // denies, so a stored claim that does not speak of it at all is not the same claim.
         for g in draft.features.iter().filter_map(|f| f.strip_prefix("G:")) {
-            if in_claim(&format!("C:{g}")) && !in_claim(&format!("G:{g}")) {
+            let concept = format!("C:{g}");
+            if !in_claim(&concept) {
+                return (
+                    score,
+                    Some(format!("the known claim does not speak of {g}, which this one denies")),
+                );
+            }
+            if (in_claim(&concept) || in_context(&concept)) && !in_claim(&format!("G:{g}")) {
                 return (score, Some(format!("{g} is negated here, not in the known claim")));
             }
         }
@@ -447,6 +466,17 @@ impl ClaimIndex {
         (score, None)
     }
 
+    /// Whether the article is on topic after judging: as analysed, or, when it names none of
+    /// the topic's anchors but weighs enough and every one of its claims is known (it retells
+    /// the stored story without naming it), on topic as well. Such an article cannot alert.
+    pub fn on_topic(engine: &Engine, analysis: &Analysis, judgements: &[Judgement]) -> bool {
+        analysis.on_topic
+            || (!analysis.anchored
+                && engine.topic.weighty(analysis.topic_score)
+                && !judgements.is_empty()
+                && judgements.iter().all(|j| j.verdict == ClaimVerdict::Known))
+    }
+
     /// The verdict on the whole article: off topic; a new story when its lead is a new claim
     /// about an event (meeting, hearing, visit) at a place or date the store has never seen, or
     /// when nothing in it is known; otherwise the same story.
@@ -456,7 +486,7 @@ impl ClaimIndex {
         analysis: &Analysis,
         judgements: &[Judgement],
     ) -> Result<ArticleVerdict, StoreError> {
-        if !analysis.on_topic {
+        if !Self::on_topic(engine, analysis, judgements) {
             return Ok(ArticleVerdict::OffTopic);
         }
         let known = judgements.iter().filter(|j| j.verdict == ClaimVerdict::Known).count();

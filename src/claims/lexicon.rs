@@ -35,6 +35,14 @@ impl WordPat {
         }
     }
 
+    /// Letters the pattern pins down; an exact word beats a stem of the same length.
+    fn specificity(&self) -> usize {
+        match self {
+            WordPat::Exact(k) | WordPat::Cased(k) => 2 * k.chars().count() + 1,
+            WordPat::Prefix(p) => 2 * p.chars().count(),
+        }
+    }
+
     fn matches(&self, token: &Token) -> bool {
         match self {
             WordPat::Exact(k) => token.key == *k,
@@ -102,19 +110,21 @@ impl<T: Clone> PhraseSet<T> {
 
     /// The longest phrase starting at `tokens[i]`: its length in tokens and value.
     pub fn longest_at(&self, tokens: &[Token], i: usize) -> Option<(usize, &T)> {
-        let mut best: Option<(usize, usize)> = None;
+        // Longest phrase first; among equally long ones the most specific (longest stems), so
+        // that "agreement*" wins over "agree*".
+        let mut best: Option<((usize, usize), usize)> = None;
         for index in self.candidates(&tokens[i]) {
             let (words, _) = &self.phrases[index];
             if i + words.len() > tokens.len() {
                 continue;
             }
-            if words.iter().zip(&tokens[i..]).all(|(w, t)| w.matches(t))
-                && best.is_none_or(|(len, _)| words.len() > len)
+            let rank = (words.len(), words.iter().map(WordPat::specificity).sum::<usize>());
+            if words.iter().zip(&tokens[i..]).all(|(w, t)| w.matches(t)) && best.is_none_or(|(r, _)| rank > r)
             {
-                best = Some((words.len(), index));
+                best = Some((rank, index));
             }
         }
-        best.map(|(len, index)| (len, &self.phrases[index].1))
+        best.map(|((len, _), index)| (len, &self.phrases[index].1))
     }
 
     /// Whether any phrase matches anywhere in `tokens`.
@@ -151,6 +161,9 @@ pub type PerLang = HashMap<String, Vec<String>>;
 struct RawConcept {
     #[serde(default)]
     class: Option<String>,
+    /// The concept a negated mention amounts to ("not agree" → reject).
+    #[serde(default)]
+    negated: Option<String>,
     #[serde(flatten)]
     forms: PerLang,
 }
@@ -183,7 +196,8 @@ struct RawLanguage {
     connectors: Vec<String>,
     abbreviations: Vec<String>,
     stopwords: PerLang,
-    titles: PerLang,
+    /// Job titles, roles and function phrases ("with the help of"): consumed, never facts.
+    ignored: PerLang,
     boilerplate: BoilerplateRaw,
 }
 
@@ -235,6 +249,8 @@ pub struct ConceptRef {
     pub id: String,
     /// `event` concepts (meeting, hearing, visit) mark the main event of an article.
     pub event: bool,
+    /// What a negated mention amounts to, if it is another concept.
+    pub negated: Option<String>,
 }
 
 /// A marker class found in a sentence.
@@ -309,7 +325,8 @@ impl Lexicon {
             }
             for forms in raw.forms.values() {
                 for form in forms {
-                    lex.concepts.add(form, ConceptRef { id: id.clone(), event });
+                    lex.concepts
+                        .add(form, ConceptRef { id: id.clone(), event, negated: raw.negated.clone() });
                 }
             }
         }
@@ -367,7 +384,7 @@ impl Lexicon {
         lex.connectors = language.connectors.iter().map(|w| match_key(w)).collect();
         lex.abbreviations = language.abbreviations.iter().map(|a| match_key(a)).collect();
         lex.stopwords = language.stopwords.values().flatten().map(|w| match_key(w)).collect();
-        for form in language.titles.values().flatten() {
+        for form in language.ignored.values().flatten() {
             lex.titles.add(form, ());
         }
         lex.boiler_starts =

@@ -79,6 +79,8 @@ pub struct Analysis {
     pub lang: String,
     pub on_topic: bool,
     pub topic_score: f32,
+    /// Whether the article names one of the topic's anchors (see [`TopicProfile`]).
+    pub anchored: bool,
     pub claims: Vec<ClaimDraft>,
     /// Place and date features of the article's dateline ("BERLIN, 3 February").
     pub dateline: Vec<String>,
@@ -141,6 +143,7 @@ impl Engine {
             lang: lang.to_string(),
             on_topic: false,
             topic_score: 0.0,
+            anchored: false,
             claims: Vec::new(),
             dateline: Vec::new(),
             note: None,
@@ -214,6 +217,7 @@ impl Engine {
         }
         self.fill_context(&mut analysis.claims);
         let (on_topic, score, note) = self.topic.judge(&evidence);
+        analysis.anchored = self.topic.anchored(&evidence);
         analysis.on_topic = on_topic;
         analysis.topic_score = score;
         analysis.note = note;

@@ -89,6 +89,8 @@ pub struct Token {
     pub is_number: bool,
     /// Joined to the previous token by a hyphen ("800-тисячна", "US-Gesandten").
     pub hyphen_before: bool,
+    /// Punctuation (`, ; : . ! ? ( ) –`) separates it from the previous token.
+    pub punct_before: bool,
 }
 
 impl Token {
@@ -117,6 +119,7 @@ pub fn tokenize(text: &str) -> Vec<Token> {
     let mut tokens = Vec::new();
     let mut i = 0;
     let mut hyphen = false;
+    let mut punct = false;
     while i < chars.len() {
         let (start, c) = chars[i];
         if c.is_ascii_digit() {
@@ -150,8 +153,10 @@ pub fn tokenize(text: &str) -> Vec<Token> {
                 start,
                 is_number: true,
                 hyphen_before: hyphen,
+                punct_before: punct,
             });
             hyphen = false;
+            punct = false;
             i = j;
         } else if is_word_char(c) {
             let mut j = i;
@@ -173,11 +178,14 @@ pub fn tokenize(text: &str) -> Vec<Token> {
                 start,
                 is_number: false,
                 hyphen_before: hyphen,
+                punct_before: punct,
             });
             hyphen = false;
+            punct = false;
             i = j;
         } else {
             hyphen = c == '-' && i > 0 && !chars[i - 1].1.is_whitespace();
+            punct |= matches!(c, ',' | ';' | ':' | '.' | '!' | '?' | '(' | ')' | '–' | '"');
             i += 1;
         }
     }

@@ -21,6 +21,12 @@ pub mod trees {
     pub const CLAIM_FEATURES: &str = "claim_features";
     /// Document frequency of each feature (u64 BE); key `#claims` holds the number of claims.
     pub const CLAIM_DF: &str = "claim_df";
+    /// Feed subscriptions added with `feeds add` / `feeds import`: URL → `records::Subscription`.
+    pub const SUBSCRIPTIONS: &str = "subscriptions";
+    /// Per-feed schedule and health: URL → `records::FeedState`.
+    pub const FEED_STATE: &str = "feed_state";
+    /// Items already processed, per feed: `feed URL \0 item key` → seen-at (unix seconds, BE).
+    pub const FEED_ITEMS: &str = "feed_items";
 }
 
 /// Keys of the `meta` tree.
