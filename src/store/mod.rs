@@ -23,6 +23,12 @@ use thiserror::Error;
 pub mod trees {
     /// Schema version and other store-wide facts.
     pub const META: &str = "meta";
+    /// Claims by id (`records::ClaimRecord`).
+    pub const CLAIMS: &str = "claims";
+    /// Inverted index: feature, 0xFF, claim id → nothing.
+    pub const CLAIM_FEATURES: &str = "claim_features";
+    /// Document frequency of each feature (u64 BE); key `#claims` holds the number of claims.
+    pub const CLAIM_DF: &str = "claim_df";
     /// Feed subscriptions added with `feeds add` / `feeds import`: URL → `records::Subscription`.
     pub const SUBSCRIPTIONS: &str = "subscriptions";
     /// Per-feed schedule and health: URL → `records::FeedState`.
