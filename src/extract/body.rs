@@ -257,6 +257,8 @@ fn is_positive_names(names: &str) -> bool {
         return false;
     }
     [
+        // Embedded posts quoted by the article ("social-media-embed", "embed-twitter").
+        "embed",
         "article-body",
         "articlebody",
         "article__body",
