@@ -256,9 +256,12 @@ fn is_positive_names(names: &str) -> bool {
     if names.contains("comment") {
         return false;
     }
+    // Embedded posts quoted by the article ("social-media-embed", "embed-twitter"), but not
+    // the credit line of an embedded image.
+    if names.contains("embed") && !names.contains("credit") && !names.contains("caption") {
+        return true;
+    }
     [
-        // Embedded posts quoted by the article ("social-media-embed", "embed-twitter").
-        "embed",
         "article-body",
         "articlebody",
         "article__body",
