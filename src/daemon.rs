@@ -452,7 +452,7 @@ pub async fn poller(ctx: Ctx, config: ConfigWatch, health: Health, token: Cancel
                 });
                 task_keys.insert(handle.id(), key.clone());
                 started += 1;
-            } else if next_due.is_none_or(|n| *due < n) {
+            } else if next_due.map_or(true, |n| *due < n) {
                 next_due = Some(*due);
             }
         }
