@@ -3,6 +3,7 @@
 //! reaches beyond the loopback interface.
 
 mod cli;
+mod extract;
 mod ops;
 mod poll;
 mod support;
