@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 venv=benches/.venv
 if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import trafilatura, feedparser, datasketch, matplotlib' 2>/dev/null; then
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --disable-pip-version-check trafilatura feedparser datasketch matplotlib
+    "$venv/bin/pip" install -q --disable-pip-version-check trafilatura lxml_html_clean feedparser datasketch matplotlib
 fi
 bench=$(cargo bench --bench stages --no-run --message-format=json 2>/dev/null \
     | "$venv/bin/python" -c 'import json,sys
