@@ -30,7 +30,7 @@ use hyper::body::Bytes;
 use serde_json::json;
 use url::Url;
 
-const STAGES: &[&str] = &["parse", "extract", "poll"];
+const STAGES: &[&str] = &["parse", "extract", "poll", "memory"];
 
 fn main() {
     // `cargo bench` passes `--bench`; everything starting with `--` before a mode is ignored.
@@ -66,6 +66,7 @@ fn run_stage(stage: &str) {
         "parse" => bench_parse(),
         "extract" => bench_extract(),
         "poll" => bench_poll(),
+        "memory" => bench_memory(),
         other => panic!("unknown stage {other}"),
     }
 }
@@ -560,4 +561,133 @@ fn bench_poll() {
         store.size_on_disk() as f64 / 1e6
     );
     result(json!({"stage": "poll", "feeds": n, "rounds": rounds, "peak_rss_mib": peak_rss_mib()}));
+}
+
+// ------------------------------------------------------------------------------------- memory
+
+/// Fills a fresh state dir with `articles` generated articles (and 5 claims each). Returns what
+/// was stored, or `None` while the article and claim stores are not on this branch.
+fn prefill(_dir: &Path, _articles: usize) -> Option<String> {
+    None
+}
+
+fn http_status(addr: &str, path: &str) -> Option<u16> {
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").ok()?;
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).ok()?;
+    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+}
+
+fn dir_size(path: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(path) else { return 0 };
+    entries
+        .filter_map(|e| e.ok())
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// The daemon (`claimwatch run`, a separate process) with N local feeds of 20 items and a store
+/// pre-filled with each size in turn: start-up time (spawn → /readyz 200), time of its first
+/// poll of every feed, peak RSS (VmHWM) and store size on disk.
+fn bench_memory() {
+    const ITEMS: usize = 20;
+    let n = n_feeds();
+    let sizes: Vec<usize> = match std::env::var("BENCH_ARTICLES") {
+        Ok(list) => list.split(',').filter_map(|s| s.trim().parse().ok()).collect(),
+        Err(_) if full() => vec![0, 10_000, 100_000, 1_000_000],
+        Err(_) => vec![0, 10_000, 100_000],
+    };
+    let site = Arc::new(Site::default());
+    let server = start_server(site.clone());
+    let base = format!("http://{}", server.addr);
+    for feed in 0..n {
+        site.put(format!("/f/{feed}.xml"), "application/rss+xml", synthetic_feed(&base, feed, 0, ITEMS), 1);
+    }
+    let bin = env!("CARGO_BIN_EXE_claimwatch");
+    for articles in sizes {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        let seeds = dir.path().join("seeds");
+        std::fs::create_dir_all(&seeds).unwrap();
+        let started = Instant::now();
+        let filled = prefill(&state, articles);
+        let fill_secs = started.elapsed().as_secs_f64();
+        if articles > 0 && filled.is_none() {
+            println!("memory: {articles} articles: skipped, no article store to pre-fill on this branch yet");
+            continue;
+        }
+        let store_before = dir_size(&state);
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut toml = format!(
+            "state_dir = {state:?}\nseeds_dir = {seeds:?}\n[log]\nlevel = \"warn\"\n[store]\ncache_size = \"64MiB\"\n\
+             [fetch]\nallow_private_networks = true\nper_host_delay = \"0s\"\nper_host = 16\n\
+             [server]\nlisten = \"{listen}\"\n"
+        );
+        for feed in 0..n {
+            toml.push_str(&format!("[[feeds]]\nurl = \"{base}/f/{feed}.xml\"\n"));
+        }
+        let config = dir.path().join("claimwatch.toml");
+        std::fs::write(&config, toml).unwrap();
+        let requests0 = site.requests.load(std::sync::atomic::Ordering::Relaxed);
+        let spawned = Instant::now();
+        let mut child = std::process::Command::new(bin)
+            .args(["--config", config.to_str().unwrap(), "run"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the claimwatch binary");
+        let mut startup = None;
+        while spawned.elapsed() < Duration::from_secs(600) {
+            if http_status(&listen, "/readyz") == Some(200) {
+                startup = Some(spawned.elapsed().as_secs_f64());
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // The first poll is done when every feed and page was asked for.
+        let expected = n * (ITEMS + 1);
+        let mut poll_secs = None;
+        while spawned.elapsed() < Duration::from_secs(900) {
+            let done = site.requests.load(std::sync::atomic::Ordering::Relaxed) - requests0;
+            if done >= expected {
+                poll_secs = Some(spawned.elapsed().as_secs_f64());
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_secs(1)); // let the last articles commit
+        let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+        let kib = |field: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(f64::NAN)
+        };
+        let (hwm, rss) = (kib("VmHWM:") / 1024.0, kib("VmRSS:") / 1024.0);
+        let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        let _ = child.wait();
+        let store_mib = dir_size(&state) as f64 / 1048576.0;
+        println!(
+            "memory: {articles} articles pre-filled ({}) in {fill_secs:.1} s, store {:.1} MiB before / {store_mib:.1} MiB after; \
+             daemon with {n} feeds: start-up {} , first poll done at {}, peak RSS {hwm:.1} MiB (RSS after the poll {rss:.1} MiB)",
+            filled.unwrap_or_else(|| "empty store".into()),
+            store_before as f64 / 1048576.0,
+            startup.map(|s| format!("{:.0} ms", s * 1e3)).unwrap_or_else(|| "never ready".into()),
+            poll_secs.map(|s| format!("{s:.1} s")).unwrap_or_else(|| "not within 900 s".into()),
+        );
+        println!(
+            "SCALE {}",
+            json!({"articles": articles, "feeds": n, "startup_s": startup, "first_poll_s": poll_secs,
+                "daemon_rss_mib": hwm, "store_mib": store_mib, "fill_s": fill_secs, "machine": machine()})
+        );
+    }
 }
