@@ -92,6 +92,8 @@ pub fn stall_after(config: &Config) -> Duration {
 pub async fn run(config: Config, once: bool) -> Result<ExitCode> {
     let (store, _moved_aside) = Store::open_or_recover(&config.state_dir, config.store.cache_size)
         .with_context(|| format!("opening the store in {}", config.state_dir.display()))?;
+    // On first start the seed set is what the store knows (a missing seed set is only a warning).
+    crate::claims::cmd::seed_if_needed(&config, &store);
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         state_dir = %config.state_dir.display(),
@@ -408,7 +410,12 @@ const RELOAD_EVERY: Duration = Duration::from_secs(60);
 /// kept in memory (feed URL → next check) and refilled from the store every [`RELOAD_EVERY`];
 /// a restart resumes from the stored `next_check_at`. The feed list comes from the live
 /// configuration (a SIGHUP reload takes effect at once), and `health` is ticked on every pass.
-pub async fn poller(ctx: Ctx, config: ConfigWatch, health: Health, token: CancellationToken) -> Result<()> {
+pub async fn poller(
+    mut ctx: Ctx,
+    config: ConfigWatch,
+    health: Health,
+    token: CancellationToken,
+) -> Result<()> {
     use std::collections::HashMap;
     type Done = (String, Result<pipeline::Refreshed, crate::store::StoreError>);
     let mut schedule: HashMap<String, (crate::model::Feed, chrono::DateTime<chrono::Utc>)> = HashMap::new();
@@ -419,8 +426,21 @@ pub async fn poller(ctx: Ctx, config: ConfigWatch, health: Health, token: Cancel
     let mut next_reload = tokio::time::Instant::now();
     let mut config = config;
     loop {
-        if tokio::time::Instant::now() >= next_reload || config.has_changed().unwrap_or(false) {
+        let reloaded = config.has_changed().unwrap_or(false);
+        if tokio::time::Instant::now() >= next_reload || reloaded {
             let live = config.borrow_and_update().clone();
+            if reloaded {
+                // New fetch settings take effect for refreshes started from now on.
+                match Ctx::new(live.clone(), ctx.store.clone()) {
+                    Ok(new_ctx) => ctx = new_ctx,
+                    Err(error) => {
+                        tracing::error!(
+                            error = format!("{error:#}"),
+                            "reloaded fetch settings rejected; keeping the old client"
+                        )
+                    }
+                }
+            }
             let feeds = crate::feeds::all(&live, &ctx.store)?;
             let mut fresh = HashMap::with_capacity(feeds.len());
             for feed in &feeds {
