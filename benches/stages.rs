@@ -30,7 +30,7 @@ use hyper::body::Bytes;
 use serde_json::json;
 use url::Url;
 
-const STAGES: &[&str] = &["parse", "extract", "poll", "memory"];
+const STAGES: &[&str] = &["parse", "extract", "poll", "claims", "memory"];
 
 fn main() {
     // `cargo bench` passes `--bench`; everything starting with `--` before a mode is ignored.
@@ -66,6 +66,7 @@ fn run_stage(stage: &str) {
         "parse" => bench_parse(),
         "extract" => bench_extract(),
         "poll" => bench_poll(),
+        "claims" => bench_claims(),
         "memory" => bench_memory(),
         other => panic!("unknown stage {other}"),
     }
@@ -690,4 +691,159 @@ fn bench_memory() {
                 "daemon_rss_mib": hwm, "store_mib": store_mib, "fill_s": fill_secs, "machine": machine()})
         );
     }
+}
+
+// ------------------------------------------------------------------------------------- claims
+
+fn article(url: &str, text: String, lang: Option<String>) -> claimwatch::model::Article {
+    claimwatch::model::Article {
+        url: Url::parse(url).unwrap(),
+        feed: Some("https://bench.example/rss".into()),
+        title: None,
+        text,
+        published: None,
+        lang_hint: lang,
+        seen_at: chrono::Utc::now(),
+    }
+}
+
+/// On-topic articles: the eval dev cases (sentences joined) and the seed articles.
+fn topic_articles() -> Vec<claimwatch::model::Article> {
+    let shared = Path::new("/work/shared");
+    let mut out = Vec::new();
+    let cases = std::fs::read_to_string(shared.join("eval/dev/cases.jsonl")).unwrap_or_default();
+    for (i, line) in cases.lines().enumerate() {
+        let Ok(case) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        let mut text = String::new();
+        for sentence in case["sentences"].as_array().into_iter().flatten() {
+            match sentence["text"].as_str() {
+                Some("") | None => text.push_str("\n\n"),
+                Some(t) => {
+                    text.push_str(t);
+                    text.push(' ');
+                }
+            }
+        }
+        let lang = case["lang"].as_str().map(String::from);
+        out.push(article(&format!("https://case.example/{i}"), text, lang));
+    }
+    let seeds = std::fs::read_dir(shared.join("seeds")).into_iter().flatten().filter_map(|e| e.ok());
+    for (i, entry) in seeds.enumerate() {
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        out.push(article(&format!("https://seed.example/{i}"), text, None));
+    }
+    out
+}
+
+fn claim_sizes() -> Vec<usize> {
+    match std::env::var("BENCH_CLAIMS") {
+        Ok(list) => list.split(',').filter_map(|s| s.trim().parse().ok()).collect(),
+        Err(_) if full() => vec![10_000, 100_000, 1_000_000],
+        Err(_) => vec![10_000, 100_000],
+    }
+}
+
+/// Stores `n` synthetic claims built from real drafts: each takes a real draft's features,
+/// drops one, borrows one from another draft and adds a rare one of its own (a number), so that
+/// the index has real document frequencies and a long tail.
+fn fill_claims(store: &Store, index: &claimwatch::claims::ClaimIndex, drafts: &[claimwatch::claims::ClaimDraft], n: usize) {
+    use sled::Transactional;
+    let (claims, features, df) = index.trees();
+    let mut rng = fastrand::Rng::with_seed(8);
+    let source = claimwatch::claims::ClaimSource {
+        url: "https://bench.example/a".into(),
+        title: None,
+        feed: None,
+        seed: false,
+    };
+    let mut done = 0;
+    while done < n {
+        let batch: Vec<claimwatch::claims::ClaimDraft> = (done..(done + 2000).min(n))
+            .map(|i| {
+                let base = &drafts[rng.usize(..drafts.len())];
+                let other = &drafts[rng.usize(..drafts.len())];
+                let mut draft = base.clone();
+                if draft.features.len() > 2 {
+                    draft.features.remove(rng.usize(..draft.features.len()));
+                }
+                if !other.features.is_empty() {
+                    draft.features.push(other.features[rng.usize(..other.features.len())].clone());
+                }
+                draft.features.push(format!("N:{}", rng.u32(..1_000_000)));
+                draft.features.sort();
+                draft.features.dedup();
+                draft.text = format!("{} ({i})", base.text);
+                draft
+            })
+            .collect();
+        (claims, features, df)
+            .transaction(|(c, f, d)| {
+                for draft in &batch {
+                    claimwatch::claims::index::insert_in(c, f, d, draft, &source, chrono::Utc::now())?;
+                }
+                Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
+            })
+            .unwrap();
+        done += batch.len();
+    }
+    store.flush().unwrap();
+}
+
+fn bench_claims() {
+    let template = Config::defaults_with_state_dir(Path::new("/tmp"));
+    let engine = claimwatch::claims::Engine::load(&template).expect("the claim engine");
+    let articles = topic_articles();
+    let started = Instant::now();
+    let analyses: Vec<_> = articles.iter().map(|a| engine.analyse(a)).collect();
+    let analyse_secs = started.elapsed().as_secs_f64();
+    let drafts: Vec<claimwatch::claims::ClaimDraft> =
+        analyses.iter().filter(|a| a.on_topic).flat_map(|a| a.claims.iter().cloned()).collect();
+    println!(
+        "claims: {} on-topic articles of {} analysed in {:.1} ms ({:.0} articles/s), {} claim drafts",
+        analyses.iter().filter(|a| a.on_topic).count(),
+        articles.len(),
+        analyse_secs * 1e3,
+        articles.len() as f64 / analyse_secs,
+        drafts.len()
+    );
+    assert!(!drafts.is_empty(), "no claim drafts: is the topic corpus there?");
+    let mut results = Vec::new();
+    for n in claim_sizes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), template.store.cache_size).unwrap();
+        let index = claimwatch::claims::ClaimIndex::open(&store, &template.claims).unwrap();
+        let started = Instant::now();
+        fill_claims(&store, &index, &drafts, n);
+        let fill_secs = started.elapsed().as_secs_f64();
+        let size = store.size_on_disk();
+        // Judge every real draft, several passes; the first pass warms the cache.
+        for draft in &drafts {
+            index.judge_claim(draft).unwrap();
+        }
+        let target = if full() { 20_000 } else { 5_000 };
+        let mut latencies = Vec::with_capacity(target);
+        let started = Instant::now();
+        while latencies.len() < target {
+            for draft in &drafts {
+                let one = Instant::now();
+                std::hint::black_box(index.judge_claim(draft).unwrap());
+                latencies.push(one.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+        let per_s = latencies.len() as f64 / started.elapsed().as_secs_f64();
+        let (p50, p99) = (percentile(latencies.clone(), 0.5), percentile(latencies.clone(), 0.99));
+        println!(
+            "claims: {n} stored (filled in {fill_secs:.1} s, {:.0} bytes/claim on disk): {} judgements, {per_s:.0} claims/s, p50 {p50:.3} ms, p99 {p99:.3} ms; peak RSS {:.1} MiB",
+            size as f64 / n as f64,
+            latencies.len(),
+            peak_rss_mib()
+        );
+        println!(
+            "SCALE {}",
+            json!({"articles": n / 5, "claims": n, "judge_per_s": per_s, "judge_p50_ms": p50, "judge_p99_ms": p99,
+                "bytes_per_claim": size as f64 / n as f64, "machine": machine()})
+        );
+        results.push(json!({"claims": n, "per_s": per_s, "p99_ms": p99}));
+    }
+    result(json!({"stage": "claims", "sizes": results, "peak_rss_mib": peak_rss_mib()}));
 }
