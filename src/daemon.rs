@@ -174,6 +174,8 @@ pub fn reload(current: &Config) -> Option<Config> {
             for key in restart_only_changes(current, &new) {
                 tracing::warn!(key, "changed in the configuration but takes effect only after a restart");
             }
+            // Counted before the log line, so that whoever reads the log sees the count too.
+            crate::metrics::config_reload("applied");
             tracing::info!(
                 feeds = new.feeds.len(),
                 sinks = ?new.sink_names(),
@@ -475,7 +477,7 @@ pub async fn poller(
                 });
                 task_keys.insert(handle.id(), key.clone());
                 started += 1;
-            } else if next_due.is_none_or(|n| *due < n) {
+            } else if next_due.map_or(true, |n| *due < n) {
                 next_due = Some(*due);
             }
         }
