@@ -398,10 +398,19 @@ fn run_once_over_hostile_feeds_keeps_going_and_names_each_feed_and_cause() {
     let out = claimwatch_in(Some(dir.path()), &["--config", config.to_str().unwrap(), "run", "--once"]);
     let log = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{log}");
-    for path in bad {
+    let causes = [
+        ("/silent.xml", "timed out"),
+        ("/bomb.xml", "larger than"),
+        ("/loop.xml", "redirect"),
+        ("/html.xml", "parse"),
+        ("/garbage.xml", "parse"),
+        ("/500.xml", "500"),
+    ];
+    for (path, cause) in causes {
         let url = server.url(path);
-        let line = log.lines().find(|l| l.contains(&url) && l.contains("failed"));
-        assert!(line.is_some(), "no failure line naming {url}:\n{log}");
+        let lines: Vec<&str> = log.lines().filter(|l| l.contains(&url) && l.contains("failed")).collect();
+        assert_eq!(lines.len(), 1, "not exactly one failure line naming {url}:\n{log}");
+        assert!(lines[0].contains(cause), "the line for {url} does not say {cause:?}: {}", lines[0]);
     }
     assert!(!log.lines().any(|l| l.contains("/good.xml") && l.contains("failed")), "{log}");
     assert_eq!(server.requests_to("/good.xml").len(), 1);
