@@ -546,3 +546,19 @@ fn a_redirect_hop_to_a_private_address_is_refused_before_any_request() {
     );
     assert_eq!(listener.accepted(), 0, "a redirect hop connected to a private address");
 }
+
+/// Found by `fuzz/` (feed_parse, 25 s): a second XML prolog inside the encoding declaration of
+/// the first made quick-xml panic in its encoding detection. The daemon must survive it (the
+/// parser contains panics) and report a parse error or an empty feed.
+#[test]
+fn fuzz_crasher_double_prolog_with_legacy_encoding_is_survived() {
+    let bytes = std::fs::read(
+        crate::support::repo().join("tests/fixtures/hostile/fuzz-feed-parse-double-prolog.xml"),
+    )
+    .unwrap();
+    let result = std::panic::catch_unwind(|| {
+        let _ = parse::parse_feed(&bytes, Some("application/rss+xml"), &base());
+        let _ = parse::parse_feed(&bytes, None, &base());
+    });
+    assert!(result.is_ok(), "parse_feed let a panic escape");
+}
