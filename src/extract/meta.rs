@@ -147,7 +147,7 @@ pub struct Collected {
 }
 
 impl Collected {
-    fn meta(&self, keys: &[&str]) -> Option<&str> {
+    pub fn meta(&self, keys: &[&str]) -> Option<&str> {
         keys.iter().find_map(|k| {
             self.metas.iter().find(|(n, c)| n == k && !c.trim().is_empty()).map(|(_, c)| c.trim())
         })
