@@ -601,9 +601,10 @@ fn mark_boilerplate_context(doc: &Html, blocks: &mut [Block]) {
         while let Some(n) = cursor {
             let boilerplate = *verdicts.entry(n.id()).or_insert_with(|| match n.value() {
                 Node::Element(e) => {
-                    (is_frame(e.name()) || is_negative(e))
-                        && good.get(&n.id()).copied().unwrap_or(0.0) < 0.75 * total
-                        && !(around_title.contains(&n.id()) && !is_frame(e.name()))
+                    let frame = is_frame(e.name());
+                    let holds_article = good.get(&n.id()).copied().unwrap_or(0.0) >= 0.75 * total
+                        || (around_title.contains(&n.id()) && !frame);
+                    (frame || is_negative(e)) && !holds_article
                 }
                 _ => false,
             });
@@ -641,7 +642,7 @@ fn best_container(doc: &Html, blocks: &[Block]) -> Option<NodeId> {
             _ => 1.0,
         };
         let score = score * bonus;
-        if best.is_none_or(|(_, s)| score > s) {
+        if best.map_or(true, |(_, s)| score > s) {
             best = Some((id, score));
         }
     }
@@ -687,7 +688,7 @@ fn drop_teaser_cards(doc: &Html, container: NodeId, blocks: &mut Vec<Block>) {
     }
     let mut i = 0;
     blocks.retain(|_| {
-        let keep = owners[i].is_none_or(|card| !teasers.contains(&card));
+        let keep = owners[i].map_or(true, |card| !teasers.contains(&card));
         i += 1;
         keep
     });
