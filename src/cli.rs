@@ -137,8 +137,8 @@ fn dispatch(command: Command, config: Config) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Run { once } => runtime()?.block_on(crate::daemon::run(config, once)),
-        Command::Seed { .. } => not_implemented("seed import (claim engine)"),
-        Command::Check { .. } => not_implemented("check (claim engine)"),
+        Command::Seed { dir } => crate::claims::cmd::seed_command(&config, dir.as_deref()),
+        Command::Check { json, input } => crate::claims::cmd::check_command(&config, &input, json),
         Command::Extract { json, inputs } => crate::extract::command::run(&config, json, &inputs),
         Command::Feeds { command } => crate::feeds::command(&config, command),
         Command::Claims { .. } => not_implemented("claims listing"),

@@ -6,6 +6,8 @@
 
 /// Bytes → UTF-8: BOM, header, in-document declaration, validation, detection.
 pub mod charset;
+/// Claim engine: sentences → claims with features → known | new against the store.
+pub mod claims;
 /// Command line: the contract's commands, each a thin call into the stages below.
 pub mod cli;
 /// Configuration: raw serde layers → validated `Config` of real types.
@@ -24,6 +26,8 @@ pub mod health;
 pub mod metrics;
 /// Plain data passed between stages; no I/O.
 pub mod model;
+/// Text normalisation and language identification.
+pub mod normalize;
 /// Feed bytes → items with our own deterministic keys (feed-rs, repaired, panics contained).
 pub mod parse;
 /// The per-feed flow, top to bottom: fetch → parse → page → extract → process.
@@ -36,3 +40,5 @@ pub mod server;
 pub mod store;
 /// tracing subscriber (human or JSON lines).
 pub mod telemetry;
+/// Topic relevance from a data profile in config/topics/.
+pub mod topic;

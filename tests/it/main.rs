@@ -2,8 +2,11 @@
 //! on 127.0.0.1 started by the tests, real sled stores in temporary directories. Nothing here
 //! reaches beyond the loopback interface.
 
+mod claims;
 mod cli;
+mod crash;
 mod extract;
+mod hostile;
 mod ops;
 mod poll;
 mod support;
