@@ -291,6 +291,12 @@ fn build_article(
     {
         extracted.text
     } else {
+        tracing::info!(
+            stage = "extract",
+            extracted_chars = extracted.text.chars().count(),
+            summary_chars = summary.chars().count(),
+            "extracted text too short; using the feed item's content"
+        );
         summary
     };
     let url = extracted.canonical_url.or(page_url).unwrap_or_else(|| {
