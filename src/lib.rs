@@ -4,12 +4,16 @@
 //! Layout, in the order the data flows:
 //! feed → fetch → parse → extract → normalize → topic → dedup → claims → store → alert
 
+/// URL canonicalisation: tracking parameters, AMP and mobile variants, rel=canonical.
+pub mod canonical_url;
 /// Command line: the contract's commands, each a thin call into the stages below.
 pub mod cli;
 /// Configuration: raw serde layers → validated `Config` of real types.
 pub mod config;
 /// The daemon's lifecycle: named tasks, signals, graceful stop.
 pub mod daemon;
+/// Article dedup in layers: item, canonical URL, content hash, near-verbatim copy (MinHash/LSH).
+pub mod dedup;
 /// Prometheus metrics shared by every stage.
 pub mod metrics;
 /// Plain data passed between stages; no I/O.
