@@ -4,6 +4,8 @@
 //! Layout, in the order the data flows:
 //! feed → fetch → parse → extract → normalize → topic → dedup → claims → store → alert
 
+/// Alert delivery: the outbox drain and its sinks (log, JSONL, webhook).
+pub mod alert;
 /// URL canonicalisation: tracking parameters, AMP and mobile variants, rel=canonical.
 pub mod canonical_url;
 /// Command line: the contract's commands, each a thin call into the stages below.

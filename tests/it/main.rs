@@ -2,5 +2,6 @@
 //! on 127.0.0.1 started by the tests, real sled stores in temporary directories. Nothing here
 //! reaches beyond the loopback interface.
 
+mod alerts;
 mod cli;
 mod support;
