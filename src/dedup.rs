@@ -127,7 +127,16 @@ pub fn fingerprint(article: &Article) -> Fingerprint {
         // A local file is known by its text: the same seed under another path is the same item.
         format!("text:{}", hex(&content_hash))
     };
-    let url_key = is_web.then(|| crate::canonical_url::key(&article.url));
+    // An item without a link is known by its feed's URL with the item key as fragment; the
+    // canonical key (which drops fragments) would then be the feed's own, shared by all its items.
+    let url_key = is_web.then(|| crate::canonical_url::key(&article.url)).filter(|key| {
+        let feed_key = article
+            .feed
+            .as_deref()
+            .and_then(|f| url::Url::parse(f).ok())
+            .map(|f| crate::canonical_url::key(&f));
+        feed_key.as_deref() != Some(key.as_str())
+    });
     let id = ArticleId(u64::from_be_bytes(Sha256::digest(item_key.as_bytes())[..8].try_into().expect("8")));
     Fingerprint { id, item_key, url_key, content_hash, signature: signature(&words) }
 }
@@ -466,6 +475,9 @@ mod tests {
         let copy = format!("An introduction of a few words here. {SEED} And a footer.");
         assert_eq!(layer("https://other.example/b", &copy), Some(Layer::NearCopy));
         assert_eq!(layer("https://other.example/c", "Something else entirely, unrelated."), None);
+        let mut linkless = article("https://example.org/feed.xml#item-1", "Some text of the first item.");
+        linkless.feed = Some("https://example.org/feed.xml".into());
+        assert_eq!(fingerprint(&linkless).url_key, None, "a link-less item must not claim the feed's URL");
         let seen = index.known_link(&url::Url::parse("https://example.org/story/amp").unwrap()).unwrap();
         assert_eq!(seen.map(|s| (s.layer, s.of)), Some((Layer::Url, fp.id)));
     }

@@ -8,6 +8,8 @@
 pub mod alert;
 /// URL canonicalisation: tracking parameters, AMP and mobile variants, rel=canonical.
 pub mod canonical_url;
+/// TEMPORARY stand-in for the claim engine until it lands.
+pub mod claims;
 /// Command line: the contract's commands, each a thin call into the stages below.
 pub mod cli;
 /// Configuration: raw serde layers → validated `Config` of real types.
@@ -16,6 +18,8 @@ pub mod config;
 pub mod daemon;
 /// Article dedup in layers: item, canonical URL, content hash, near-verbatim copy (MinHash/LSH).
 pub mod dedup;
+/// One article in, one transaction out: dedup → judge → commit → wake the alert drains.
+pub mod ingest;
 /// Prometheus metrics shared by every stage.
 pub mod metrics;
 /// Plain data passed between stages; no I/O.

@@ -29,8 +29,8 @@ pub mod trees {
     pub const SIGNATURES: &str = "signatures";
     /// LSH band key + article id → () (candidates for `near_copy`).
     pub const LSH: &str = "lsh";
-    /// Claim id → story id and the claim's sources, as the alert stage sees them.
-    pub const CLAIM_STORIES: &str = "claim_stories";
+    /// Claim id → where and when it was seen (first source, story, source count, languages).
+    pub const CLAIM_PROVENANCE: &str = "claim_provenance";
     /// Sink + sequence number → alert waiting for delivery to that sink.
     pub const OUTBOX: &str = "outbox";
 }
