@@ -141,7 +141,7 @@ fn dispatch(command: Command, config: Config) -> Result<ExitCode> {
         Command::Check { .. } => not_implemented("check (claim engine)"),
         Command::Extract { .. } => not_implemented("extract (article extraction)"),
         Command::Feeds { .. } => not_implemented("feed subscriptions"),
-        Command::Claims { .. } => not_implemented("claims listing"),
+        Command::Claims { new, since, json } => crate::provenance::command(&config, new, since, json),
     }
 }
 

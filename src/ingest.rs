@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
-use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use sled::transaction::TransactionError;
 use sled::Transactional;
 
 use crate::alert::outbox::{enqueue_in, SinkKind};
@@ -22,6 +22,7 @@ use crate::claims::{self, Analysis, ClaimDraft, ClaimIndex, Engine, Judgement};
 use crate::config::Config;
 use crate::dedup::{self, ArticleId, DedupIndex, Fingerprint, Layer, Seen};
 use crate::model::{Alert, AlertArticle, AlertClaim, Article, ArticleVerdict, ClaimVerdict};
+use crate::provenance::{corroborate_provenance, provenance};
 use crate::store::records::{self, ArticleRecord, ArticleV1, ClaimProvenance, ClaimProvenanceV1, SourceV1};
 use crate::store::{trees, Store, StoreError};
 
@@ -426,40 +427,6 @@ fn entities_and_numbers(draft: &ClaimDraft) -> (Vec<String>, Vec<String>) {
     (entities.into_iter().collect(), numbers.into_iter().collect())
 }
 
-fn provenance(tree: &sled::Tree, id: &str) -> Result<Option<ClaimProvenanceV1>, StoreError> {
-    match tree.get(id.as_bytes())? {
-        Some(bytes) => {
-            let ClaimProvenance::V1(p) = records::decode("claim provenance", &bytes)?;
-            Ok(Some(p))
-        }
-        None => Ok(None),
-    }
-}
-
-/// Adds a source to a known claim's provenance (once per article address).
-fn corroborate_provenance(
-    tx: &TransactionalTree,
-    id: &str,
-    source: &SourceV1,
-) -> Result<(), ConflictableTransactionError<StoreError>> {
-    let Some(bytes) = tx.get(id.as_bytes())? else { return Ok(()) };
-    let ClaimProvenance::V1(mut p) =
-        records::decode("claim provenance", &bytes).map_err(ConflictableTransactionError::Abort)?;
-    if p.sources.iter().any(|s| s.url == source.url) {
-        return Ok(());
-    }
-    p.source_count += 1;
-    if !p.langs.contains(&source.lang) {
-        p.langs.push(source.lang.clone());
-        p.langs.sort();
-    }
-    if p.sources.len() < records::MAX_SOURCES {
-        p.sources.push(source.clone());
-    }
-    tx.insert(id.as_bytes(), records::encode(&ClaimProvenance::V1(p)))?;
-    Ok(())
-}
-
 /// Drops article bodies first seen before `cutoff`; claims, fingerprints and URL entries stay.
 /// Returns how many were dropped.
 pub fn drop_bodies_before(store: &Store, cutoff: DateTime<Utc>) -> Result<usize, StoreError> {
@@ -505,6 +472,7 @@ pub async fn retention(
 mod tests {
     use super::*;
     use crate::alert::outbox::Outbox;
+    use crate::provenance::provenance;
 
     fn setup() -> (tempfile::TempDir, Ingest) {
         let dir = tempfile::tempdir().unwrap();

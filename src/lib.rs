@@ -24,6 +24,8 @@ pub mod ingest;
 pub mod metrics;
 /// Plain data passed between stages; no I/O.
 pub mod model;
+/// Claim provenance (first seen, sources, languages) and the `claims` command.
+pub mod provenance;
 /// Seed articles read from a directory of `.txt` / `.html` / `.md` files.
 pub mod seeds;
 /// The sled store: named trees, versioned records, one commit per article.
