@@ -403,6 +403,41 @@ pub fn insert_in(
     Ok(())
 }
 
+/// Writes many fingerprints outside a transaction (bulk loads and benchmarks; not crash-atomic
+/// per article, so never for live ingestion).
+pub fn insert_batch(index: &DedupIndex, fps: &[Fingerprint]) -> Result<(), StoreError> {
+    let (mut items, mut urls, mut hashes, mut sigs, mut lsh) = (
+        sled::Batch::default(),
+        sled::Batch::default(),
+        sled::Batch::default(),
+        sled::Batch::default(),
+        sled::Batch::default(),
+    );
+    for fp in fps {
+        let id = fp.id.to_bytes();
+        items.insert(fp.item_key.as_bytes(), &id);
+        if let Some(key) = &fp.url_key {
+            urls.insert(key.as_bytes(), &id);
+        }
+        hashes.insert(&fp.content_hash, &id);
+        if let Some(sig) = &fp.signature {
+            sigs.insert(&id, encode_signature(sig));
+            for band in band_keys(sig) {
+                let mut key = [0u8; 17];
+                key[..9].copy_from_slice(&band);
+                key[9..].copy_from_slice(&id);
+                lsh.insert(&key, &[]);
+            }
+        }
+    }
+    index.items.apply_batch(items)?;
+    index.urls.apply_batch(urls)?;
+    index.hashes.apply_batch(hashes)?;
+    index.signatures.apply_batch(sigs)?;
+    index.lsh.apply_batch(lsh)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
