@@ -139,8 +139,8 @@ fn dispatch(command: Command, config: Config) -> Result<ExitCode> {
         Command::Run { once } => runtime()?.block_on(crate::daemon::run(config, once)),
         Command::Seed { .. } => not_implemented("seed import (claim engine)"),
         Command::Check { .. } => not_implemented("check (claim engine)"),
-        Command::Extract { .. } => not_implemented("extract (article extraction)"),
-        Command::Feeds { .. } => not_implemented("feed subscriptions"),
+        Command::Extract { json, inputs } => crate::extract::command::run(&config, json, &inputs),
+        Command::Feeds { command } => crate::feeds::command(&config, command),
         Command::Claims { new, since, json } => crate::provenance::command(&config, new, since, json),
     }
 }

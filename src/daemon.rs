@@ -1,7 +1,20 @@
-//! The daemon's lifecycle: open the store, import seeds on first start, log a start-up summary,
-//! run named tasks under one cancellation token and task tracker, and stop gracefully on SIGTERM
-//! or SIGINT within `shutdown.deadline`, naming the tasks that did not stop. Tasks are cancelled
-//! only while they wait, never inside a store commit or an alert delivery.
+//! The daemon's lifecycle: open the store (moving a corrupt one aside), import seeds on first
+//! start, log a start-up summary, run named tasks under one cancellation token and task tracker,
+//! talk to systemd, reload on SIGHUP, and stop gracefully on SIGTERM or SIGINT within
+//! `shutdown.deadline`, naming the tasks that did not stop. Tasks are cancelled only while they
+//! wait, never inside a store commit or an alert delivery.
+//!
+//! systemd (`Type=notify`): READY=1 once the store is open and every task is started, STATUS=
+//! lines (feeds due, last cycle) every few seconds, WATCHDOG=1 only while [`Health`] is ready (the
+//! store answers and the scheduler makes progress) so that a stuck daemon is restarted, and
+//! STOPPING=1 when a stop signal arrives. Without `NOTIFY_SOCKET` all of this is a no-op.
+//!
+//! Reload (SIGHUP): [`reload`] re-reads every configuration layer with the same command-line
+//! flags; a valid result is published on a `tokio::sync::watch` channel ([`ConfigWatch`]) that
+//! the poller and the alert sinks read at their next safe point, so in-flight work finishes
+//! under the configuration it started with. A bad new configuration is logged and the old one
+//! kept. Keys that only take effect at start-up (state dir, listen address, store cache) are
+//! named in a warning.
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -10,11 +23,26 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use sd_notify::NotifyState;
+use tokio::signal::unix::{signal, Signal, SignalKind};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::Config;
+use crate::config::{Config, Problems};
+use crate::health::Health;
+use crate::pipeline::{self, Ctx, Outcome};
 use crate::store::Store;
+
+/// The live configuration: the poller and the sinks read the latest value at safe points.
+pub type ConfigWatch = watch::Receiver<Arc<Config>>;
+
+/// How often the store is probed for readiness and its size measured.
+const PROBE_EVERY: Duration = Duration::from_secs(10);
+/// A store probe that takes longer than this counts as "not answering".
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often STATUS= is refreshed when the watchdog is off.
+const STATUS_EVERY: Duration = Duration::from_secs(10);
 
 /// Long-lived tasks with names, one cancellation token, one tracker.
 #[derive(Clone, Default)]
@@ -54,27 +82,84 @@ impl Tasks {
     }
 }
 
+/// How long the scheduler may go without progress before it counts as stalled: long enough for
+/// a few request timeouts in a row, short enough that systemd restarts a stuck daemon soon.
+pub fn stall_after(config: &Config) -> Duration {
+    (config.fetch.timeout * 4).max(Duration::from_secs(300))
+}
+
 /// Runs the daemon until a stop signal (or, with `once`, until one full poll is processed).
 pub async fn run(config: Config, once: bool) -> Result<ExitCode> {
-    let store = Store::open(&config.state_dir, config.store.cache_size)
+    let (store, _moved_aside) = Store::open_or_recover(&config.state_dir, config.store.cache_size)
         .with_context(|| format!("opening the store in {}", config.state_dir.display()))?;
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         state_dir = %config.state_dir.display(),
         feeds = config.feeds.len(),
         sinks = ?config.sink_names(),
+        listen = ?config.server.listen,
         once,
         "claimwatch starting"
     );
-    let tasks = Tasks::default();
+    crate::metrics::feeds_total(config.feeds.len() as i64);
+    let ctx = Ctx::new(Arc::new(config.clone()), store.clone()).context("building the HTTP client")?;
     if once {
-        tracing::warn!("feed polling is not built yet: nothing to poll");
+        poll_once(&ctx).await?;
         store.flush()?;
+        let waiting = crate::alert::drain_now(&store, &config, config.shutdown.deadline).await?;
+        if waiting > 0 {
+            tracing::warn!(waiting, "alerts still waiting for a sink; the next run delivers them");
+        }
         return Ok(ExitCode::SUCCESS);
     }
-    wait_for_stop_signal().await?;
-    tracing::info!(deadline = ?config.shutdown.deadline, "stop signal received, stopping");
-    let stuck = tasks.stop(config.shutdown.deadline).await;
+
+    // Signal handlers first: a SIGTERM during start-up must not kill the process uncleanly.
+    let mut signals = Signals::install()?;
+    let tasks = Tasks::default();
+    let health = Health::new(stall_after(&config));
+    let deadline = config.shutdown.deadline;
+    let (config_tx, _config_rx) = watch::channel(Arc::new(config));
+    let config = config_tx.borrow().clone();
+
+    if let Some(addr) = config.server.listen {
+        let listener = crate::server::bind(addr).await?;
+        tracing::info!(listen = %listener.local_addr()?, "serving /healthz /readyz /metrics");
+        tasks.spawn("server", crate::server::serve(listener, health.clone(), tasks.token()));
+    }
+    crate::alert::spawn_drains(&tasks, &store, &config, ctx.ingest.wake())?;
+    tasks.spawn(
+        "retention",
+        crate::ingest::retention(store.clone(), config.store.retain_bodies, tasks.token()),
+    );
+    probe_store_once(&store, &health).await;
+    tasks.spawn("store-probe", probe_store(store.clone(), health.clone(), tasks.token()));
+    let (poller_config, poller_health, token) = (config_tx.subscribe(), health.clone(), tasks.token());
+    tasks.spawn("poller", async move {
+        if let Err(error) = poller(ctx, poller_config, poller_health, token).await {
+            tracing::error!(error = format!("{error:#}"), "the poller stopped");
+        }
+    });
+    tasks.spawn("systemd", tell_systemd(health.clone(), tasks.token()));
+
+    notify(&[NotifyState::Ready, NotifyState::Status(&health.check().status_line())]);
+    tracing::info!("started");
+
+    loop {
+        match signals.next().await {
+            Received::Stop => break,
+            Received::Reload => {
+                let current = config_tx.borrow().clone();
+                if let Some(new) = reload(&current) {
+                    crate::metrics::feeds_total(new.feeds.len() as i64);
+                    config_tx.send_replace(Arc::new(new));
+                }
+            }
+        }
+    }
+
+    notify(&[NotifyState::Stopping, NotifyState::Status("stopping")]);
+    tracing::info!(deadline = ?deadline, "stop signal received, stopping");
+    let stuck = tasks.stop(deadline).await;
     store.flush()?;
     if stuck.is_empty() {
         tracing::info!("stopped cleanly");
@@ -84,14 +169,277 @@ pub async fn run(config: Config, once: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Re-reads the configuration (SIGHUP). Returns the new configuration to publish, or `None` when
+/// it is invalid (logged; the caller keeps `current`).
+pub fn reload(current: &Config) -> Option<Config> {
+    match current.reload() {
+        Ok(new) => {
+            for key in restart_only_changes(current, &new) {
+                tracing::warn!(key, "changed in the configuration but takes effect only after a restart");
+            }
+            tracing::info!(
+                feeds = new.feeds.len(),
+                sinks = ?new.sink_names(),
+                read_from = %new.sources.join(" → "),
+                "configuration reloaded"
+            );
+            crate::metrics::config_reload("applied");
+            Some(new)
+        }
+        Err(Problems(problems)) => {
+            tracing::error!(
+                problems = %problems.join("; "),
+                "configuration reload rejected, keeping the running configuration"
+            );
+            crate::metrics::config_reload("rejected");
+            None
+        }
+    }
+}
+
+/// The keys whose new values a running daemon cannot apply.
+fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
+    let mut keys = Vec::new();
+    if old.state_dir != new.state_dir {
+        keys.push("state_dir");
+    }
+    if old.server.listen != new.server.listen {
+        keys.push("server.listen");
+    }
+    if old.store.cache_size != new.store.cache_size {
+        keys.push("store.cache_size");
+    }
+    if old.log.level != new.log.level || old.log.format != new.log.format {
+        keys.push("log");
+    }
+    if old.shutdown.deadline != new.shutdown.deadline {
+        keys.push("shutdown.deadline");
+    }
+    keys
+}
+
+/// Sends `state` to systemd when run as a `Type=notify` service; a no-op otherwise.
+fn notify(state: &[NotifyState]) {
+    if let Err(error) = sd_notify::notify(state) {
+        tracing::debug!(%error, "sd_notify failed");
+    }
+}
+
+/// Refreshes STATUS= and, when systemd asked for a watchdog, pings it only while healthy.
+async fn tell_systemd(health: Health, token: CancellationToken) {
+    let watchdog = sd_notify::watchdog_enabled();
+    let every = watchdog.map(|w| (w / 2).max(Duration::from_millis(100))).unwrap_or(STATUS_EVERY);
+    let mut was_ready = true;
+    loop {
+        tokio::select! {
+            _ = token.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        let readiness = health.check();
+        let status = readiness.status_line();
+        if readiness.is_ready() {
+            if !was_ready {
+                tracing::info!(status, "healthy again");
+            }
+            if watchdog.is_some() {
+                notify(&[NotifyState::Watchdog, NotifyState::Status(&status)]);
+            } else {
+                notify(&[NotifyState::Status(&status)]);
+            }
+        } else {
+            if was_ready {
+                tracing::error!(status, "unhealthy: withholding watchdog pings so systemd restarts us");
+            }
+            notify(&[NotifyState::Status(&status)]);
+        }
+        was_ready = readiness.is_ready();
+    }
+}
+
+/// Probes the store every [`PROBE_EVERY`] and records the answer and the store's size.
+async fn probe_store(store: Store, health: Health, token: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = token.cancelled() => return,
+            _ = tokio::time::sleep(PROBE_EVERY) => {}
+        }
+        probe_store_once(&store, &health).await;
+    }
+}
+
+async fn probe_store_once(store: &Store, health: &Health) {
+    let probe_store = store.clone();
+    // sled calls block; a hung disk must not hang this task, so the probe runs aside with a
+    // timeout. A probe that never returns leaks one blocking thread, once: later probes time
+    // out the same way and the watchdog restarts the daemon.
+    let probe = tokio::task::spawn_blocking(move || {
+        probe_store.probe()?;
+        Ok::<u64, crate::store::StoreError>(probe_store.size_on_disk())
+    });
+    let result = match tokio::time::timeout(PROBE_TIMEOUT, probe).await {
+        Ok(Ok(Ok(size))) => {
+            crate::metrics::store_size(size);
+            Ok(())
+        }
+        Ok(Ok(Err(error))) => Err(error.to_string()),
+        Ok(Err(join_error)) => Err(format!("probe panicked: {join_error}")),
+        Err(_) => Err(format!("no answer within {}s", PROBE_TIMEOUT.as_secs())),
+    };
+    if let Err(why) = &result {
+        tracing::error!(error = %why, stage = "store", "store probe failed");
+    }
+    health.set_store(result);
+}
+
+enum Received {
+    Stop,
+    Reload,
+}
+
+/// SIGTERM, SIGINT (stop) and SIGHUP (reload).
+struct Signals {
+    term: Signal,
+    int: Signal,
+    hup: Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Signals> {
+        Ok(Signals {
+            term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+            int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+            hup: signal(SignalKind::hangup()).context("installing the SIGHUP handler")?,
+        })
+    }
+
+    async fn next(&mut self) -> Received {
+        tokio::select! {
+            _ = self.term.recv() => Received::Stop,
+            _ = self.int.recv() => Received::Stop,
+            _ = self.hup.recv() => Received::Reload,
+        }
+    }
+}
+
 /// Waits for SIGTERM or SIGINT.
 pub async fn wait_for_stop_signal() -> Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     tokio::select! {
         _ = term.recv() => {}
         _ = int.recv() => {}
     }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_reload_keeps_the_running_configuration_and_a_good_one_replaces_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "feeds = []\n").unwrap();
+        let current = crate::config::load(Some(&file), Some(dir.path())).unwrap();
+        assert_eq!(current.feeds.len(), 0);
+
+        std::fs::write(&file, "[[feeds]]\nurl = \"https://example.org/a.xml\"\n[fetch]\ntimout = \"1s\"\n")
+            .unwrap();
+        assert!(reload(&current).is_none(), "a typo'd key must be rejected");
+
+        std::fs::write(&file, "[[feeds]]\nurl = \"https://example.org/a.xml\"\n[server]\nlisten = \"\"\n")
+            .unwrap();
+        let new = reload(&current).expect("a valid file is applied");
+        assert_eq!(new.feeds.len(), 1);
+        assert_eq!(new.state_dir, dir.path(), "--state-dir is applied again");
+        assert_eq!(restart_only_changes(&current, &new), vec!["server.listen"]);
+    }
+}
+
+/// `run --once`: polls every feed now, whatever its schedule says, and waits for all of them.
+pub async fn poll_once(ctx: &Ctx) -> Result<()> {
+    let feeds = crate::feeds::all(&ctx.config, &ctx.store)?;
+    let mut set = tokio::task::JoinSet::new();
+    for feed in feeds.iter().cloned() {
+        let ctx = ctx.clone();
+        set.spawn(async move {
+            let result = pipeline::refresh_feed(&ctx, &feed, chrono::Utc::now()).await;
+            (feed, result)
+        });
+    }
+    let (mut ok, mut failed, mut new_items) = (0, 0, 0);
+    while let Some(joined) = set.join_next().await {
+        let (feed, result) = joined.context("a feed refresh task panicked")?;
+        match result.with_context(|| format!("feed {}", feed.url))?.outcome {
+            Outcome::Failed { .. } => failed += 1,
+            Outcome::Fetched { new_items: n, .. } => {
+                ok += 1;
+                new_items += n;
+            }
+            Outcome::NotModified | Outcome::Unchanged => ok += 1,
+        }
+    }
+    crate::feeds::count_health(&ctx.store, &feeds);
+    tracing::info!(feeds = feeds.len(), ok, failed, new_items, "poll finished");
+    Ok(())
+}
+
+/// The longest the scheduler sleeps before looking at the feed list again (new subscriptions,
+/// clock jumps).
+const MAX_NAP: Duration = Duration::from_secs(60);
+
+/// The scheduler loop: wakes for due feeds, refreshes each (at most one refresh per feed at a
+/// time; the fetcher's semaphores bound the rest), and persists their state. A restart resumes
+/// from the stored `next_check_at`.
+/// Reads the feed list from the live configuration, so a SIGHUP reload takes effect at the next
+/// wake-up, and ticks `health` on every pass.
+pub async fn poller(ctx: Ctx, config: ConfigWatch, health: Health, token: CancellationToken) -> Result<()> {
+    let mut in_flight: BTreeSet<String> = BTreeSet::new();
+    let mut set: tokio::task::JoinSet<(String, Result<pipeline::Refreshed, crate::store::StoreError>)> =
+        tokio::task::JoinSet::new();
+    loop {
+        let now = chrono::Utc::now();
+        health.scheduler_tick();
+        let live = config.borrow().clone();
+        let feeds = crate::feeds::all(&live, &ctx.store)?;
+        let mut next_due = now + chrono::Duration::from_std(MAX_NAP).expect("a small duration");
+        for feed in feeds.iter() {
+            if in_flight.contains(feed.url.as_str()) {
+                continue;
+            }
+            let state = crate::feeds::load_state(&ctx.store, &feed.url)?;
+            let due = crate::feeds::at(state.next_check_at);
+            if due <= now {
+                in_flight.insert(feed.url.to_string());
+                let (ctx, feed) = (ctx.clone(), feed.clone());
+                set.spawn(async move {
+                    let result = pipeline::refresh_feed(&ctx, &feed, chrono::Utc::now()).await;
+                    (feed.url.to_string(), result)
+                });
+            } else if due < next_due {
+                next_due = due;
+            }
+        }
+        crate::feeds::count_health(&ctx.store, &feeds);
+        let nap = (next_due - now).to_std().unwrap_or_default().min(MAX_NAP);
+        tokio::select! {
+            _ = token.cancelled() => break,
+            _ = tokio::time::sleep(nap) => {}
+            Some(joined) = set.join_next(), if !set.is_empty() => {
+                match joined {
+                    Ok((url, result)) => {
+                        in_flight.remove(&url);
+                        if let Err(error) = result {
+                            tracing::error!(feed_url = %url, error = %error, "feed state could not be stored");
+                        }
+                    }
+                    Err(error) => tracing::error!(error = %error, "a feed refresh task failed"),
+                }
+            }
+        }
+    }
+    // In-flight refreshes finish on their own (cancel only while waiting); wait for them.
+    while set.join_next().await.is_some() {}
     Ok(())
 }

@@ -8,6 +8,8 @@
 pub mod alert;
 /// URL canonicalisation: tracking parameters, AMP and mobile variants, rel=canonical.
 pub mod canonical_url;
+/// Bytes → UTF-8: BOM, header, in-document declaration, validation, detection.
+pub mod charset;
 /// TEMPORARY stand-in for the claim engine until it lands.
 pub mod claims;
 /// Command line: the contract's commands, each a thin call into the stages below.
@@ -18,16 +20,30 @@ pub mod config;
 pub mod daemon;
 /// Article dedup in layers: item, canonical URL, content hash, near-verbatim copy (MinHash/LSH).
 pub mod dedup;
+/// Page HTML → article text and metadata (pure, no I/O).
+pub mod extract;
+/// Subscriptions, per-feed state and the pure scheduler.
+pub mod feeds;
+/// Polite HTTP (and local files): limits, timeouts, caps, private networks refused.
+pub mod fetch;
+/// Shared health (store answers, scheduler progress) for /readyz and the systemd watchdog.
+pub mod health;
 /// One article in, one transaction out: dedup → judge → commit → wake the alert drains.
 pub mod ingest;
 /// Prometheus metrics shared by every stage.
 pub mod metrics;
 /// Plain data passed between stages; no I/O.
 pub mod model;
+/// Feed bytes → items with our own deterministic keys (feed-rs, repaired, panics contained).
+pub mod parse;
+/// The per-feed flow, top to bottom: fetch → parse → page → extract → process.
+pub mod pipeline;
 /// Claim provenance (first seen, sources, languages) and the `claims` command.
 pub mod provenance;
 /// Seed articles read from a directory of `.txt` / `.html` / `.md` files.
 pub mod seeds;
+/// The operator's HTTP endpoint: /healthz, /readyz, /metrics.
+pub mod server;
 /// The sled store: named trees, versioned records, one commit per article.
 pub mod store;
 /// tracing subscriber (human or JSON lines).

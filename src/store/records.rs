@@ -86,3 +86,38 @@ pub struct SourceV1 {
     pub lang: String,
     pub seen_at: i64,
 }
+
+/// A stored feed subscription (`feeds add`, `feeds import`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum Subscription {
+    V1 { name: Option<String>, lang: Option<String>, added_at: i64 },
+}
+
+/// A feed's schedule and health, persisted so that a restart resumes the schedule.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum FeedState {
+    V1(FeedStateV1),
+}
+
+/// Times are unix seconds.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FeedStateV1 {
+    pub next_check_at: i64,
+    pub last_check_at: Option<i64>,
+    pub last_ok_at: Option<i64>,
+    /// The last fetch sent without validators (forced refresh).
+    pub last_unconditional_at: Option<i64>,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    /// SHA-256 of the last body, to skip unchanged documents.
+    pub body_hash: Option<Vec<u8>>,
+    pub consecutive_errors: u32,
+    pub failing_since: Option<i64>,
+    pub last_error: Option<String>,
+    /// GUIDs of this feed proved unstable (repeated or changing for one link): ignore them.
+    pub guids_unstable: bool,
+    /// link → GUID from the last parsed document, to notice GUID churn.
+    pub last_guids: Vec<(String, String)>,
+    pub title: Option<String>,
+    pub items_seen: u64,
+}

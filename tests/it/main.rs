@@ -4,4 +4,6 @@
 
 mod alerts;
 mod cli;
+mod ops;
+mod poll;
 mod support;

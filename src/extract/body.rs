@@ -1,0 +1,646 @@
+//! The article body: segment the DOM into text blocks, score every element as a candidate
+//! container, pick the best, then render it to paragraphs while dropping boilerplate blocks.
+//!
+//! The container score is a maximum-subtree sum: each block adds its clean text length when it
+//! looks like prose (long enough, few links, not inside navigation or a boilerplate-named
+//! element) and subtracts its length when it looks like boilerplate (link lists, menus, share
+//! bars). The element with the highest sum holds most of the prose and little else, which also
+//! joins an article split over sibling `div`s around an ad slot. Rendering then removes what is
+//! inside the container but not article: figures and credits, "read also" boxes, share bars,
+//! link-dense lists and per-language boilerplate phrases.
+
+use std::collections::{HashMap, HashSet};
+
+use ego_tree::{NodeId, NodeRef};
+use scraper::node::Element;
+use scraper::{Html, Node};
+
+use super::boilerplate;
+
+/// What kind of element owns a block of text; decides how it is joined and filtered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Paragraph,
+    Heading,
+    Title,
+    ListItem,
+    Preformatted,
+    Quote,
+    Cell,
+    Other,
+}
+
+/// One run of text between block boundaries.
+#[derive(Debug, Clone)]
+pub struct Block {
+    pub owner: NodeId,
+    pub kind: Kind,
+    pub text: String,
+    pub chars: usize,
+    pub link_chars: usize,
+    /// Inside navigation, a form, an aside or an element whose class/id names boilerplate.
+    pub boilerplate_context: bool,
+}
+
+/// Tags that never hold article text.
+fn is_skipped(name: &str) -> bool {
+    matches!(
+        name,
+        "head"
+            | "nav"
+            | "button"
+            | "select"
+            | "option"
+            | "input"
+            | "textarea"
+            | "iframe"
+            | "object"
+            | "embed"
+            | "video"
+            | "audio"
+            | "picture"
+            | "img"
+            | "figure"
+            | "figcaption"
+            | "map"
+            | "dialog"
+            | "menu"
+            | "title"
+            | "label"
+            | "link"
+            | "meta"
+            | "source"
+            | "track"
+    )
+}
+
+/// Tags that usually frame a page rather than an article.
+fn is_frame(name: &str) -> bool {
+    matches!(name, "aside" | "footer" | "header")
+}
+
+fn is_block(name: &str) -> bool {
+    matches!(
+        name,
+        "address"
+            | "article"
+            | "aside"
+            | "blockquote"
+            | "dd"
+            | "details"
+            | "div"
+            | "dl"
+            | "dt"
+            | "fieldset"
+            | "figcaption"
+            | "figure"
+            | "footer"
+            | "h1"
+            | "h2"
+            | "h3"
+            | "h4"
+            | "h5"
+            | "h6"
+            | "header"
+            | "hgroup"
+            | "hr"
+            | "li"
+            | "main"
+            | "nav"
+            | "ol"
+            | "p"
+            | "pre"
+            | "section"
+            | "table"
+            | "tbody"
+            | "thead"
+            | "tfoot"
+            | "tr"
+            | "td"
+            | "th"
+            | "ul"
+            | "center"
+            | "summary"
+            | "caption"
+            | "amp-story"
+    )
+}
+
+fn kind_of(name: &str) -> Kind {
+    match name {
+        "p" => Kind::Paragraph,
+        "h1" => Kind::Title,
+        "h2" | "h3" | "h4" | "h5" | "h6" => Kind::Heading,
+        "li" | "dd" | "dt" => Kind::ListItem,
+        "pre" => Kind::Preformatted,
+        "blockquote" => Kind::Quote,
+        "td" | "th" => Kind::Cell,
+        _ => Kind::Other,
+    }
+}
+
+/// Class and id words that mark boilerplate containers.
+const NEGATIVE: &[&str] = &[
+    "comment",
+    "sidebar",
+    "related",
+    "recommend",
+    "newsletter",
+    "subscribe",
+    "subscription",
+    "social",
+    "share",
+    "sharing",
+    "promo",
+    "advert",
+    "sponsor",
+    "cookie",
+    "consent",
+    "gdpr",
+    "breadcrumb",
+    "popup",
+    "modal",
+    "outbrain",
+    "taboola",
+    "footer",
+    "masthead",
+    "navbar",
+    "navigation",
+    "menu",
+    "widget",
+    "banner",
+    "skip-link",
+    "read-more",
+    "readmore",
+    "more-stories",
+    "trending",
+    "most-popular",
+    "mostpopular",
+    "paywall",
+    "signup",
+    "sign-up",
+    "byline",
+    "caption",
+    "credit",
+    "disclaimer",
+    "toolbar",
+    "tags",
+    "author-bio",
+    "authorbio",
+    "pagination",
+    "print-only",
+    "visually-hidden",
+    "sr-only",
+    "screen-reader",
+    "inline-ad",
+    "ad-slot",
+    "adslot",
+    "dfp",
+    "teaser",
+    "newsfeed",
+    "jump-link",
+    "see-also",
+    "also-read",
+];
+
+/// Whole words (class/id tokens) that mark boilerplate; too short to match as substrings.
+const NEGATIVE_WORDS: &[&str] =
+    &["ad", "ads", "nav", "meta", "hidden", "hide", "share", "tag", "tools", "aside", "rail"];
+
+/// Class and id words that mark the article itself.
+const POSITIVE: &[&str] = &[
+    "article",
+    "content",
+    "entry",
+    "story",
+    "post-body",
+    "postbody",
+    "post-content",
+    "body-text",
+    "main",
+    "text",
+    "body",
+];
+
+fn class_id(element: &Element) -> String {
+    let mut s = String::new();
+    if let Some(id) = element.id() {
+        s.push_str(id);
+    }
+    if let Some(class) = element.attr("class") {
+        s.push(' ');
+        s.push_str(class);
+    }
+    s.to_ascii_lowercase()
+}
+
+/// Whether an element's class or id names boilerplate (and not the article at the same time).
+pub fn is_negative(element: &Element) -> bool {
+    if matches!(element.name(), "html" | "body" | "main" | "article") {
+        return false;
+    }
+    let names = class_id(element);
+    if names.trim().is_empty() {
+        return false;
+    }
+    let negative = NEGATIVE.iter().any(|n| names.contains(n))
+        || names.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| NEGATIVE_WORDS.contains(&w));
+    negative && !is_positive_names(&names)
+}
+
+fn is_positive_names(names: &str) -> bool {
+    // "article-body" or "story-content" wins over "share" in the same class list; a bare
+    // "content" inside "comment-content" does not.
+    if names.contains("comment") {
+        return false;
+    }
+    [
+        "article-body",
+        "articlebody",
+        "article__body",
+        "article-content",
+        "story-body",
+        "entry-content",
+        "post-content",
+    ]
+    .iter()
+    .any(|p| names.contains(p))
+}
+
+pub fn is_positive(element: &Element) -> bool {
+    let names = class_id(element);
+    !names.contains("comment") && POSITIVE.iter().any(|p| names.contains(p))
+}
+
+/// Invisible by markup: `hidden`, `aria-hidden`, inline `display:none`.
+fn is_hidden(element: &Element) -> bool {
+    if element.attr("hidden").is_some() {
+        return true;
+    }
+    if element.attr("aria-hidden").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+        return true;
+    }
+    if let Some(style) = element.attr("style") {
+        let style: String =
+            style.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase();
+        if style.contains("display:none") || style.contains("visibility:hidden") {
+            return true;
+        }
+    }
+    false
+}
+
+/// Options of one segmentation pass.
+#[derive(Clone, Copy)]
+struct Mode {
+    /// Drop subtrees whose class/id name boilerplate and frame elements (render pass).
+    prune: bool,
+}
+
+struct Segmenter<'a> {
+    blocks: Vec<Block>,
+    buf: String,
+    chars: usize,
+    link_chars: usize,
+    owner: NodeId,
+    kind: Kind,
+    mode: Mode,
+    /// Nodes never pruned even if they look like boilerplate (they hold the article).
+    keep: &'a dyn Fn(NodeId) -> bool,
+    /// Nodes a site rule says are boilerplate.
+    drop: &'a HashSet<NodeId>,
+}
+
+impl Segmenter<'_> {
+    fn flush(&mut self, boilerplate_context: bool) {
+        let text = collapse(&self.buf);
+        if !text.is_empty() {
+            let chars = text.chars().filter(|c| !c.is_whitespace()).count();
+            self.blocks.push(Block {
+                owner: self.owner,
+                kind: self.kind,
+                text,
+                chars,
+                link_chars: self.link_chars.min(chars),
+                boilerplate_context,
+            });
+        }
+        self.buf.clear();
+        self.chars = 0;
+        self.link_chars = 0;
+    }
+
+    fn walk(&mut self, node: NodeRef<'_, Node>, in_link: bool, context: bool, depth: usize) {
+        if depth > 512 {
+            return;
+        }
+        match node.value() {
+            Node::Text(text) => {
+                let t: &str = text;
+                if in_link {
+                    self.link_chars += t.chars().filter(|c| !c.is_whitespace()).count();
+                }
+                self.buf.push_str(t);
+            }
+            Node::Element(element) => {
+                let name = element.name();
+                if is_skipped(name) || is_hidden(element) {
+                    if name == "img" || name == "input" {
+                        return;
+                    }
+                    // Keep word boundaries around removed inline things.
+                    self.buf.push(' ');
+                    return;
+                }
+                if name == "br" {
+                    self.buf.push('\u{2028}');
+                    return;
+                }
+                if self.drop.contains(&node.id()) {
+                    self.buf.push(' ');
+                    return;
+                }
+                let keep = (self.keep)(node.id());
+                if self.mode.prune && !keep && (is_frame(name) || is_negative(element)) {
+                    self.buf.push(' ');
+                    return;
+                }
+                let in_link = in_link || name == "a";
+                if is_block(name) {
+                    self.flush(context);
+                    let (owner, kind) = (self.owner, self.kind);
+                    self.owner = node.id();
+                    self.kind = kind_of(name);
+                    for child in node.children() {
+                        self.walk(child, in_link, context, depth + 1);
+                    }
+                    self.flush(context);
+                    self.owner = owner;
+                    self.kind = kind;
+                } else {
+                    for child in node.children() {
+                        self.walk(child, in_link, context, depth + 1);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Collapses runs of whitespace to one space, keeping `<br>` line breaks (marked U+2028 by the
+/// walker), drops invisible characters, and trims.
+fn collapse(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut pending: Option<char> = None;
+    for c in s.chars() {
+        if c == '\u{2028}' {
+            if !out.is_empty() {
+                pending = Some('\n');
+            }
+            continue;
+        }
+        if matches!(c, '\u{200B}' | '\u{FEFF}' | '\u{AD}' | '\u{200C}' | '\u{200D}') {
+            continue;
+        }
+        if c.is_whitespace() {
+            if !out.is_empty() && pending.is_none() {
+                pending = Some(' ');
+            }
+            continue;
+        }
+        if let Some(p) = pending.take() {
+            out.push(p);
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Segments the subtree of `root` into blocks.
+fn segment(
+    root: NodeRef<'_, Node>,
+    prune: bool,
+    keep: &dyn Fn(NodeId) -> bool,
+    drop: &HashSet<NodeId>,
+) -> Vec<Block> {
+    let mut s = Segmenter {
+        blocks: Vec::new(),
+        buf: String::new(),
+        chars: 0,
+        link_chars: 0,
+        owner: root.id(),
+        kind: Kind::Other,
+        mode: Mode { prune },
+        keep,
+        drop,
+    };
+    s.walk(root, false, false, 0);
+    s.flush(false);
+    s.blocks
+}
+
+/// A block's contribution to the score of every element that contains it.
+fn weight(block: &Block) -> f64 {
+    let chars = block.chars as f64;
+    let clean = (block.chars - block.link_chars) as f64;
+    let density = if chars > 0.0 { block.link_chars as f64 / chars } else { 0.0 };
+    if block.boilerplate_context {
+        return -chars;
+    }
+    if block.kind == Kind::Title {
+        return 0.0;
+    }
+    if density > 0.33 {
+        return -chars;
+    }
+    let min = match block.kind {
+        Kind::Paragraph | Kind::Preformatted | Kind::Quote => 25.0,
+        Kind::Heading => return 0.0,
+        Kind::ListItem => 90.0,
+        _ => 60.0,
+    };
+    if clean >= min {
+        clean
+    } else {
+        -0.25 * chars
+    }
+}
+
+/// The extracted body: paragraphs separated by blank lines, list items one per line.
+pub fn body(doc: &Html, selector_roots: &[NodeId], drop: &HashSet<NodeId>) -> String {
+    let root = doc.tree.root();
+    if !selector_roots.is_empty() {
+        let mut parts = Vec::new();
+        for id in selector_roots {
+            if let Some(node) = doc.tree.get(*id) {
+                let keep_id = *id;
+                let keep = move |n: NodeId| n == keep_id;
+                parts.push(render(&segment(node, true, &keep, drop)));
+            }
+        }
+        return parts.into_iter().filter(|p| !p.is_empty()).collect::<Vec<_>>().join("\n\n");
+    }
+    let body_root = doc
+        .tree
+        .root()
+        .descendants()
+        .find(|n| matches!(n.value(), Node::Element(e) if e.name() == "body"))
+        .unwrap_or(root);
+    let mut blocks = segment(body_root, false, &|_| false, drop);
+    mark_boilerplate_context(doc, &mut blocks);
+    let Some(best) = best_container(doc, &blocks) else {
+        return String::new();
+    };
+    let Some(node) = doc.tree.get(best) else {
+        return String::new();
+    };
+    // Never prune the container itself or an element holding most of its prose.
+    let mut good_under: HashMap<NodeId, f64> = HashMap::new();
+    let mut total = 0.0;
+    for block in &blocks {
+        let w = weight(block);
+        if w <= 0.0 {
+            continue;
+        }
+        let mut cursor = doc.tree.get(block.owner);
+        let mut inside = false;
+        while let Some(n) = cursor {
+            if n.id() == best {
+                inside = true;
+                break;
+            }
+            cursor = n.parent();
+        }
+        if !inside {
+            continue;
+        }
+        total += w;
+        let mut cursor = doc.tree.get(block.owner);
+        while let Some(n) = cursor {
+            *good_under.entry(n.id()).or_default() += w;
+            if n.id() == best {
+                break;
+            }
+            cursor = n.parent();
+        }
+    }
+    let keep = |n: NodeId| n == best || good_under.get(&n).is_some_and(|g| *g >= 0.5 * total);
+    render(&segment(node, true, &keep, drop))
+}
+
+/// Marks blocks inside frame elements (aside, header, footer) or boilerplate-named elements,
+/// unless that element holds a large share of the page's prose: a `<body class="unsubscribed">`
+/// or a `<div class="share-enabled article">` wrapping the whole article must not poison it.
+fn mark_boilerplate_context(doc: &Html, blocks: &mut [Block]) {
+    let mut good: HashMap<NodeId, f64> = HashMap::new();
+    let mut total = 0.0;
+    for block in blocks.iter() {
+        let w = weight(block);
+        if w <= 0.0 {
+            continue;
+        }
+        total += w;
+        let mut cursor = doc.tree.get(block.owner);
+        while let Some(n) = cursor {
+            *good.entry(n.id()).or_default() += w;
+            cursor = n.parent();
+        }
+    }
+    let mut verdicts: HashMap<NodeId, bool> = HashMap::new();
+    for block in blocks.iter_mut() {
+        let mut cursor = doc.tree.get(block.owner);
+        while let Some(n) = cursor {
+            let boilerplate = *verdicts.entry(n.id()).or_insert_with(|| match n.value() {
+                Node::Element(e) => {
+                    (is_frame(e.name()) || is_negative(e))
+                        && good.get(&n.id()).copied().unwrap_or(0.0) < 0.4 * total
+                }
+                _ => false,
+            });
+            if boilerplate {
+                block.boilerplate_context = true;
+                break;
+            }
+            cursor = n.parent();
+        }
+    }
+}
+
+/// The element with the highest sum of block weights below it.
+fn best_container(doc: &Html, blocks: &[Block]) -> Option<NodeId> {
+    let mut scores: HashMap<NodeId, f64> = HashMap::new();
+    for block in blocks {
+        let w = weight(block);
+        if w == 0.0 {
+            continue;
+        }
+        let mut cursor = doc.tree.get(block.owner);
+        while let Some(n) = cursor {
+            if let Node::Element(_) = n.value() {
+                *scores.entry(n.id()).or_default() += w;
+            }
+            cursor = n.parent();
+        }
+    }
+    let mut best: Option<(NodeId, f64)> = None;
+    for (id, score) in scores {
+        let Some(node) = doc.tree.get(id) else { continue };
+        let bonus = match node.value() {
+            Node::Element(e) if e.name() == "article" || e.attr("itemprop") == Some("articleBody") => 1.05,
+            Node::Element(e) if is_positive(e) => 1.02,
+            _ => 1.0,
+        };
+        let score = score * bonus;
+        if best.is_none_or(|(_, s)| score > s) {
+            best = Some((id, score));
+        }
+    }
+    if std::env::var_os("CLAIMWATCH_EXTRACT_DEBUG").is_some() {
+        for b in blocks {
+            eprintln!("{:>8.1} {:?} ctx={} {:.80}", weight(b), b.kind, b.boilerplate_context, b.text);
+        }
+        if let Some((id, s)) = best {
+            if let Some(Node::Element(e)) = doc.tree.get(id).map(|n| n.value()) {
+                eprintln!("best {} {:?} {s}", e.name(), class_id(e));
+            }
+        }
+    }
+    best.filter(|(_, s)| *s > 0.0).map(|(id, _)| id)
+}
+
+/// Turns the container's blocks into text, dropping boilerplate ones.
+fn render(blocks: &[Block]) -> String {
+    let kept: Vec<&Block> = blocks.iter().filter(|b| keep_block(b)).collect();
+    let mut out = String::new();
+    let mut prev: Option<Kind> = None;
+    for block in kept {
+        if !out.is_empty() {
+            let tight = block.kind == Kind::ListItem && prev == Some(Kind::ListItem);
+            out.push_str(if tight { "\n" } else { "\n\n" });
+        }
+        if block.kind == Kind::ListItem {
+            out.push_str("- ");
+        }
+        out.push_str(&block.text);
+        prev = Some(block.kind);
+    }
+    out
+}
+
+fn keep_block(block: &Block) -> bool {
+    if block.kind == Kind::Title {
+        return false;
+    }
+    if block.chars == 0 {
+        return false;
+    }
+    let density = block.link_chars as f64 / block.chars as f64;
+    if density > 0.5 && block.chars < 400 {
+        return false;
+    }
+    if block.chars < 200 && boilerplate::is_boilerplate(&block.text) {
+        return false;
+    }
+    true
+}

@@ -1,0 +1,236 @@
+//! Boilerplate phrases per language (uk ru ro pl de fr en): the short blocks that sit inside an
+//! article container but are not the article ("Read also", "Subscribe to our channel", "Photo:",
+//! "All rights reserved"). Only short blocks are tested (the caller checks the length), so a
+//! phrase may safely be a prefix: a real paragraph that happens to start with "Read also" is
+//! long enough to be kept.
+
+/// Blocks starting with one of these are boilerplate.
+const PREFIXES: &[&str] = &[
+    // en
+    "read more",
+    "read also",
+    "also read",
+    "see also",
+    "related:",
+    "related articles",
+    "related stories",
+    "more from",
+    "recommended",
+    "advertisement",
+    "sponsored",
+    "sign up",
+    "subscribe",
+    "follow us",
+    "share this",
+    "share on",
+    "click here",
+    "photo:",
+    "photograph:",
+    "image:",
+    "image source",
+    "credit:",
+    "getty images",
+    "(photo",
+    "video:",
+    "watch:",
+    "listen:",
+    "copyright",
+    "©",
+    "all rights reserved",
+    "this article was",
+    "this story was",
+    "we use cookies",
+    "continue reading",
+    "more:",
+    "read next",
+    "trending",
+    "most read",
+    "most popular",
+    "download our app",
+    "join our",
+    "get the latest",
+    "have a tip",
+    "story continues below",
+    "article continues below",
+    "skip to",
+    "loading",
+    // uk
+    "читайте також",
+    "читайте ще",
+    "дивіться також",
+    "див. також",
+    "реклама",
+    "підписуйтесь",
+    "підписуйтеся",
+    "підпишіться",
+    "фото:",
+    "відео:",
+    "джерело:",
+    "поділитися",
+    "стежте за",
+    "слідкуйте за",
+    "новини партнерів",
+    "усі права захищено",
+    "всі права захищено",
+    "приєднуйтесь",
+    "якщо ви помітили помилку",
+    "помітили помилку",
+    // ru
+    "читайте также",
+    "смотрите также",
+    "см. также",
+    "подписывайтесь",
+    "подпишитесь",
+    "фото:",
+    "видео:",
+    "источник:",
+    "поделиться",
+    "следите за",
+    "новости партнеров",
+    "все права защищены",
+    "присоединяйтесь",
+    "если вы заметили ошибку",
+    "реклама",
+    // ro
+    "citește și",
+    "citeste si",
+    "citește mai mult",
+    "vezi și",
+    "vezi si",
+    "urmărește",
+    "urmareste",
+    "abonează-te",
+    "aboneaza-te",
+    "foto:",
+    "sursa foto",
+    "sursa:",
+    "publicitate",
+    "toate drepturile rezervate",
+    "distribuie",
+    "articol susținut",
+    "citiți și",
+    // pl
+    "czytaj także",
+    "czytaj też",
+    "czytaj również",
+    "czytaj więcej",
+    "zobacz także",
+    "zobacz też",
+    "zobacz również",
+    "reklama",
+    "subskrybuj",
+    "obserwuj nas",
+    "fot.",
+    "zdjęcie:",
+    "źródło:",
+    "wszelkie prawa zastrzeżone",
+    "udostępnij",
+    "polecamy",
+    // de
+    "lesen sie auch",
+    "lesen sie mehr",
+    "mehr zum thema",
+    "auch interessant",
+    "weiterlesen",
+    "anzeige",
+    "werbung",
+    "abonnieren",
+    "folgen sie uns",
+    "foto:",
+    "bild:",
+    "quelle:",
+    "alle rechte vorbehalten",
+    "teilen",
+    "mehr lesen",
+    "zum thema",
+    // fr
+    "lire aussi",
+    "à lire aussi",
+    "a lire aussi",
+    "lire la suite",
+    "voir aussi",
+    "publicité",
+    "abonnez-vous",
+    "suivez-nous",
+    "photo :",
+    "crédit photo",
+    "source :",
+    "tous droits réservés",
+    "partager",
+    "sur le même sujet",
+    "newsletter",
+];
+
+/// Blocks equal to one of these (ignoring case and trailing punctuation) are boilerplate.
+const WHOLE: &[&str] = &[
+    "share",
+    "tweet",
+    "email",
+    "print",
+    "comments",
+    "facebook",
+    "twitter",
+    "whatsapp",
+    "telegram",
+    "advertisement",
+    "ad",
+    "close",
+    "menu",
+    "more",
+    "next",
+    "previous",
+    "back to top",
+    "top",
+    "поділитися",
+    "поделиться",
+    "коментарі",
+    "комментарии",
+    "comentarii",
+    "komentarze",
+    "kommentare",
+    "commentaires",
+    "partager",
+    "teilen",
+    "udostępnij",
+    "distribuie",
+];
+
+/// Whether a (short) block of text is boilerplate in any of the supported languages.
+pub fn is_boilerplate(text: &str) -> bool {
+    let lower = text.trim().to_lowercase();
+    let stripped = lower.trim_end_matches(|c: char| c.is_ascii_punctuation() || c.is_whitespace());
+    if WHOLE.contains(&stripped) {
+        return true;
+    }
+    PREFIXES.iter().any(|p| lower.starts_with(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check(text: &str, expected: bool) {
+        assert_eq!(is_boilerplate(text), expected, "{text}");
+    }
+
+    #[test]
+    fn phrases_per_language() {
+        check("Read also: Ukraine and partners sign a deal", true);
+        check("Читайте також: Зеленський зустрівся з Макроном", true);
+        check("Читайте также: переговоры продолжатся", true);
+        check("Citește și: Ce a spus ministrul", true);
+        check("Czytaj także: Minister o gwarancjach", true);
+        check("Lesen Sie auch: Was Kiew fordert", true);
+        check("Lire aussi : Les garanties de sécurité", true);
+        check("Share", true);
+        check("Поділитися:", true);
+    }
+
+    #[test]
+    fn prose_is_not_boilerplate() {
+        check("The minister said the guarantees would be binding.", false);
+        check("Президент заявив, що гарантії мають бути юридично зобов'язуючими.", false);
+        check("Sharing intelligence was part of the deal.", false);
+    }
+}

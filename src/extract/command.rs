@@ -1,0 +1,106 @@
+//! `claimwatch extract [--json] FILE|URL|-…`: main-text extraction of local files, standard
+//! input or (once the fetcher is wired in) URLs, one result per input in order. A failing input
+//! is reported on stderr and, in JSON mode, as an `{"error": …}` line so that output lines stay
+//! aligned with inputs; the exit code is 1 if any input failed.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use chrono::SecondsFormat;
+use serde::Serialize;
+use url::Url;
+
+use super::{extract_with, Rules, SiteRules};
+use crate::config::Config;
+use crate::model::Extracted;
+
+/// The contract's `extract --json` object.
+#[derive(Serialize)]
+struct Output<'a> {
+    title: Option<&'a str>,
+    text: &'a str,
+    published: Option<String>,
+    lang: Option<&'a str>,
+    canonical_url: Option<&'a str>,
+    author: Option<&'a str>,
+}
+
+pub fn run(config: &Config, json: bool, inputs: &[String]) -> anyhow::Result<ExitCode> {
+    let sites = SiteRules::load(config.extract.sites_file.as_deref())?;
+    let rules = Rules { sites: &sites, ..Rules::default() };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut failed = false;
+    for (i, input) in inputs.iter().enumerate() {
+        match extract_input(input, &rules) {
+            Ok(extracted) => {
+                if json {
+                    writeln!(out, "{}", to_json(&extracted))?;
+                } else {
+                    if i > 0 {
+                        writeln!(out)?;
+                    }
+                    write_readable(&mut out, input, &extracted)?;
+                }
+            }
+            Err(error) => {
+                failed = true;
+                out.flush()?;
+                eprintln!("claimwatch: extract: {input}: {error:#}");
+                if json {
+                    writeln!(out, "{}", serde_json::json!({ "error": format!("{input}: {error:#}") }))?;
+                }
+            }
+        }
+    }
+    out.flush()?;
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+fn extract_input(input: &str, rules: &Rules<'_>) -> anyhow::Result<Extracted> {
+    if input.starts_with("http://") || input.starts_with("https://") {
+        anyhow::bail!("fetching URLs in extract is not wired yet; save the page and pass the file");
+    }
+    let (bytes, base) = if input == "-" {
+        let mut bytes = Vec::new();
+        std::io::stdin().lock().read_to_end(&mut bytes).context("reading standard input")?;
+        (bytes, Url::parse("file:///dev/stdin").expect("static URL"))
+    } else {
+        let path = Path::new(input);
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let base = std::fs::canonicalize(path)
+            .ok()
+            .and_then(|p| Url::from_file_path(p).ok())
+            .unwrap_or_else(|| Url::parse("file:///").expect("static URL"));
+        (bytes, base)
+    };
+    let decoded = crate::charset::decode(&bytes, None);
+    Ok(extract_with(&decoded.text, &base, rules))
+}
+
+fn to_json(e: &Extracted) -> String {
+    let output = Output {
+        title: e.title.as_deref(),
+        text: &e.text,
+        published: e.published.map(|d| d.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+        lang: e.lang.as_deref(),
+        canonical_url: e.canonical_url.as_ref().map(Url::as_str),
+        author: e.author.as_deref(),
+    };
+    serde_json::to_string(&output).unwrap_or_else(|_| "{}".into())
+}
+
+fn write_readable(out: &mut impl Write, input: &str, e: &Extracted) -> std::io::Result<()> {
+    let none = "-";
+    writeln!(out, "== {input}")?;
+    writeln!(out, "title:     {}", e.title.as_deref().unwrap_or(none))?;
+    writeln!(out, "author:    {}", e.author.as_deref().unwrap_or(none))?;
+    let published = e.published.map(|d| d.to_rfc3339_opts(SecondsFormat::AutoSi, true));
+    writeln!(out, "published: {}", published.as_deref().unwrap_or(none))?;
+    writeln!(out, "lang:      {}", e.lang.as_deref().unwrap_or(none))?;
+    writeln!(out, "canonical: {}", e.canonical_url.as_ref().map_or(none, Url::as_str))?;
+    writeln!(out)?;
+    writeln!(out, "{}", e.text)
+}

@@ -1,0 +1,287 @@
+//! A cheap linear pass over the raw HTML before html5ever sees it: it removes what extraction
+//! never reads (scripts, styles, SVG, comments), sets JSON-LD blocks aside, caps the size, and
+//! enforces a nesting budget.
+//!
+//! Why before parsing: html5ever's tree builder checks "has an element in scope" over the stack
+//! of open elements on many start tags, so a page of N nested `<div>`s costs O(N²) (176 KB of
+//! nested divs took 1.4 s). Counting depth here is O(n) and lets us drop the tags beyond the
+//! budget, so the parser never sees a deep stack. The tokenizer here is deliberately forgiving:
+//! quoted attribute values, comments and raw-text elements are handled; everything else is
+//! copied through for html5ever to interpret.
+
+/// Largest input we look at; the rest is cut (a news article is never this deep into a page).
+pub const MAX_INPUT_BYTES: usize = 6 * 1024 * 1024;
+/// Largest cleaned document handed to the parser.
+pub const MAX_CLEAN_BYTES: usize = 3 * 1024 * 1024;
+/// Container tags nested deeper than this are dropped (their content is kept).
+pub const MAX_DEPTH: usize = 120;
+/// Start tags beyond this count are dropped (their text is kept).
+pub const MAX_ELEMENTS: usize = 150_000;
+
+/// The cleaned document and what the pass noticed.
+#[derive(Debug, Default)]
+pub struct Prescan {
+    pub html: String,
+    /// Raw contents of `<script type="application/ld+json">` blocks.
+    pub json_ld: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// Tags whose nesting counts toward the depth budget: the ones html5ever keeps open until an
+/// explicit end tag (implicitly closed ones such as `p` and `li` cannot pile up).
+fn is_container(name: &str) -> bool {
+    matches!(
+        name,
+        "div"
+            | "span"
+            | "section"
+            | "article"
+            | "aside"
+            | "main"
+            | "header"
+            | "footer"
+            | "nav"
+            | "blockquote"
+            | "ul"
+            | "ol"
+            | "dl"
+            | "table"
+            | "form"
+            | "a"
+            | "b"
+            | "i"
+            | "em"
+            | "strong"
+            | "font"
+            | "center"
+            | "small"
+            | "big"
+            | "u"
+            | "s"
+            | "sub"
+            | "sup"
+            | "figure"
+            | "fieldset"
+            | "details"
+            | "label"
+            | "q"
+            | "cite"
+            | "abbr"
+            | "code"
+            | "mark"
+            | "time"
+            | "object"
+            | "button"
+    )
+}
+
+/// Elements whose whole content is dropped.
+fn is_dropped(name: &str) -> bool {
+    matches!(name, "script" | "style" | "svg" | "noscript" | "template" | "math" | "canvas")
+}
+
+pub fn prescan(input: &str) -> Prescan {
+    let mut out = Prescan::default();
+    let mut input = input;
+    if input.len() > MAX_INPUT_BYTES {
+        let cut = floor_char_boundary(input, MAX_INPUT_BYTES);
+        out.warnings.push(format!("input of {} bytes cut to {cut}", input.len()));
+        input = &input[..cut];
+    }
+    let bytes = input.as_bytes();
+    let mut html = String::with_capacity(input.len() / 2);
+    let mut depth = 0usize;
+    let mut excess = 0usize;
+    let mut elements = 0usize;
+    let mut depth_warned = false;
+    let mut budget_warned = false;
+    let mut i = 0;
+    let mut copied = 0; // start of the pending run to copy verbatim
+    while let Some(off) = memchr_lt(&bytes[i..]) {
+        let lt = i + off;
+        let rest = &bytes[lt..];
+        if rest.starts_with(b"<!--") {
+            html.push_str(&input[copied..lt]);
+            let end = find(&bytes[lt + 4..], b"-->").map_or(bytes.len(), |e| lt + 4 + e + 3);
+            i = end;
+            copied = end;
+            continue;
+        }
+        let closing = rest.get(1) == Some(&b'/');
+        let name_start = lt + 1 + closing as usize;
+        let name_len = bytes[name_start..]
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric() || **b == b'-' || **b == b':')
+            .count();
+        if name_len == 0 || !bytes[name_start].is_ascii_alphabetic() {
+            i = lt + 1;
+            continue;
+        }
+        let name = input[name_start..name_start + name_len].to_ascii_lowercase();
+        let tag_end = tag_end(bytes, name_start + name_len);
+        let self_closing = tag_end >= 2 && bytes[tag_end - 2] == b'/';
+        if !closing && (is_dropped(&name) || name == "title" || name == "textarea") {
+            let close = format!("</{name}");
+            let body_end = find_ci(&bytes[tag_end..], close.as_bytes()).map(|e| tag_end + e);
+            let after = body_end.map_or(bytes.len(), |e| self::tag_end(bytes, e + close.len()));
+            if is_dropped(&name) {
+                html.push_str(&input[copied..lt]);
+                if name == "script" && is_json_ld(&input[lt..tag_end]) {
+                    let body = &input[tag_end..body_end.unwrap_or(bytes.len())];
+                    out.json_ld.push(body.to_string());
+                }
+                copied = after;
+            }
+            // title and textarea are raw text: copied through untouched, never tokenised.
+            i = if self_closing && is_dropped(&name) { tag_end } else { after };
+            if self_closing && is_dropped(&name) {
+                copied = tag_end;
+            }
+            continue;
+        }
+        if !closing && !self_closing {
+            elements += 1;
+        }
+        let counted = is_container(&name);
+        if closing {
+            if counted {
+                if excess > 0 {
+                    excess -= 1;
+                    html.push_str(&input[copied..lt]);
+                    copied = tag_end;
+                } else {
+                    depth = depth.saturating_sub(1);
+                }
+            }
+        } else if !self_closing {
+            let over_depth = counted && depth >= MAX_DEPTH;
+            let over_budget = elements > MAX_ELEMENTS;
+            if over_depth || over_budget {
+                if over_depth && !depth_warned {
+                    depth_warned = true;
+                    out.warnings.push(format!("elements nested deeper than {MAX_DEPTH} flattened"));
+                }
+                if over_budget && !budget_warned {
+                    budget_warned = true;
+                    out.warnings.push(format!("more than {MAX_ELEMENTS} elements: the rest flattened"));
+                }
+                if counted {
+                    excess += 1;
+                }
+                html.push_str(&input[copied..lt]);
+                copied = tag_end;
+            } else if counted {
+                depth += 1;
+            }
+        }
+        i = tag_end;
+        if html.len() + (i - copied) > MAX_CLEAN_BYTES {
+            break;
+        }
+    }
+    let tail_end = floor_char_boundary(input, copied.saturating_add(MAX_CLEAN_BYTES)).max(copied);
+    html.push_str(&input[copied..tail_end]);
+    if html.len() > MAX_CLEAN_BYTES {
+        let cut = floor_char_boundary(&html, MAX_CLEAN_BYTES);
+        out.warnings.push(format!("cleaned document of {} bytes cut to {cut}", html.len()));
+        html.truncate(cut);
+    }
+    out.html = html;
+    out
+}
+
+fn is_json_ld(tag: &str) -> bool {
+    let lower = tag.to_ascii_lowercase();
+    lower.contains("ld+json")
+}
+
+/// The index just past the `>` closing the tag whose attributes start at `from`, honouring
+/// quoted attribute values.
+fn tag_end(bytes: &[u8], from: usize) -> usize {
+    let mut quote: Option<u8> = None;
+    let mut j = from;
+    while j < bytes.len() {
+        let b = bytes[j];
+        match quote {
+            Some(q) if b == q => quote = None,
+            Some(_) => {}
+            None if b == b'"' || b == b'\'' => {
+                // A quote only opens a value right after `=` (possibly with spaces).
+                let mut k = j;
+                while k > from && bytes[k - 1].is_ascii_whitespace() {
+                    k -= 1;
+                }
+                if k > from && bytes[k - 1] == b'=' {
+                    quote = Some(b);
+                }
+            }
+            None if b == b'>' => return j + 1,
+            None => {}
+        }
+        j += 1;
+    }
+    bytes.len()
+}
+
+fn memchr_lt(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|&b| b == b'<')
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn find_ci(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w.eq_ignore_ascii_case(needle))
+}
+
+fn floor_char_boundary(s: &str, at: usize) -> usize {
+    let mut at = at.min(s.len());
+    while !s.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check(input: &str, expected: &str) {
+        assert_eq!(prescan(input).html, expected);
+    }
+
+    #[test]
+    fn drops_scripts_styles_comments() {
+        check("<p>a<script>if (a<b) {}</script>b</p>", "<p>ab</p>");
+        check("<p>a<!-- <p>x</p> -->b</p>", "<p>ab</p>");
+        check("<style>p>a{}</style><p title='x>y'>c</p>", "<p title='x>y'>c</p>");
+        check("<p>a<SCRIPT src=x />b</p>", "<p>ab</p>");
+        check("<title>a <b> c</title><p>x", "<title>a <b> c</title><p>x");
+    }
+
+    #[test]
+    fn keeps_json_ld() {
+        let scan = prescan(r#"<script type="application/ld+json">{"a":1}</script><p>x</p>"#);
+        assert_eq!(scan.json_ld, vec![r#"{"a":1}"#.to_string()]);
+        assert_eq!(scan.html, "<p>x</p>");
+    }
+
+    #[test]
+    fn flattens_deep_nesting() {
+        let n = MAX_DEPTH + 50;
+        let input = format!("{}text{}", "<div>".repeat(n), "</div>".repeat(n));
+        let scan = prescan(&input);
+        let expected = format!("{}text{}", "<div>".repeat(MAX_DEPTH), "</div>".repeat(MAX_DEPTH));
+        assert_eq!(scan.html, expected);
+        assert_eq!(scan.warnings.len(), 1);
+    }
+
+    #[test]
+    fn unterminated_things_do_not_panic() {
+        for input in ["<", "<!--", "<script>", "<p title='", "<div", "</", "<a b=\"c", "é<é>"] {
+            let _ = prescan(input);
+        }
+    }
+}
