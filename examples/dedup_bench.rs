@@ -98,7 +98,7 @@ fn main() {
     // Commit of one article with 20 new claims (stand-in engine: one claim per sentence).
     let config = Config::defaults_with_state_dir(&dir);
     let engine = Arc::new(claimwatch::claims::Engine::load(&config).unwrap());
-    let ingest = Ingest::new(&store, &config, engine, Wake::new()).unwrap();
+    let ingest = Ingest::new(&store, &config.alerts, engine, Wake::new()).unwrap();
     let mut commit = Vec::new();
     let before = store.size_on_disk();
     for i in 0..300 {
@@ -123,7 +123,11 @@ fn main() {
         store.flush().unwrap();
         flush.push(s.elapsed().as_secs_f64() * 1e3);
     }
-    println!("sled flush of one small write (the fsync floor): p50 {:.2} ms, p99 {:.2} ms", pct(flush.clone(), 0.5), pct(flush, 0.99));
+    println!(
+        "sled flush of one small write (the fsync floor): p50 {:.2} ms, p99 {:.2} ms",
+        pct(flush.clone(), 0.5),
+        pct(flush, 0.99)
+    );
     let sizes: Vec<(String, usize)> = ["items", "urls", "content_hashes", "signatures", "lsh", "articles"]
         .iter()
         .map(|t| {

@@ -137,8 +137,8 @@ fn dispatch(command: Command, config: Config) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Run { once } => runtime()?.block_on(crate::daemon::run(config, once)),
-        Command::Seed { .. } => not_implemented("seed import (claim engine)"),
-        Command::Check { .. } => not_implemented("check (claim engine)"),
+        Command::Seed { dir } => crate::claims::cmd::seed_command(&config, dir.as_deref()),
+        Command::Check { json, input } => crate::claims::cmd::check_command(&config, &input, json),
         Command::Extract { json, inputs } => crate::extract::command::run(&config, json, &inputs),
         Command::Feeds { command } => crate::feeds::command(&config, command),
         Command::Claims { new, since, json } => crate::provenance::command(&config, new, since, json),
@@ -148,9 +148,4 @@ fn dispatch(command: Command, config: Config) -> Result<ExitCode> {
 /// The multi-threaded runtime every async command runs on.
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
-}
-
-fn not_implemented(what: &str) -> Result<ExitCode> {
-    eprintln!("claimwatch: not implemented yet: {what}");
-    Ok(ExitCode::FAILURE)
 }

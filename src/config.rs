@@ -45,6 +45,7 @@ pub struct RawConfig {
     pub alerts: RawAlerts,
     pub server: RawServer,
     pub shutdown: RawShutdown,
+    pub claims: RawClaims,
     #[serde(default)]
     pub feeds: Vec<RawFeed>,
 }
@@ -135,6 +136,15 @@ pub struct RawShutdown {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct RawClaims {
+    pub known_threshold: f64,
+    pub detail_threshold: f64,
+    pub max_candidates: u64,
+    pub max_postings: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RawFeed {
     pub url: String,
     pub name: Option<String>,
@@ -160,6 +170,7 @@ pub struct Config {
     pub alerts: AlertsConfig,
     pub server: ServerConfig,
     pub shutdown: ShutdownConfig,
+    pub claims: ClaimsConfig,
     pub feeds: Vec<Feed>,
     /// The layers that were read, in order.
     pub sources: Vec<String>,
@@ -252,6 +263,26 @@ pub struct ServerConfig {
 #[derive(Debug, Clone)]
 pub struct ShutdownConfig {
     pub deadline: Duration,
+}
+
+/// Thresholds of the claim engine (calibrated on the dev set).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimsConfig {
+    /// A draft is known when its best match scores at least this (and no hard rule objects).
+    pub known_threshold: f32,
+    /// From this score on, a new date in an attributed claim is taken for the date of the
+    /// statement, not a new fact.
+    pub detail_threshold: f32,
+    /// Stored claims compared in full per draft.
+    pub max_candidates: usize,
+    /// Postings read per feature when gathering candidates.
+    pub max_postings: usize,
+}
+
+impl Default for ClaimsConfig {
+    fn default() -> Self {
+        ClaimsConfig { known_threshold: 0.62, detail_threshold: 0.8, max_candidates: 24, max_postings: 2000 }
+    }
 }
 
 impl Config {
@@ -756,6 +787,21 @@ fn validate(raw: RawConfig, origins: &Origins, sources: Vec<String>) -> Result<C
     let shutdown =
         ShutdownConfig { deadline: v.positive_duration("shutdown.deadline", &raw.shutdown.deadline) };
 
+    let c = &raw.claims;
+    for (key, value) in
+        [("claims.known_threshold", c.known_threshold), ("claims.detail_threshold", c.detail_threshold)]
+    {
+        if !(0.0..=1.0).contains(&value) {
+            v.problem(key, format!("{value} is not between 0 and 1"));
+        }
+    }
+    let claims = ClaimsConfig {
+        known_threshold: c.known_threshold as f32,
+        detail_threshold: c.detail_threshold as f32,
+        max_candidates: v.nonzero("claims.max_candidates", c.max_candidates),
+        max_postings: v.nonzero("claims.max_postings", c.max_postings),
+    };
+
     let mut feeds = Vec::with_capacity(raw.feeds.len());
     for (i, feed) in raw.feeds.iter().enumerate() {
         let key = |k: &str| format!("feeds[{i}].{k}");
@@ -816,6 +862,7 @@ fn validate(raw: RawConfig, origins: &Origins, sources: Vec<String>) -> Result<C
         alerts,
         server: ServerConfig { listen },
         shutdown,
+        claims,
         feeds,
         sources,
         layers: Layers::default(),

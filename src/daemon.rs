@@ -90,8 +90,13 @@ pub fn stall_after(config: &Config) -> Duration {
 
 /// Runs the daemon until a stop signal (or, with `once`, until one full poll is processed).
 pub async fn run(config: Config, once: bool) -> Result<ExitCode> {
+    // Signal handlers first: a SIGTERM during start-up (seeding, loading the claim engine) must
+    // not kill the process uncleanly.
+    let signals = if once { None } else { Some(Signals::install()?) };
     let (store, _moved_aside) = Store::open_or_recover(&config.state_dir, config.store.cache_size)
         .with_context(|| format!("opening the store in {}", config.state_dir.display()))?;
+    // On first start the seed set is what the store knows (a missing seed set is only a warning).
+    crate::claims::cmd::seed_if_needed(&config, &store);
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         state_dir = %config.state_dir.display(),
@@ -113,8 +118,7 @@ pub async fn run(config: Config, once: bool) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
-    // Signal handlers first: a SIGTERM during start-up must not kill the process uncleanly.
-    let mut signals = Signals::install()?;
+    let mut signals = signals.expect("installed for the daemon");
     let tasks = Tasks::default();
     let health = Health::new(stall_after(&config));
     let deadline = config.shutdown.deadline;
@@ -385,61 +389,161 @@ pub async fn poll_once(ctx: &Ctx) -> Result<()> {
     Ok(())
 }
 
-/// The longest the scheduler sleeps before looking at the feed list again (new subscriptions,
-/// clock jumps).
-const MAX_NAP: Duration = Duration::from_secs(60);
+/// Wall-clock time that advances with tokio's clock, so that the scheduler loop runs under
+/// `tokio::time::pause()` in tests exactly as it does in production.
+#[derive(Clone, Copy)]
+pub struct Clock {
+    wall: chrono::DateTime<chrono::Utc>,
+    start: tokio::time::Instant,
+}
+
+impl Clock {
+    pub fn new() -> Clock {
+        Clock { wall: chrono::Utc::now(), start: tokio::time::Instant::now() }
+    }
+
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.wall + chrono::Duration::from_std(self.start.elapsed()).unwrap_or_default()
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Clock {
+        Clock::new()
+    }
+}
+
+/// How often the scheduler re-reads the feed list (new subscriptions) and counts feed health.
+const RELOAD_EVERY: Duration = Duration::from_secs(60);
 
 /// The scheduler loop: wakes for due feeds, refreshes each (at most one refresh per feed at a
-/// time; the fetcher's semaphores bound the rest), and persists their state. A restart resumes
-/// from the stored `next_check_at`.
-/// Reads the feed list from the live configuration, so a SIGHUP reload takes effect at the next
-/// wake-up, and ticks `health` on every pass.
-pub async fn poller(ctx: Ctx, config: ConfigWatch, health: Health, token: CancellationToken) -> Result<()> {
+/// time; the fetcher's semaphores bound the rest), and persists their state. The schedule is
+/// kept in memory (feed URL → next check) and refilled from the store every [`RELOAD_EVERY`];
+/// a restart resumes from the stored `next_check_at`. The feed list comes from the live
+/// configuration (a SIGHUP reload takes effect at once), and `health` is ticked on every pass.
+pub async fn poller(
+    mut ctx: Ctx,
+    config: ConfigWatch,
+    health: Health,
+    token: CancellationToken,
+) -> Result<()> {
+    use std::collections::HashMap;
+    type Done = (String, Result<pipeline::Refreshed, crate::store::StoreError>);
+    let mut schedule: HashMap<String, (crate::model::Feed, chrono::DateTime<chrono::Utc>)> = HashMap::new();
     let mut in_flight: BTreeSet<String> = BTreeSet::new();
-    let mut set: tokio::task::JoinSet<(String, Result<pipeline::Refreshed, crate::store::StoreError>)> =
-        tokio::task::JoinSet::new();
+    let mut set: tokio::task::JoinSet<Done> = tokio::task::JoinSet::new();
+    let mut task_keys: HashMap<tokio::task::Id, String> = HashMap::new();
+    let clock = Clock::new();
+    let mut next_reload = tokio::time::Instant::now();
+    let mut config = config;
     loop {
-        let now = chrono::Utc::now();
-        health.scheduler_tick();
-        let live = config.borrow().clone();
-        let feeds = crate::feeds::all(&live, &ctx.store)?;
-        let mut next_due = now + chrono::Duration::from_std(MAX_NAP).expect("a small duration");
-        for feed in feeds.iter() {
-            if in_flight.contains(feed.url.as_str()) {
+        let reloaded = config.has_changed().unwrap_or(false);
+        if tokio::time::Instant::now() >= next_reload || reloaded {
+            let live = config.borrow_and_update().clone();
+            if reloaded {
+                // New fetch settings take effect for refreshes started from now on.
+                match Ctx::new(live.clone(), ctx.store.clone()) {
+                    Ok(new_ctx) => ctx = new_ctx,
+                    Err(error) => {
+                        tracing::error!(
+                            error = format!("{error:#}"),
+                            "reloaded fetch settings rejected; keeping the old client"
+                        )
+                    }
+                }
+            }
+            let feeds = crate::feeds::all(&live, &ctx.store)?;
+            let mut fresh = HashMap::with_capacity(feeds.len());
+            for feed in &feeds {
+                let key = feed.url.to_string();
+                let due = match schedule.remove(&key) {
+                    Some((_, due)) => due,
+                    None => crate::feeds::at(crate::feeds::load_state(&ctx.store, &feed.url)?.next_check_at),
+                };
+                fresh.insert(key, (feed.clone(), due));
+            }
+            schedule = fresh;
+            crate::metrics::feeds_total(feeds.len() as i64);
+            crate::feeds::count_health(&ctx.store, &feeds);
+            next_reload = tokio::time::Instant::now() + RELOAD_EVERY;
+        }
+        let now = clock.now();
+        let mut next_due: Option<chrono::DateTime<chrono::Utc>> = None;
+        let mut started = 0;
+        for (key, (feed, due)) in &schedule {
+            if in_flight.contains(key) {
                 continue;
             }
-            let state = crate::feeds::load_state(&ctx.store, &feed.url)?;
-            let due = crate::feeds::at(state.next_check_at);
-            if due <= now {
-                in_flight.insert(feed.url.to_string());
-                let (ctx, feed) = (ctx.clone(), feed.clone());
-                set.spawn(async move {
-                    let result = pipeline::refresh_feed(&ctx, &feed, chrono::Utc::now()).await;
-                    (feed.url.to_string(), result)
+            if *due <= now {
+                in_flight.insert(key.clone());
+                let (ctx, feed, key2) = (ctx.clone(), feed.clone(), key.clone());
+                let handle = set.spawn(async move {
+                    let result = pipeline::refresh_feed(&ctx, &feed, clock.now()).await;
+                    (key2, result)
                 });
-            } else if due < next_due {
-                next_due = due;
+                task_keys.insert(handle.id(), key.clone());
+                started += 1;
+            } else if next_due.is_none_or(|n| *due < n) {
+                next_due = Some(*due);
             }
         }
-        crate::feeds::count_health(&ctx.store, &feeds);
-        let nap = (next_due - now).to_std().unwrap_or_default().min(MAX_NAP);
+        if started > 0 {
+            health.cycle_done(started);
+        } else {
+            health.scheduler_tick();
+        }
+        let until_reload = next_reload.saturating_duration_since(tokio::time::Instant::now());
+        let nap = next_due.map_or(until_reload, |d| (d - now).to_std().unwrap_or_default().min(until_reload));
         tokio::select! {
             _ = token.cancelled() => break,
             _ = tokio::time::sleep(nap) => {}
-            Some(joined) = set.join_next(), if !set.is_empty() => {
+            Ok(()) = config.changed() => {}
+            Some(joined) = set.join_next_with_id(), if !set.is_empty() => {
+                let retry_soon = now + chrono::Duration::from_std(ctx.config.schedule.min_interval)
+                    .unwrap_or(chrono::Duration::minutes(5));
                 match joined {
-                    Ok((url, result)) => {
-                        in_flight.remove(&url);
-                        if let Err(error) = result {
-                            tracing::error!(feed_url = %url, error = %error, "feed state could not be stored");
+                    Ok((id, (key, result))) => {
+                        task_keys.remove(&id);
+                        in_flight.remove(&key);
+                        match result {
+                            Ok(refreshed) => {
+                                if let Some(entry) = schedule.get_mut(&key) {
+                                    entry.1 = refreshed.next_check_at;
+                                }
+                            }
+                            Err(error) => {
+                                // The state could not be stored: try again after the shortest
+                                // interval rather than immediately, and say so.
+                                tracing::error!(feed_url = %key, error = %error, "feed state could not be stored");
+                                if let Some(entry) = schedule.get_mut(&key) {
+                                    entry.1 = retry_soon;
+                                }
+                            }
                         }
                     }
-                    Err(error) => tracing::error!(error = %error, "a feed refresh task failed"),
+                    Err(error) => {
+                        // A panic in one refresh costs that feed one interval, never the loop.
+                        let key = task_keys.remove(&error.id()).unwrap_or_default();
+                        tracing::error!(feed_url = %key, error = %error, "a feed refresh panicked");
+                        in_flight.remove(&key);
+                        if let Some(entry) = schedule.get_mut(&key) {
+                            entry.1 = retry_soon;
+                        }
+                    }
                 }
             }
         }
     }
-    // In-flight refreshes finish on their own (cancel only while waiting); wait for them.
-    while set.join_next().await.is_some() {}
+    // In-flight refreshes may finish within half the shutdown deadline; then they are aborted.
+    // Aborting drops them at an await (a fetch), never inside a store write (those are
+    // synchronous), and an item is marked seen only after it was processed, so an aborted
+    // refresh is simply repeated after the restart.
+    let grace = ctx.config.shutdown.deadline / 2;
+    let drained = tokio::time::timeout(grace, async { while set.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        tracing::warn!(feeds = ?in_flight, "feed refreshes still running at shutdown were aborted");
+        set.abort_all();
+        while set.join_next().await.is_some() {}
+    }
     Ok(())
 }

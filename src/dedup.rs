@@ -34,6 +34,10 @@ pub const NEAR_COPY_JACCARD: f32 = 0.45;
 /// Least share of the smaller article's shingles that the other holds (estimated from the
 /// signatures and the shingle counts), for a short reprint inside a long page or the reverse.
 pub const NEAR_COPY_CONTAINMENT: f32 = 0.7;
+/// Bytes of an article's text that go into its fingerprint.
+const MAX_TEXT: usize = 256 << 10;
+/// Words of an article that go into its signature.
+const MAX_WORDS: usize = 20_000;
 /// Articles with fewer shingles than this are too short for a meaningful near-copy test.
 const MIN_SHINGLES: usize = 12;
 
@@ -112,8 +116,16 @@ pub struct Fingerprint {
 
 /// Computes an article's fingerprint.
 pub fn fingerprint(article: &Article) -> Fingerprint {
-    let words = words(&article.text);
+    // Beyond MAX_TEXT bytes a page is not an article; its length still tells copies apart.
+    let mut end = article.text.len().min(MAX_TEXT);
+    while !article.text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let words = words(&article.text[..end]);
     let mut hasher = Sha256::new();
+    if end < article.text.len() {
+        hasher.update((article.text.len() as u64).to_be_bytes());
+    }
     for word in &words {
         hasher.update(word.as_bytes());
         hasher.update(b" ");
@@ -171,6 +183,8 @@ pub fn signature(words: &[String]) -> Option<Signature> {
     if words.len() < SHINGLE + MIN_SHINGLES - 1 {
         return None;
     }
+    // A reprint is recognised by its first MAX_WORDS words; beyond them a page is not an article.
+    let words = &words[..words.len().min(MAX_WORDS)];
     let mut hashes: Vec<u64> = words
         .windows(SHINGLE)
         .map(|w| {
@@ -188,32 +202,23 @@ pub fn signature(words: &[String]) -> Option<Signature> {
         .collect();
     hashes.sort_unstable();
     hashes.dedup();
+    // Double hashing (h1 + i·h2) stands in for NUM_HASHES independent hash functions: one
+    // multiply-add per function and shingle instead of a full mix.
     let mut mins = vec![u32::MAX; NUM_HASHES];
     for h in &hashes {
-        for (i, min) in mins.iter_mut().enumerate() {
-            let v = (splitmix(h ^ SEEDS[i]) >> 32) as u32;
-            if v < *min {
-                *min = v;
+        let h1 = splitmix(*h);
+        let h2 = splitmix(h1) | 1;
+        let mut v = h1;
+        for min in mins.iter_mut() {
+            let top = (v >> 32) as u32;
+            if top < *min {
+                *min = top;
             }
+            v = v.wrapping_add(h2);
         }
     }
     Some(Signature { mins, shingles: hashes.len() as u32 })
 }
-
-const SEEDS: [u64; NUM_HASHES] = {
-    let mut seeds = [0u64; NUM_HASHES];
-    let mut i = 0;
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    while i < NUM_HASHES {
-        x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = x;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        seeds[i] = z ^ (z >> 31);
-        i += 1;
-    }
-    seeds
-};
 
 fn splitmix(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);

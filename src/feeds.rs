@@ -271,7 +271,7 @@ pub async fn discover(fetcher: &Fetcher, url: &Url) -> Result<Discovered> {
             others: vec![],
         });
     }
-    let html = crate::parse::decode_text(&fetched.body, fetched.content_type.as_deref());
+    let html = crate::charset::decode(&fetched.body, fetched.content_type.as_deref()).text;
     let announced = alternate_links(&html, &fetched.url);
     for (i, candidate) in announced.iter().enumerate() {
         if let Some(title) = probe(fetcher, candidate, allow_file).await {

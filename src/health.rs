@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 /// The longest a healthy scheduler goes without [`Health::scheduler_tick`].
-pub const TICK_EVERY: Duration = Duration::from_secs(30);
+pub const TICK_EVERY: Duration = Duration::from_secs(60);
 
 /// A shared view of the daemon's health; clones share state.
 #[derive(Clone, Debug)]

@@ -18,12 +18,15 @@ use sled::Transactional;
 
 use crate::alert::outbox::{enqueue_in, SinkKind};
 use crate::alert::Wake;
-use crate::claims::{self, Analysis, ClaimDraft, ClaimIndex, Engine, Judgement};
-use crate::config::Config;
+use crate::claims::index::{corroborate_in, insert_in};
+use crate::claims::{Analysis, ClaimDraft, ClaimIndex, ClaimSource, Engine, Judgement};
+use crate::config::AlertsConfig;
 use crate::dedup::{self, ArticleId, DedupIndex, Fingerprint, Layer, Seen};
 use crate::model::{Alert, AlertArticle, AlertClaim, Article, ArticleVerdict, ClaimVerdict};
 use crate::provenance::{corroborate_provenance, provenance};
-use crate::store::records::{self, ArticleRecord, ArticleV1, ClaimProvenance, ClaimProvenanceV1, SourceV1};
+use crate::store::records::{
+    self, ArticleRecord, ArticleV1, ClaimProvenance, ClaimProvenanceV1, ProvenanceSourceV1,
+};
 use crate::store::{trees, Store, StoreError};
 
 /// Where an article comes from: seeds are known from the start and never alert.
@@ -82,11 +85,22 @@ const T_OUTBOX: usize = 3;
 const T_DEDUP: usize = 4; // five trees: items, urls, hashes, signatures, lsh
 const T_CLAIMS: usize = 9;
 const T_FEATURES: usize = 10;
+const T_DF: usize = 11;
 
 impl Ingest {
-    pub fn new(store: &Store, config: &Config, engine: Arc<Engine>, wake: Wake) -> Result<Ingest> {
+    /// Processing for the daemon: new claims of feed articles go to the sinks of `alerts`.
+    pub fn new(store: &Store, alerts: &AlertsConfig, engine: Arc<Engine>, wake: Wake) -> Result<Ingest> {
+        Ingest::with_sinks(store, SinkKind::configured(alerts), engine, wake)
+    }
+
+    /// Processing without alert sinks (seed import).
+    pub fn for_seeds(store: &Store, engine: Arc<Engine>) -> Result<Ingest> {
+        Ingest::with_sinks(store, Vec::new(), engine, Wake::new())
+    }
+
+    fn with_sinks(store: &Store, sinks: Vec<SinkKind>, engine: Arc<Engine>, wake: Wake) -> Result<Ingest> {
         let dedup = DedupIndex::open(store)?;
-        let claims = ClaimIndex::open(store)?;
+        let claims = ClaimIndex::open(store, &engine.config)?;
         let articles = store.tree(trees::ARTICLES)?;
         let provenance = store.tree(trees::CLAIM_PROVENANCE)?;
         let mut all = vec![
@@ -96,7 +110,8 @@ impl Ingest {
             store.tree(trees::OUTBOX)?,
         ];
         all.extend(dedup.trees().iter().map(|t| (*t).clone()));
-        all.extend(claims.trees().iter().map(|t| (*t).clone()));
+        let (c, f, d) = claims.trees();
+        all.extend([c.clone(), f.clone(), d.clone()]);
         Ok(Ingest {
             inner: Arc::new(Inner {
                 store: store.clone(),
@@ -106,7 +121,7 @@ impl Ingest {
                 articles,
                 provenance,
                 trees: all,
-                sinks: SinkKind::configured(&config.alerts),
+                sinks,
                 wake,
                 lock: Mutex::new(()),
             }),
@@ -175,8 +190,8 @@ impl Ingest {
 
         let analysis = me.engine.analyse(&article);
         let _guard = me.lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let judgements = if analysis.on_topic { me.claims.judge(&me.engine, &analysis) } else { Vec::new() };
-        let mut verdict = claims::story_verdict(&analysis, &judgements);
+        let judgements = me.claims.judge(&me.engine, &analysis)?;
+        let mut verdict = me.claims.story_verdict(&me.engine, &analysis, &judgements)?;
         let near_copy = seen.filter(|s| s.layer == Layer::NearCopy);
         if near_copy.is_some() && verdict != ArticleVerdict::OffTopic {
             verdict = ArticleVerdict::Duplicate;
@@ -266,8 +281,13 @@ impl Ingest {
         let mut body_key = [0u8; 16];
         body_key[..8].copy_from_slice(&seen_at.to_be_bytes());
         body_key[8..].copy_from_slice(&fp.id.to_bytes());
-        let source = claims::Source { url: article.url.to_string(), lang: plan.lang.clone() };
-        let source_v1 = SourceV1 {
+        let source = ClaimSource {
+            url: article.url.to_string(),
+            title: article.title.clone(),
+            feed: article.feed.clone(),
+            seed: origin == Origin::Seed,
+        };
+        let source_v1 = ProvenanceSourceV1 {
             url: article.url.to_string(),
             feed: article.feed.clone(),
             lang: plan.lang.clone(),
@@ -284,12 +304,12 @@ impl Ingest {
             txs[T_BODIES].insert(&body_key, article.text.as_bytes())?;
             dedup::insert_in(&txs[T_DEDUP..T_DEDUP + 5], fp)?;
             for (i, draft) in plan.new.iter().enumerate() {
-                let id = claims::index::insert_in(&txs[T_CLAIMS], &txs[T_FEATURES], draft, &source, seen_at)?;
-                let id = id.to_string();
+                let id =
+                    insert_in(&txs[T_CLAIMS], &txs[T_FEATURES], &txs[T_DF], draft, &source, article.seen_at)?;
                 let (entities, numbers) = entities_and_numbers(draft);
                 let provenance = ClaimProvenanceV1 {
                     text: draft.text.clone(),
-                    lang: plan.lang.clone(),
+                    lang: draft.lang.clone(),
                     first_seen: seen_at,
                     story: plan.story,
                     seed: origin == Origin::Seed,
@@ -305,7 +325,7 @@ impl Ingest {
                         kind: "new_claim".into(),
                         id: id.clone(),
                         detected_at: now,
-                        claim: AlertClaim { text: draft.text.clone(), lang: plan.lang.clone() },
+                        claim: AlertClaim { text: draft.text.clone(), lang: draft.lang.clone() },
                         article: AlertArticle {
                             url: article.url.to_string(),
                             title: article.title.clone(),
@@ -323,7 +343,7 @@ impl Ingest {
                 }
             }
             for id in &plan.known {
-                claims::index::corroborate_in(&txs[T_CLAIMS], id, &source)?;
+                corroborate_in(&txs[T_CLAIMS], id, &source, article.seen_at)?;
                 corroborate_provenance(&txs[T_PROVENANCE], id, &source_v1)?;
             }
             Ok(alerts)
@@ -349,7 +369,7 @@ impl Ingest {
             story_id = %story_id(plan.story),
             new_claims = plan.new.len(),
             known_claims = plan.known.len(),
-            "article processed"
+            "new article"
         );
         Ok(Processed {
             id: fp.id,
@@ -472,6 +492,7 @@ pub async fn retention(
 mod tests {
     use super::*;
     use crate::alert::outbox::Outbox;
+    use crate::config::Config;
     use crate::provenance::provenance;
 
     fn setup() -> (tempfile::TempDir, Ingest) {
@@ -479,7 +500,7 @@ mod tests {
         let config = Config::defaults_with_state_dir(dir.path());
         let store = Store::open(dir.path(), 1 << 20).unwrap();
         let engine = Arc::new(Engine::load(&config).unwrap());
-        let ingest = Ingest::new(&store, &config, engine, Wake::new()).unwrap();
+        let ingest = Ingest::new(&store, &config.alerts, engine, Wake::new()).unwrap();
         (dir, ingest)
     }
 

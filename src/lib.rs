@@ -10,7 +10,7 @@ pub mod alert;
 pub mod canonical_url;
 /// Bytes → UTF-8: BOM, header, in-document declaration, validation, detection.
 pub mod charset;
-/// TEMPORARY stand-in for the claim engine until it lands.
+/// Claim engine: sentences → claims with features → known | new against the store.
 pub mod claims;
 /// Command line: the contract's commands, each a thin call into the stages below.
 pub mod cli;
@@ -34,6 +34,8 @@ pub mod ingest;
 pub mod metrics;
 /// Plain data passed between stages; no I/O.
 pub mod model;
+/// Text normalisation and language identification.
+pub mod normalize;
 /// Feed bytes → items with our own deterministic keys (feed-rs, repaired, panics contained).
 pub mod parse;
 /// The per-feed flow, top to bottom: fetch → parse → page → extract → process.
@@ -48,3 +50,5 @@ pub mod server;
 pub mod store;
 /// tracing subscriber (human or JSON lines).
 pub mod telemetry;
+/// Topic relevance from a data profile in config/topics/.
+pub mod topic;

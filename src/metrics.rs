@@ -240,4 +240,26 @@ mod tests {
         }
         assert!(text.ends_with("# EOF\n"));
     }
+
+    #[test]
+    fn the_grafana_dashboard_only_queries_metrics_that_exist() {
+        config_reload("applied");
+        store_recovered();
+        every_issue_metric_is_rendered_with_the_claimwatch_prefix();
+        let text = render();
+        let dashboard = include_str!("../deploy/grafana-dashboard.json");
+        let mut checked = 0;
+        for (i, _) in dashboard.match_indices("claimwatch_") {
+            let name: String = dashboard[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '_' || c.is_ascii_digit())
+                .collect();
+            assert!(
+                text.contains(&format!("\n{name}")),
+                "the dashboard queries {name}, which does not exist"
+            );
+            checked += 1;
+        }
+        assert!(checked > 15, "only {checked} metric references found");
+    }
 }

@@ -14,7 +14,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
 use crate::config::Config;
-use crate::store::records::{self, ClaimProvenance, ClaimProvenanceV1, SourceV1};
+use crate::store::records::{self, ClaimProvenance, ClaimProvenanceV1, ProvenanceSourceV1};
 use crate::store::{trees, Store, StoreError};
 
 /// The provenance of one claim.
@@ -32,7 +32,7 @@ pub fn provenance(tree: &sled::Tree, id: &str) -> Result<Option<ClaimProvenanceV
 pub fn corroborate_provenance(
     tx: &TransactionalTree,
     id: &str,
-    source: &SourceV1,
+    source: &ProvenanceSourceV1,
 ) -> Result<(), ConflictableTransactionError<StoreError>> {
     let Some(bytes) = tx.get(id.as_bytes())? else { return Ok(()) };
     let ClaimProvenance::V1(mut p) =

@@ -1,150 +1,296 @@
-//! TEMPORARY stand-in for the claim engine (helper C owns this module): the interface of the
-//! brief with the simplest behaviour (a sentence is a claim; known when its exact text is
-//! stored), so that the per-article commit can be built and tested before the engine lands.
-//! Replaced wholesale by C's module at merge.
+//! The claim engine: which sentences of an article are claims, what facts they carry, and
+//! whether the store already knows each fact, in any language, without model weights.
+//!
+//! [`Engine::analyse`] is pure: normalise, identify the language, split into sentences, drop
+//! what is not a claim (headings, captions, datelines, attribution lines, boilerplate), extract
+//! language-independent features (entities via the gazetteer, unknown names by phonetic key,
+//! concepts, quantities, dates, negation, condition, attribution) and decide topic relevance.
+//! [`index::ClaimIndex`] judges the drafts against the stored claims through an inverted index
+//! in sled; the write functions of [`index`] work inside a transaction the caller owns.
+//!
+//! Trade-off: evidence is symbolic (lexicons are data files in `config/topics/`), so a fact
+//! phrased with words no lexicon knows is compared on entities, numbers and names only.
 
-use std::collections::BTreeSet;
+pub mod cmd;
+pub mod features;
+pub mod index;
+pub mod lexicon;
+pub mod split;
 
-use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
 
-use crate::config::Config;
-use crate::model::{Article, ArticleVerdict, ClaimVerdict};
-use crate::store::{Store, StoreError};
+use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
 
-pub struct Engine;
+use crate::config::{ClaimsConfig, Config};
+use crate::model::Article;
+use crate::normalize::{self, lang, match_key, tokenize};
+use crate::topic::TopicProfile;
 
-impl Engine {
-    pub fn load(_config: &Config) -> anyhow::Result<Engine> {
-        Ok(Engine)
-    }
+pub use index::{ClaimIndex, ClaimMatch, ClaimSource, Judgement};
+use lexicon::{EntityKind, Lexicon};
 
-    pub fn analyse(&self, article: &Article) -> Analysis {
-        let claims = article
-            .text
-            .split(['.', '\n'])
-            .map(str::trim)
-            .filter(|s| s.split_whitespace().count() >= 4)
-            .map(|s| ClaimDraft { text: s.to_string(), features: BTreeSet::new() })
-            .collect();
-        let on_topic = !article.text.to_lowercase().contains("football");
-        Analysis {
-            lang: article.lang_hint.clone().unwrap_or_else(|| "en".into()),
-            on_topic,
-            topic_score: 1.0,
-            claims,
-        }
-    }
-}
+/// The stable id of a claim: the same claim text in the same language never gets two ids.
+pub type ClaimId = String;
 
-#[derive(Debug, Clone)]
-pub struct Analysis {
-    pub lang: String,
-    pub on_topic: bool,
-    pub topic_score: f32,
-    pub claims: Vec<ClaimDraft>,
-}
-
-#[derive(Debug, Clone)]
+/// One claim found in an article, before it is judged.
+#[derive(Debug, Clone, PartialEq)]
 pub struct ClaimDraft {
+    /// The sentence as written (normalised).
     pub text: String,
-    pub features: BTreeSet<String>,
+    pub lang: String,
+    /// Prefixed feature strings, sorted (see [`features`]).
+    pub features: Vec<String>,
+    /// Whether the sentence mentions an event (meeting, hearing, visit).
+    pub event: bool,
+    /// Features of its setting: facts of the neighbouring sentences and the article's
+    /// participants, places, dates and events. A match on these counts partly, so that a
+    /// retelling that merges two sentences or names the venue is still the same claim.
+    pub context: Vec<String>,
 }
 
 impl ClaimDraft {
-    pub fn id(&self) -> String {
-        use sha2::Digest;
-        let d = sha2::Sha256::digest(self.text.as_bytes());
-        d[..8].iter().map(|b| format!("{b:02x}")).collect()
+    /// A stable id from the language and the folded text.
+    pub fn id(&self) -> ClaimId {
+        claim_id(&self.lang, &self.text)
+    }
+
+    pub fn has(&self, feature: &str) -> bool {
+        self.features.binary_search_by(|f| f.as_str().cmp(feature)).is_ok()
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct ClaimMatch {
-    pub claim_id: String,
-    pub text: String,
-    pub source: String,
+/// The id of a claim text in a language.
+pub fn claim_id(lang: &str, text: &str) -> ClaimId {
+    let folded: Vec<String> = tokenize(text).into_iter().map(|t| t.key).collect();
+    let mut hasher = Sha256::new();
+    hasher.update(lang.as_bytes());
+    hasher.update([0]);
+    hasher.update(folded.join(" ").as_bytes());
+    let digest = hasher.finalize();
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-#[derive(Debug, Clone)]
-pub struct Judgement {
-    pub text: String,
-    pub verdict: ClaimVerdict,
-    pub score: f32,
-    pub matched: Option<ClaimMatch>,
-}
-
-#[derive(Clone)]
-pub struct ClaimIndex {
-    claims: sled::Tree,
-    features: sled::Tree,
-}
-
-impl ClaimIndex {
-    pub fn open(store: &Store) -> Result<ClaimIndex, StoreError> {
-        Ok(ClaimIndex { claims: store.tree("stub_claims")?, features: store.tree("stub_features")? })
-    }
-
-    pub fn judge(&self, _engine: &Engine, analysis: &Analysis) -> Vec<Judgement> {
-        analysis
-            .claims
-            .iter()
-            .map(|d| match self.claims.get(d.id()).ok().flatten() {
-                Some(_) => Judgement {
-                    text: d.text.clone(),
-                    verdict: ClaimVerdict::Known,
-                    score: 1.0,
-                    matched: Some(ClaimMatch {
-                        claim_id: d.id(),
-                        text: d.text.clone(),
-                        source: String::new(),
-                    }),
-                },
-                None => {
-                    Judgement { text: d.text.clone(), verdict: ClaimVerdict::New, score: 0.0, matched: None }
-                }
-            })
-            .collect()
-    }
-
-    pub fn trees(&self) -> [&sled::Tree; 2] {
-        [&self.claims, &self.features]
-    }
-}
-
-pub fn story_verdict(analysis: &Analysis, judgements: &[Judgement]) -> ArticleVerdict {
-    if !analysis.on_topic {
-        ArticleVerdict::OffTopic
-    } else if judgements.iter().any(|j| j.verdict == ClaimVerdict::Known) {
-        ArticleVerdict::SameStory
-    } else {
-        ArticleVerdict::NewStory
-    }
-}
-
-pub struct Source {
-    pub url: String,
+/// What the engine makes of one article.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Analysis {
+    /// ISO 639-1 code, or [`lang::UNSUPPORTED`].
     pub lang: String,
+    pub on_topic: bool,
+    pub topic_score: f32,
+    /// Whether the article names one of the topic's anchors (see [`TopicProfile`]).
+    pub anchored: bool,
+    pub claims: Vec<ClaimDraft>,
+    /// Place and date features of the article's dateline ("BERLIN, 3 February").
+    pub dateline: Vec<String>,
+    /// Why the article is off topic, when it is.
+    pub note: Option<String>,
 }
 
-pub mod index {
-    use super::*;
+/// Lexicons, topic profile and thresholds, compiled once.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    pub lexicon: Lexicon,
+    pub topic: TopicProfile,
+    pub config: ClaimsConfig,
+    kinds: HashMap<String, EntityKind>,
+}
 
-    pub fn insert_in(
-        claims: &TransactionalTree,
-        _features: &TransactionalTree,
-        draft: &ClaimDraft,
-        _source: &Source,
-        _seen_at: i64,
-    ) -> Result<String, ConflictableTransactionError<StoreError>> {
-        claims.insert(draft.id().as_bytes(), draft.text.as_bytes())?;
-        Ok(draft.id())
+/// Most claims taken from one article; the rest is ignored (and counted in the log).
+const MAX_CLAIMS: usize = 400;
+
+impl Engine {
+    /// Loads the topic profile named by `config.topic` (a built-in name or a path) and the data
+    /// files it names.
+    pub fn load(config: &Config) -> Result<Engine> {
+        Engine::load_topic(&config.topic, config.claims.clone())
     }
 
-    pub fn corroborate_in(
-        _claims: &TransactionalTree,
-        _id: &str,
-        _source: &Source,
-    ) -> Result<(), ConflictableTransactionError<StoreError>> {
-        Ok(())
+    pub fn load_topic(topic: &str, claims_config: ClaimsConfig) -> Result<Engine> {
+        let (profile_text, dir): (String, Option<PathBuf>) =
+            if topic.ends_with(".toml") || topic.contains('/') {
+                let path = Path::new(topic);
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("topic profile {}", path.display()))?;
+                (text, path.parent().map(Path::to_path_buf))
+            } else {
+                (
+                    lexicon::read_data(None, &format!("{topic}.toml"))
+                        .with_context(|| format!("topic {topic:?}"))?,
+                    None,
+                )
+            };
+        let topic = TopicProfile::parse(&profile_text).context("topic profile")?;
+        let concepts = lexicon::read_data(dir.as_deref(), &topic.files.concepts)?;
+        let entities = lexicon::read_data(dir.as_deref(), &topic.files.entities)?;
+        let language = lexicon::read_data(dir.as_deref(), &topic.files.language)?;
+        let lexicon = Lexicon::compile(&concepts, &entities, &language)?;
+        let kinds = lexicon_kinds(&entities)?;
+        Ok(Engine { lexicon, topic, config: claims_config, kinds })
     }
+
+    /// The kind of a gazetteer entity id.
+    pub fn entity_kind(&self, id: &str) -> Option<EntityKind> {
+        self.kinds.get(id).copied()
+    }
+
+    /// Analyses one article. Pure: no I/O, never panics on any text.
+    pub fn analyse(&self, article: &Article) -> Analysis {
+        let text = normalize::normalize(&article.text);
+        let lang = lang::detect(&text, article.lang_hint.as_deref());
+        let mut analysis = Analysis {
+            lang: lang.to_string(),
+            on_topic: false,
+            topic_score: 0.0,
+            anchored: false,
+            claims: Vec::new(),
+            dateline: Vec::new(),
+            note: None,
+        };
+        if lang == lang::UNSUPPORTED {
+            analysis.note = Some("unsupported language or script".into());
+            return analysis;
+        }
+        let lex = &self.lexicon;
+        let is_month = |w: &str| {
+            let toks = tokenize(w);
+            !toks.is_empty() && lex.months.longest_at(&toks, 0).is_some()
+        };
+        let segments = split::split(&text, &lex.abbreviations, &is_month);
+        let mut evidence: BTreeSet<String> = BTreeSet::new();
+        if let Some(title) = &article.title {
+            let toks = tokenize(&normalize::normalize(title));
+            evidence.extend(features::extract(lex, lang, &toks).features);
+        }
+        let mut seen_texts = BTreeSet::new();
+        for (index, seg) in segments.iter().enumerate() {
+            let tokens = tokenize(&seg.text);
+            if tokens.is_empty() {
+                continue;
+            }
+            if self.is_boilerplate(&seg.text, &tokens) {
+                continue;
+            }
+            let sf = features::extract(lex, lang, &tokens);
+            // A dateline: places and dates only ("PARIS, January 7", "Berlin, 3. Februar 2026").
+            if sf.non_dateline_words == 0 && sf.has_prefix("D:")
+                || (sf.non_dateline_words == 0 && index < 3 && sf.words <= 4 && sf.has_prefix("E:"))
+            {
+                analysis.dateline.extend(
+                    sf.features
+                        .iter()
+                        .filter(|f| f.starts_with("E:") || f.starts_with("D:") || f.starts_with("M:"))
+                        .cloned(),
+                );
+                continue;
+            }
+            evidence
+                .extend(sf.features.iter().filter(|f| f.starts_with("C:") || f.starts_with("E:")).cloned());
+            // Headings, labels and captions end without a full stop; questions are not claims.
+            if (!seg.terminal && seg.alone) || seg.question || sf.words < 4 {
+                continue;
+            }
+            let facts = sf.features.iter().filter(|f| f.starts_with("C:") || f.starts_with("Q:")).count();
+            let actors = sf.features.iter().filter(|f| f.starts_with("E:") || f.starts_with("N:")).count();
+            if facts == 0 && actors < 2 {
+                continue;
+            }
+            // Attribution only: "This is reported by Bloomberg", "Про це повідомляє УНН".
+            if facts == 0 && sf.has_prefix("S:") && sf.features.contains("X:attr") {
+                continue;
+            }
+            if !seen_texts.insert(match_key(&seg.text)) {
+                continue;
+            }
+            if analysis.claims.len() >= MAX_CLAIMS {
+                tracing::warn!(stage = "claims", article_url = %article.url, "too many sentences; the rest is ignored");
+                break;
+            }
+            analysis.claims.push(ClaimDraft {
+                text: seg.text.clone(),
+                lang: lang.to_string(),
+                features: sf.features.into_iter().collect(),
+                event: sf.events > 0,
+                context: Vec::new(),
+            });
+        }
+        self.fill_context(&mut analysis.claims);
+        let (on_topic, score, note) = self.topic.judge(&evidence);
+        analysis.anchored = self.topic.anchored(&evidence);
+        analysis.on_topic = on_topic;
+        analysis.topic_score = score;
+        analysis.note = note;
+        analysis
+    }
+
+    /// Sets each draft's context: the facts of its neighbours (quantities included) and the
+    /// article-wide entities, names, dates and event concepts.
+    fn fill_context(&self, drafts: &mut [ClaimDraft]) {
+        let setting = |f: &String| {
+            ["E:", "N:", "D:", "M:"].iter().any(|p| f.starts_with(p))
+                || f.strip_prefix("C:").is_some_and(|c| self.lexicon.event_concepts.contains(c))
+        };
+        let neighbour =
+            |f: &String| ["E:", "N:", "C:", "D:", "M:", "Q:", "V:"].iter().any(|p| f.starts_with(p));
+        let article: BTreeSet<String> =
+            drafts.iter().flat_map(|d| d.features.iter().filter(|f| setting(f)).cloned()).collect();
+        let contexts: Vec<Vec<String>> = (0..drafts.len())
+            .map(|k| {
+                let mut ctx = article.clone();
+                for j in [k.wrapping_sub(1), k + 1] {
+                    if let Some(d) = drafts.get(j) {
+                        ctx.extend(d.features.iter().filter(|f| neighbour(f)).cloned());
+                    }
+                }
+                ctx.retain(|f| !drafts[k].has(f));
+                ctx.into_iter().collect()
+            })
+            .collect();
+        for (d, ctx) in drafts.iter_mut().zip(contexts) {
+            d.context = ctx;
+        }
+    }
+
+    fn is_boilerplate(&self, text: &str, tokens: &[normalize::Token]) -> bool {
+        let lower = text.to_lowercase();
+        let lex = &self.lexicon;
+        if lex.boiler_starts.iter().any(|s| lower.starts_with(s.as_str())) {
+            return true;
+        }
+        if lex.boiler_contains.iter().any(|s| lower.contains(s.as_str())) {
+            return true;
+        }
+        if text.starts_with('©') || text.contains(" © ") {
+            return true;
+        }
+        // Navigation trails: "Home » World » Ukraine", "Головна / Новини / Світ".
+        if ['»', '>', '/', '|'].iter().any(|sep| text.matches(*sep).count() >= 2) && !text.ends_with('.') {
+            return true;
+        }
+        let networks = tokens.iter().filter(|t| lex.networks.contains(&t.key)).count();
+        networks >= 2
+    }
+}
+
+fn lexicon_kinds(entities: &str) -> Result<HashMap<String, EntityKind>> {
+    #[derive(serde::Deserialize)]
+    struct Kind {
+        kind: String,
+    }
+    let raw: HashMap<String, toml::Value> = toml::from_str(entities)?;
+    let mut out = HashMap::new();
+    for (id, value) in raw {
+        let kind: Kind = value.try_into()?;
+        let kind = match kind.kind.as_str() {
+            "person" => EntityKind::Person,
+            "country" => EntityKind::Country,
+            "place" => EntityKind::Place,
+            "org" => EntityKind::Org,
+            "group" => EntityKind::Group,
+            _ => EntityKind::Media,
+        };
+        out.insert(id, kind);
+    }
+    Ok(out)
 }

@@ -1,5 +1,6 @@
 //! `claimwatch extract [--json] FILE|URL|-…`: main-text extraction of local files, standard
-//! input or (once the fetcher is wired in) URLs, one result per input in order. A failing input
+//! input or URLs (fetched with the daemon's fetcher and its `[fetch]` rules: private addresses
+//! refused unless allowed, size caps, timeouts), one result per input in order. A failing input
 //! is reported on stderr and, in JSON mode, as an `{"error": …}` line so that output lines stay
 //! aligned with inputs; the exit code is 1 if any input failed.
 
@@ -14,6 +15,7 @@ use url::Url;
 
 use super::{extract_with, Rules, SiteRules};
 use crate::config::Config;
+use crate::fetch::{FetchOutcome, Fetcher, Kind, Request};
 use crate::model::Extracted;
 
 /// The contract's `extract --json` object.
@@ -30,11 +32,13 @@ struct Output<'a> {
 pub fn run(config: &Config, json: bool, inputs: &[String]) -> anyhow::Result<ExitCode> {
     let sites = SiteRules::load(config.extract.sites_file.as_deref())?;
     let rules = Rules { sites: &sites, ..Rules::default() };
+    // The fetcher and its runtime are only built when an input is a URL.
+    let mut fetching: Option<(tokio::runtime::Runtime, Fetcher)> = None;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut failed = false;
     for (i, input) in inputs.iter().enumerate() {
-        match extract_input(input, &rules) {
+        match extract_input(input, &rules, config, &mut fetching) {
             Ok(extracted) => {
                 if json {
                     writeln!(out, "{}", to_json(&extracted))?;
@@ -59,9 +63,27 @@ pub fn run(config: &Config, json: bool, inputs: &[String]) -> anyhow::Result<Exi
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
-fn extract_input(input: &str, rules: &Rules<'_>) -> anyhow::Result<Extracted> {
+fn extract_input(
+    input: &str,
+    rules: &Rules<'_>,
+    config: &Config,
+    fetching: &mut Option<(tokio::runtime::Runtime, Fetcher)>,
+) -> anyhow::Result<Extracted> {
     if input.starts_with("http://") || input.starts_with("https://") {
-        anyhow::bail!("fetching URLs in extract is not wired yet; save the page and pass the file");
+        let url = Url::parse(input).context("not a valid URL")?;
+        if fetching.is_none() {
+            let fetcher = Fetcher::new(&config.fetch).context("building the HTTP client")?;
+            *fetching = Some((crate::cli::runtime()?, fetcher));
+        }
+        let (runtime, fetcher) = fetching.as_ref().expect("set above");
+        let request = Request { url: &url, kind: Kind::Page, validators: None, allow_file: false };
+        let page = match runtime.block_on(fetcher.fetch(request))? {
+            FetchOutcome::Fetched(page) => page,
+            FetchOutcome::NotModified { .. } => anyhow::bail!("the server answered 304 Not Modified"),
+        };
+        let tld = page.url.host_str().and_then(|h| h.rsplit('.').next()).map(str::to_ascii_lowercase);
+        let decoded = crate::charset::decode_hinted(&page.body, page.content_type.as_deref(), tld.as_deref());
+        return Ok(extract_with(&decoded.text, &page.url, rules));
     }
     let (bytes, base) = if input == "-" {
         let mut bytes = Vec::new();

@@ -227,12 +227,30 @@ fn memchr_lt(bytes: &[u8]) -> Option<usize> {
     bytes.iter().position(|&b| b == b'<')
 }
 
+/// First occurrence of `needle` (whose first byte is ASCII) in `hay`, jumping between
+/// occurrences of its first byte.
+fn find_by(hay: &[u8], needle: &[u8], eq: impl Fn(&[u8], &[u8]) -> bool) -> Option<usize> {
+    let first = *needle.first()?;
+    let mut from = 0;
+    while let Some(off) = hay[from..].iter().position(|&b| b == first) {
+        let at = from + off;
+        if hay.len() - at < needle.len() {
+            return None;
+        }
+        if eq(&hay[at..at + needle.len()], needle) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    find_by(hay, needle, |a, b| a == b)
 }
 
 fn find_ci(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w.eq_ignore_ascii_case(needle))
+    find_by(hay, needle, |a, b| a.eq_ignore_ascii_case(b))
 }
 
 fn floor_char_boundary(s: &str, at: usize) -> usize {

@@ -41,6 +41,12 @@ pub mod trees {
     pub const CLAIM_PROVENANCE: &str = "claim_provenance";
     /// Sink + sequence number → alert waiting for delivery to that sink.
     pub const OUTBOX: &str = "outbox";
+    /// Claims by id (`records::ClaimRecord`).
+    pub const CLAIMS: &str = "claims";
+    /// Inverted index: feature, 0xFF, claim id → nothing.
+    pub const CLAIM_FEATURES: &str = "claim_features";
+    /// Document frequency of each feature (u64 BE); key `#claims` holds the number of claims.
+    pub const CLAIM_DF: &str = "claim_df";
     /// Feed subscriptions added with `feeds add` / `feeds import`: URL → `records::Subscription`.
     pub const SUBSCRIPTIONS: &str = "subscriptions";
     /// Per-feed schedule and health: URL → `records::FeedState`.
@@ -91,6 +97,10 @@ impl StoreError {
     }
 }
 
+/// Written (and fsynced) in the sled directory once a new store's schema version is durable: a
+/// store without it was killed while being created and holds nothing worth keeping.
+const CREATED_MARKER: &str = "claimwatch-created";
+
 /// The open store.
 #[derive(Clone)]
 pub struct Store {
@@ -103,29 +113,29 @@ impl Store {
     pub fn open(dir: &Path, cache_size: u64) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { dir: dir.to_path_buf(), source })?;
         let path = dir.join("store");
-        // sled reads a damaged log as "ends here" and opens what came before, possibly nothing:
-        // an existing store that lost its schema version is corrupt, not new.
-        let existed = path.join("conf").exists();
         if path.exists() && !path.is_dir() {
             return Err(StoreError::Corrupt {
                 what: path.display().to_string(),
                 reason: "not a directory".into(),
             });
         }
-        let config = sled::Config::new().path(&path).cache_capacity(cache_size).flush_every_ms(Some(500));
-        // sled 0.34 panics on some kinds of damaged files instead of returning an error.
-        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || config.open()))
-            .unwrap_or_else(|panic| {
-                let reason = panic
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_else(|| "sled panicked while opening".into());
-                Err(sled::Error::ReportableBug(reason))
-            });
-        let db = opened.map_err(|error| classify_open_error(dir, error))?;
+        let marker = path.join(CREATED_MARKER);
+        let existed = path.join("conf").exists();
+        let db = open_sled(dir, &path, cache_size)?;
         let store = Store { db, dir: dir.to_path_buf() };
-        store.check_schema(existed)?;
+        if !existed || (!marker.exists() && store.is_unversioned_and_empty()?) {
+            // New, or killed while being created (before the marker): nothing in it to lose.
+            store
+                .tree(trees::META)?
+                .insert(meta_keys::SCHEMA_VERSION, &records::SCHEMA_VERSION.to_be_bytes())?;
+            store.flush()?;
+        }
+        if !marker.exists() {
+            std::fs::write(&marker, b"claimwatch store\n")
+                .and_then(|_| std::fs::File::open(&marker)?.sync_all())
+                .map_err(|source| StoreError::Io { dir: dir.to_path_buf(), source })?;
+        }
+        store.check_schema()?;
         Ok(store)
     }
 
@@ -161,33 +171,38 @@ impl Store {
         }
     }
 
-    fn check_schema(&self, existed: bool) -> Result<(), StoreError> {
+    /// No schema version and no data: what a kill between sled's creation of the files and the
+    /// first flush leaves behind.
+    fn is_unversioned_and_empty(&self) -> Result<bool, StoreError> {
+        if self.tree(trees::META)?.contains_key(meta_keys::SCHEMA_VERSION)? {
+            return Ok(false);
+        }
+        for name in self.db.tree_names() {
+            if !self.db.open_tree(name)?.is_empty() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    fn check_schema(&self) -> Result<(), StoreError> {
         let meta = self.tree(trees::META)?;
-        match meta.get(meta_keys::SCHEMA_VERSION)? {
-            Some(bytes) => {
-                let found = records::decode_u32(&bytes).ok_or_else(|| StoreError::Corrupt {
-                    what: "meta/schema_version".into(),
-                    reason: "not a 4-byte version".into(),
-                })?;
-                if found > records::SCHEMA_VERSION {
-                    return Err(StoreError::NewerSchema {
-                        dir: self.dir.clone(),
-                        found,
-                        supported: records::SCHEMA_VERSION,
-                    });
-                }
-            }
-            None if existed => {
-                return Err(StoreError::Corrupt {
-                    what: "meta/schema_version".into(),
-                    reason: "missing from an existing store (its log is damaged or was truncated)".into(),
-                });
-            }
-            None => {
-                meta.insert(meta_keys::SCHEMA_VERSION, &records::SCHEMA_VERSION.to_be_bytes())?;
-                // Durable at once, so that a crash right after creation is not mistaken for damage.
-                self.db.flush()?;
-            }
+        let bytes = meta.get(meta_keys::SCHEMA_VERSION)?.ok_or_else(|| StoreError::Corrupt {
+            // The version is flushed before the creation marker is written, and sled reads a
+            // damaged log as "ends here": a marked store without its version is damaged.
+            what: "meta/schema_version".into(),
+            reason: "missing (the store's log is damaged or was truncated)".into(),
+        })?;
+        let found = records::decode_u32(&bytes).ok_or_else(|| StoreError::Corrupt {
+            what: "meta/schema_version".into(),
+            reason: "not a 4-byte version".into(),
+        })?;
+        if found > records::SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema {
+                dir: self.dir.clone(),
+                found,
+                supported: records::SCHEMA_VERSION,
+            });
         }
         Ok(())
     }
@@ -221,6 +236,22 @@ impl Store {
     pub fn size_on_disk(&self) -> u64 {
         self.db.size_on_disk().unwrap_or(0)
     }
+}
+
+/// Opens sled at `path`; sled 0.34 panics on some kinds of damaged files instead of returning an
+/// error, so a panic is turned into an error too.
+fn open_sled(dir: &Path, path: &Path, cache_size: u64) -> Result<sled::Db, StoreError> {
+    let config = sled::Config::new().path(path).cache_capacity(cache_size).flush_every_ms(Some(500));
+    let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || config.open()))
+        .unwrap_or_else(|panic| {
+            let reason = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "sled panicked while opening".into());
+            Err(sled::Error::ReportableBug(reason))
+        });
+    opened.map_err(|error| classify_open_error(dir, error))
 }
 
 fn classify_open_error(dir: &Path, error: sled::Error) -> StoreError {
@@ -361,6 +392,28 @@ mod recovery_tests {
             std::fs::remove_dir_all(sled).unwrap();
             std::fs::write(sled, b"not a directory").unwrap();
         });
+    }
+
+    #[test]
+    fn a_store_killed_while_being_created_is_finished_not_moved() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // What a kill between sled's creation and the schema flush leaves behind.
+            let db = sled::Config::new().path(dir.path().join("store")).open().unwrap();
+            db.flush().unwrap();
+        }
+        let (store, moved) = Store::open_or_recover(dir.path(), 1 << 20).unwrap();
+        assert!(moved.is_none());
+        store.probe().unwrap();
+        assert!(dir.path().join("store").join(CREATED_MARKER).exists());
+    }
+
+    #[test]
+    fn creating_and_reopening_releases_the_lock_every_time() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            Store::open(dir.path(), 1 << 20).unwrap().probe().unwrap();
+        }
     }
 
     #[test]

@@ -73,17 +73,54 @@ pub struct ClaimProvenanceV1 {
     /// The languages of those articles, sorted.
     pub langs: Vec<String>,
     /// The first sources, up to [`MAX_SOURCES`]; the first is where the claim appeared.
-    pub sources: Vec<SourceV1>,
+    pub sources: Vec<ProvenanceSourceV1>,
 }
 
 /// Sources kept per claim; the count goes on beyond.
 pub const MAX_SOURCES: usize = 20;
 
+/// One article stating a claim, with its language.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-pub struct SourceV1 {
+pub struct ProvenanceSourceV1 {
     pub url: String,
     pub feed: Option<String>,
     pub lang: String,
+    pub seen_at: i64,
+}
+
+/// A stored claim (tree `claims`, key: the claim id).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum ClaimRecord {
+    V1(ClaimV1),
+}
+
+/// Version 1 of a stored claim.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ClaimV1 {
+    /// Canonical text: the first sentence that stated it, normalised.
+    pub text: String,
+    pub lang: String,
+    /// Prefixed feature strings (see `claims::features`).
+    pub features: Vec<String>,
+    /// Features of its setting in the article it came from (neighbours, places, dates).
+    pub context: Vec<String>,
+    /// Unix seconds when first seen.
+    pub first_seen: i64,
+    /// Where it was first seen.
+    pub source: SourceV1,
+    /// Later sources that repeated it, oldest first, one per URL.
+    pub corroborations: Vec<SourceV1>,
+}
+
+/// Where a claim was seen.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SourceV1 {
+    pub url: String,
+    pub title: Option<String>,
+    pub feed: Option<String>,
+    /// A seed article (known from the start) rather than a polled one.
+    pub seed: bool,
+    /// Unix seconds.
     pub seen_at: i64,
 }
 

@@ -253,7 +253,7 @@ async fn a_digest_window_batches_alerts_into_one_post() {
 fn claim_of(i: usize) -> String {
     format!(
         "European defence ministers agreed that {} additional instructors will train Ukrainian brigades under the security guarantees plan.",
-        1000 + 37 * i
+        5000 + 37 * i
     )
 }
 
@@ -340,7 +340,8 @@ fn assert_each_alert_once(path: &Path, n: usize) {
 #[test]
 fn run_once_delivers_each_new_claim_to_the_jsonl_file_once() {
     let dir = tempfile::tempdir().unwrap();
-    let server = article_server(5, Duration::ZERO);
+    let n: usize = std::env::var("CLAIMWATCH_TEST_N").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
+    let server = article_server(n, Duration::ZERO);
     let config = daemon_config(dir.path(), &server);
     let out = crate::support::claimwatch_in(
         Some(dir.path()),
@@ -348,7 +349,7 @@ fn run_once_delivers_each_new_claim_to_the_jsonl_file_once() {
     );
     assert!(out.status.success(), "{}", crate::support::stderr(&out));
     let path = dir.path().join("alerts.jsonl");
-    assert_each_alert_once(&path, 5);
+    assert_each_alert_once(&path, n);
     let first = &jsonl_lines(&path)[0];
     assert!(first["article"]["url"].as_str().unwrap().starts_with(&server.url("/a/")), "{first}");
     assert_eq!(first["article"]["feed"], server.url("/feed.xml").as_str());
@@ -360,7 +361,7 @@ fn run_once_delivers_each_new_claim_to_the_jsonl_file_once() {
         &["--config", config.to_str().unwrap(), "run", "--once"],
     );
     assert!(out.status.success(), "{}", crate::support::stderr(&out));
-    assert_each_alert_once(&path, 5);
+    assert_each_alert_once(&path, n);
 
     // `claims --new --json` lists them by first seen, one source each.
     let out = crate::support::claimwatch_in(
@@ -370,7 +371,7 @@ fn run_once_delivers_each_new_claim_to_the_jsonl_file_once() {
     assert!(out.status.success(), "{}", crate::support::stderr(&out));
     let listed: Vec<serde_json::Value> =
         crate::support::stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(listed.len(), 5);
+    assert_eq!(listed.len(), n);
     assert!(listed.iter().all(|c| c["sources"] == 1 && c["langs"][0] == "en"), "{listed:#?}");
 }
 

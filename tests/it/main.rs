@@ -3,7 +3,11 @@
 //! reaches beyond the loopback interface.
 
 mod alerts;
+mod claims;
 mod cli;
+mod crash;
+mod extract;
+mod hostile;
 mod ops;
 mod poll;
 mod support;

@@ -51,7 +51,7 @@ fn systemd_protocol_endpoint_reload_and_clean_stop() {
     assert_eq!(http_get(&addr, "/healthz"), (200, "ok\n".to_string()));
     let (status, body) = http_get(&addr, "/readyz");
     assert_eq!(status, 200, "{body}");
-    assert!(body.contains("store: ok"), "{body}");
+    assert!(body.contains("store: ok") && body.contains("scheduler: ok"), "{body}");
     let (status, metrics) = http_get(&addr, "/metrics");
     assert_eq!(status, 200);
     for name in ["claimwatch_store_size_bytes", "claimwatch_build_info", "claimwatch_feeds_configured 0"] {

@@ -39,6 +39,10 @@ pub enum Reply {
     Silent { hold: Duration },
     /// Write these bytes as the whole response, then close.
     Raw(Vec<u8>),
+    /// `head` (status line and headers, without the blank line), then `chunk` repeated until
+    /// `total` body bytes are written or the client hangs up; `written` counts the body bytes
+    /// that went out, so a test can prove the client stopped reading early.
+    Stream { head: String, chunk: Vec<u8>, total: u64, written: Arc<std::sync::atomic::AtomicU64> },
 }
 
 impl Reply {
@@ -213,6 +217,21 @@ fn respond(stream: &mut TcpStream, reply: Reply) -> bool {
         }
         Reply::Raw(bytes) => {
             let _ = stream.write_all(&bytes);
+            false
+        }
+        Reply::Stream { head, chunk, total, written } => {
+            if stream.write_all(format!("{}\r\n\r\n", head.trim_end()).as_bytes()).is_err() {
+                return false;
+            }
+            let mut sent = 0u64;
+            while sent < total {
+                let n = chunk.len().min((total - sent) as usize);
+                if stream.write_all(&chunk[..n]).is_err() {
+                    break;
+                }
+                sent += n as u64;
+                written.fetch_add(n as u64, Ordering::SeqCst);
+            }
             false
         }
     }

@@ -1,0 +1,312 @@
+//! Claim features of one sentence, as prefixed strings (so they can be stored and indexed as
+//! they are):
+//! - `E:id` an entity from the gazetteer; `S:id` a news medium (who reported it, never a fact);
+//! - `N:key` a name the gazetteer does not know, by its phonetic key (matches across scripts);
+//! - `C:id` a concept of the lexicon (the predicate or object of the claim);
+//! - `Q:unit:value` a quantity and `V:value` its bare value; `D:m-d` a date, `M:m` a month;
+//! - `R:entity~concept` an actor next to a predicate (who does what);
+//! - `G:concept` a negated concept: a concept at most two words after a negation, in the same
+//!   clause ("not deploy", "nu trupe", "keine Truppen");
+//! - `X:neg`, `X:cond`, `X:modal`, `X:attr` negation, condition, modality and attribution;
+//! - `W:lang:stem` a content word's stem, for lexical similarity inside one language.
+//!
+//! Trade-off: the sub-fact structure (actor, predicate, object, quantity, modality) is
+//! approximated by adjacency rather than parsed; it costs no model and is linear in the sentence.
+
+use std::collections::BTreeSet;
+
+use crate::claims::lexicon::{EntityKind, Lexicon, Marker};
+use crate::normalize::{phonetic_key, Token};
+
+/// What one sentence yields besides its features.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SentenceFeatures {
+    pub features: BTreeSet<String>,
+    /// Concepts of class `event` (meeting, hearing, visit).
+    pub events: usize,
+    /// Word tokens.
+    pub words: usize,
+    /// Tokens left after removing places, dates, numbers (a dateline has none).
+    pub non_dateline_words: usize,
+    pub boilerplate: bool,
+}
+
+impl SentenceFeatures {
+    pub fn has_prefix(&self, prefix: &str) -> bool {
+        self.features.iter().any(|f| f.starts_with(prefix))
+    }
+}
+
+fn fmt_value(v: f64) -> String {
+    if (v - v.round()).abs() < 1e-9 && v.abs() < 1e15 {
+        format!("{}", v.round() as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Parses a number token: "800,000" "800 000" "25.000" → thousands; "1,5" "4.32" → decimal.
+pub fn number_value(text: &str) -> Option<f64> {
+    let compact: String = text.chars().filter(|c| *c != ' ').collect();
+    let groups: Vec<&str> = compact.split(['.', ',']).collect();
+    if groups.len() == 1 {
+        return compact.parse().ok();
+    }
+    let thousands = groups[0].len() <= 3 && groups[1..].iter().all(|g| g.len() == 3);
+    if thousands {
+        return groups.concat().parse().ok();
+    }
+    if groups.len() == 2 {
+        return format!("{}.{}", groups[0], groups[1]).parse().ok();
+    }
+    None
+}
+
+/// Extracts the features of one tokenized sentence.
+pub fn extract(lex: &Lexicon, lang: &str, tokens: &[Token]) -> SentenceFeatures {
+    let mut out =
+        SentenceFeatures { words: tokens.iter().filter(|t| !t.is_number).count(), ..Default::default() };
+    let f = &mut out.features;
+    let mut entity_pos: Vec<(usize, String)> = Vec::new();
+    let mut concept_pos: Vec<(usize, String)> = Vec::new();
+    let n = tokens.len();
+    // Position of the last negation marker: the next concept within three tokens is negated.
+    let mut negation_at: Option<usize> = None;
+    let mut i = 0;
+    while i < n {
+        let t = &tokens[i];
+        if t.punct_before {
+            negation_at = None;
+        }
+        if let Some((len, (unit, value))) = lex.quantity_phrases.longest_at(tokens, i) {
+            f.insert(format!("Q:{unit}:{}", fmt_value(*value)));
+            f.insert(format!("V:{}", fmt_value(*value)));
+            i += len;
+            continue;
+        }
+        if t.is_number {
+            i += number_at(lex, tokens, i, f, &mut out.non_dateline_words);
+            continue;
+        }
+        if let Some((len, month)) = lex.months.longest_at(tokens, i) {
+            // "January 7", "Jan 21"
+            if let Some(day) = tokens.get(i + len).filter(|t| t.is_number).and_then(|t| number_value(&t.text))
+            {
+                if (1.0..=31.0).contains(&day) && day.fract() == 0.0 {
+                    f.insert(format!("D:{month}-{}", day as u32));
+                    f.insert(format!("M:{month}"));
+                    i += len + 1;
+                    continue;
+                }
+            }
+            f.insert(format!("M:{month}"));
+            i += len;
+            continue;
+        }
+        if let Some((len, e)) = lex.entities.longest_at(tokens, i) {
+            if e.kind == EntityKind::Media {
+                f.insert(format!("S:{}", e.id));
+                out.non_dateline_words += 1;
+            } else {
+                f.insert(format!("E:{}", e.id));
+                entity_pos.push((i, e.id.clone()));
+                if !matches!(e.kind, EntityKind::Place | EntityKind::Country) {
+                    out.non_dateline_words += 1;
+                }
+            }
+            i += len;
+            continue;
+        }
+        out.non_dateline_words += 1;
+        if let Some((len, c)) = lex.concepts.longest_at(tokens, i) {
+            let negated = negation_at.is_some_and(|p| i - p <= 2);
+            match (&c.negated, negated) {
+                (Some(opposite), true) => {
+                    f.insert(format!("C:{opposite}"));
+                }
+                (None, true) => {
+                    f.insert(format!("C:{}", c.id));
+                    f.insert(format!("G:{}", c.id));
+                }
+                (_, false) => {
+                    f.insert(format!("C:{}", c.id));
+                }
+            }
+            if negated {
+                negation_at = None;
+            }
+            if c.event {
+                out.events += 1;
+            }
+            concept_pos.push((i, c.id.clone()));
+            i += len;
+            continue;
+        }
+        if let Some((len, m)) = lex.markers.longest_at(tokens, i) {
+            if *m == Marker::Negation {
+                negation_at = Some(i + len - 1);
+                // "rather than sending troops", "nu trupe": the scope starts after the marker.
+                if tokens[i + len..].first().is_some_and(|t| t.punct_before) {
+                    negation_at = None;
+                }
+            }
+            f.insert(
+                match m {
+                    Marker::Negation => "X:neg",
+                    Marker::Condition => "X:cond",
+                    Marker::Modal => "X:modal",
+                    Marker::Attribution => "X:attr",
+                    Marker::Past => "X:past",
+                }
+                .to_string(),
+            );
+            i += len;
+            continue;
+        }
+        if let Some((len, ())) = lex.titles.longest_at(tokens, i) {
+            i += len;
+            continue;
+        }
+        if let Some(&value) = lex.number_words.get(&t.key) {
+            if let Some((len, magnitude)) =
+                tokens.get(i + 1).and_then(|_| lex.magnitudes.longest_at(tokens, i + 1))
+            {
+                let v = value * magnitude;
+                let unit = unit_after(lex, tokens, i + 1 + len).map(|(u, _)| u).unwrap_or_else(|| "n".into());
+                f.insert(format!("Q:{unit}:{}", fmt_value(v)));
+                f.insert(format!("V:{}", fmt_value(v)));
+                i += 1 + len;
+                continue;
+            }
+        }
+        if lang == "de" {
+            for c in lex.concepts.inside(t) {
+                f.insert(format!("C:{}", c.id));
+                concept_pos.push((i, c.id.clone()));
+            }
+        }
+        let stop = lex.stopwords.contains(&t.key);
+        // A name no gazetteer knows: capitalised inside the sentence (German capitalises every
+        // noun, so only acronyms count there), or an acronym anywhere.
+        let capital_name = i > 0 && lang != "de" && t.is_capitalized() && t.key.chars().count() >= 3;
+        if !stop && (capital_name || t.is_acronym()) && t.text.chars().all(char::is_alphabetic) {
+            // A first name directly before a known person is part of that person.
+            let before_person = lex
+                .entities
+                .longest_at(tokens, (i + 1).min(n - 1))
+                .is_some_and(|(_, e)| i + 1 < n && e.kind == EntityKind::Person);
+            if !before_person {
+                let key = phonetic_key(&t.text);
+                if key.len() >= 2 {
+                    f.insert(format!("N:{key}"));
+                }
+            }
+        }
+        if !stop && t.key.chars().count() >= 4 {
+            let stem: String = t.key.chars().take(5).collect();
+            f.insert(format!("W:{lang}:{stem}"));
+        }
+        i += 1;
+    }
+    // Who does what: an entity within two tokens of a concept.
+    for (ep, e) in &entity_pos {
+        for (cp, c) in &concept_pos {
+            if ep.abs_diff(*cp) <= 2 {
+                f.insert(format!("R:{e}~{c}"));
+            }
+        }
+    }
+    out
+}
+
+/// The unit after position `i` (skipping connectors like "de", "of"): its id and tokens used.
+fn unit_after(lex: &Lexicon, tokens: &[Token], i: usize) -> Option<(String, usize)> {
+    let mut skipped_word = false;
+    for j in i..tokens.len().min(i + 3) {
+        if let Some((len, unit)) = lex.units.longest_at(tokens, j) {
+            return Some((unit.clone(), j - i + len));
+        }
+        if tokens[j].is_number {
+            return None;
+        }
+        if lex.connectors.contains(&tokens[j].key) {
+            continue;
+        }
+        if skipped_word {
+            return None;
+        }
+        skipped_word = true;
+    }
+    None
+}
+
+/// Reads a quantity or a date at a number token; returns the tokens used.
+fn number_at(
+    lex: &Lexicon,
+    tokens: &[Token],
+    i: usize,
+    f: &mut BTreeSet<String>,
+    other_words: &mut usize,
+) -> usize {
+    let Some(mut value) = number_value(&tokens[i].text) else {
+        return 1;
+    };
+    let mut used = 1;
+    // "6th of January", "7 січня", "3. Februar"
+    let mut j = i + 1;
+    while j < tokens.len()
+        && j <= i + 2
+        && matches!(tokens[j].key.as_str(), "th" | "st" | "nd" | "rd" | "of" | "go" | "ogo" | "e")
+    {
+        j += 1;
+    }
+    if j < tokens.len() {
+        if let Some((len, month)) = lex.months.longest_at(tokens, j) {
+            if (1.0..=31.0).contains(&value) && value.fract() == 0.0 {
+                f.insert(format!("D:{month}-{}", value as u32));
+                f.insert(format!("M:{month}"));
+                return j - i + len;
+            }
+        }
+    }
+    if let Some((len, magnitude)) = tokens.get(i + 1).and_then(|_| lex.magnitudes.longest_at(tokens, i + 1)) {
+        value *= magnitude;
+        used += len;
+    } else if let Some(t) = tokens.get(i + 1).filter(|t| lex.connectors.contains(&t.key)) {
+        // "800 de mii"
+        let _ = t;
+        if let Some((len, magnitude)) =
+            tokens.get(i + 2).and_then(|_| lex.magnitudes.longest_at(tokens, i + 2))
+        {
+            value *= magnitude;
+            used += 1 + len;
+        }
+    }
+    let unit = unit_after(lex, tokens, i + used);
+    let is_year = unit.is_none() && used == 1 && (1900.0..=2100.0).contains(&value) && value.fract() == 0.0;
+    if is_year {
+        return used;
+    }
+    let (unit, unit_len) = unit.unwrap_or_else(|| ("n".to_string(), 0));
+    if unit != "n" {
+        *other_words += 1;
+    }
+    f.insert(format!("Q:{unit}:{}", fmt_value(value)));
+    f.insert(format!("V:{}", fmt_value(value)));
+    used + unit_len
+}
+
+#[cfg(test)]
+mod tests {
+    use super::number_value;
+
+    #[test]
+    fn numbers_in_every_notation() {
+        assert_eq!(number_value("800,000"), Some(800000.0));
+        assert_eq!(number_value("800 000"), Some(800000.0));
+        assert_eq!(number_value("800.000"), Some(800000.0));
+        assert_eq!(number_value("1,5"), Some(1.5));
+        assert_eq!(number_value("4,32"), Some(4.32));
+        assert_eq!(number_value("07.01.2026"), None);
+    }
+}
