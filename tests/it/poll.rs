@@ -406,10 +406,10 @@ fn per_host_limit_and_delay_are_observed_on_the_server_side() {
     assert_eq!(most.load(Ordering::SeqCst), 2, "the per-host limit of 2 was exceeded or never reached");
     let mut starts: Vec<_> = requests.iter().map(|r| r.received_at).collect();
     starts.sort();
-    for pair in starts.windows(2) {
-        // 40 ms apart at the client; the server's clock sees them through thread scheduling.
-        assert!(pair[1] - pair[0] >= Duration::from_millis(25), "two starts {:?} apart", pair[1] - pair[0]);
-    }
+    // 40 ms apart at the client; the server sees them through thread scheduling, which under
+    // load may delay one request's timestamp, so the span is checked rather than each gap.
+    let span = *starts.last().unwrap() - starts[0];
+    assert!(span >= Duration::from_millis(40 * 19 * 8 / 10), "20 starts within {span:?}");
 }
 
 // ----------------------------------------------------------------------------------- identity
