@@ -90,6 +90,9 @@ pub fn stall_after(config: &Config) -> Duration {
 
 /// Runs the daemon until a stop signal (or, with `once`, until one full poll is processed).
 pub async fn run(config: Config, once: bool) -> Result<ExitCode> {
+    // Signal handlers first: a SIGTERM during start-up (seeding, loading the claim engine) must
+    // not kill the daemon uncleanly. `run --once` keeps the default disposition: SIGTERM ends it.
+    let signals = if once { None } else { Some(Signals::install()?) };
     let (store, _moved_aside) = Store::open_or_recover(&config.state_dir, config.store.cache_size)
         .with_context(|| format!("opening the store in {}", config.state_dir.display()))?;
     // On first start the seed set is what the store knows (a missing seed set is only a warning).
@@ -104,15 +107,14 @@ pub async fn run(config: Config, once: bool) -> Result<ExitCode> {
         "claimwatch starting"
     );
     crate::metrics::feeds_total(config.feeds.len() as i64);
-    let ctx = Ctx::new(Arc::new(config.clone()), store.clone()).context("building the HTTP client")?;
+    let ctx = Ctx::new(Arc::new(config.clone()), store.clone())?;
     if once {
         poll_once(&ctx).await?;
         store.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
 
-    // Signal handlers first: a SIGTERM during start-up must not kill the process uncleanly.
-    let mut signals = Signals::install()?;
+    let mut signals = signals.expect("installed for the daemon");
     let tasks = Tasks::default();
     let health = Health::new(stall_after(&config));
     let deadline = config.shutdown.deadline;

@@ -18,6 +18,8 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use url::Url;
 
+use crate::claims::index::ClaimIndex;
+use crate::claims::Engine;
 use crate::config::Config;
 use crate::extract::{Rules, SiteRules};
 use crate::feeds::{self, ScheduleInput};
@@ -35,6 +37,9 @@ pub struct Ctx {
     pub fetcher: Fetcher,
     /// Built-in site rules layered with `extract.sites_file`.
     pub sites: Arc<SiteRules>,
+    /// The claim engine (topic profile, lexicons) and the read side of the claim store.
+    pub engine: Arc<Engine>,
+    pub claims: Arc<ClaimIndex>,
 }
 
 impl Ctx {
@@ -42,7 +47,16 @@ impl Ctx {
         let fetcher = Fetcher::new(&config.fetch).context("building the HTTP client")?;
         let sites =
             SiteRules::load(config.extract.sites_file.as_deref()).context("loading extraction site rules")?;
-        Ok(Ctx { config, store, fetcher, sites: Arc::new(sites) })
+        let engine = Engine::load(&config).context("loading the claim engine")?;
+        let claims = ClaimIndex::open(&store, &engine.config).context("opening the claim store")?;
+        Ok(Ctx {
+            config,
+            store,
+            fetcher,
+            sites: Arc::new(sites),
+            engine: Arc::new(engine),
+            claims: Arc::new(claims),
+        })
     }
 }
 
@@ -309,15 +323,30 @@ fn build_article(
     }
 }
 
-/// Placeholder until dedup and claims land: logs the article. The real one commits the
-/// article, its claims and its alerts in one transaction.
-pub async fn process_article(_ctx: &Ctx, article: Article) -> anyhow::Result<()> {
-    tracing::info!(
-        article_url = %article.url,
-        title = article.title.as_deref().unwrap_or(""),
-        chars = article.text.chars().count(),
-        "new article"
-    );
+/// Placeholder until dedup lands: judges the article against the claim store **without writing
+/// to it** (like `check`) and logs its verdict and every claim the store has not seen. The real
+/// one commits the article, its claims and its alerts in one transaction.
+pub async fn process_article(ctx: &Ctx, article: Article) -> anyhow::Result<()> {
+    let (engine, claims) = (ctx.engine.clone(), ctx.claims.clone());
+    let url = article.url.clone();
+    let title = article.title.clone().unwrap_or_default();
+    let (analysis, judgements, verdict) =
+        tokio::task::spawn_blocking(move || crate::claims::cmd::check_article(&engine, &claims, &article))
+            .await
+            .context("the claim engine panicked")??;
+    crate::metrics::article(verdict.as_str());
+    let new: Vec<&str> = judgements
+        .iter()
+        .filter(|j| {
+            j.verdict == crate::model::ClaimVerdict::New && verdict != crate::model::ArticleVerdict::OffTopic
+        })
+        .map(|j| j.text.as_str())
+        .collect();
+    tracing::info!(article_url = %url, title, lang = analysis.lang, verdict = verdict.as_str(),
+        claims = judgements.len(), new_claims = new.len(), "new article");
+    for claim in new {
+        tracing::info!(article_url = %url, lang = analysis.lang, claim, "new claim");
+    }
     Ok(())
 }
 
