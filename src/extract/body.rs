@@ -256,6 +256,11 @@ fn is_positive_names(names: &str) -> bool {
     if names.contains("comment") {
         return false;
     }
+    // Embedded posts quoted by the article ("social-media-embed", "embed-twitter"), but not
+    // the credit line of an embedded image.
+    if names.contains("embed") && !names.contains("credit") && !names.contains("caption") {
+        return true;
+    }
     [
         "article-body",
         "articlebody",
