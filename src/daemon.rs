@@ -176,8 +176,6 @@ pub fn reload(current: &Config) -> Option<Config> {
             for key in restart_only_changes(current, &new) {
                 tracing::warn!(key, "changed in the configuration but takes effect only after a restart");
             }
-            // Counted before the log line, so that whoever reads the log sees the count too.
-            crate::metrics::config_reload("applied");
             tracing::info!(
                 feeds = new.feeds.len(),
                 sinks = ?new.sink_names(),
