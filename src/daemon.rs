@@ -436,7 +436,7 @@ pub async fn poller(
             let live = config.borrow_and_update().clone();
             if reloaded {
                 // New fetch settings take effect for refreshes started from now on.
-                match Ctx::new(live.clone(), ctx.store.clone()) {
+                match ctx.reloaded(live.clone()) {
                     Ok(new_ctx) => ctx = new_ctx,
                     Err(error) => {
                         tracing::error!(

@@ -43,6 +43,14 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// The context for a reloaded configuration: a new client and engine, the same store, and
+    /// the fetcher's knowledge of hosts (Retry-After, per-host spacing) carried over.
+    pub fn reloaded(&self, config: Arc<Config>) -> anyhow::Result<Ctx> {
+        let mut ctx = Ctx::new(config, self.store.clone())?;
+        ctx.fetcher = self.fetcher.reconfigured(&ctx.config.fetch).context("building the HTTP client")?;
+        Ok(ctx)
+    }
+
     pub fn new(config: Arc<Config>, store: Store) -> anyhow::Result<Ctx> {
         let fetcher = Fetcher::new(&config.fetch).context("building the HTTP client")?;
         let sites =

@@ -243,6 +243,14 @@ impl Fetcher {
         })
     }
 
+    /// A fetcher with new settings (a configuration reload) that keeps what it learnt about
+    /// hosts: their Retry-After and the time of their last request still hold.
+    pub fn reconfigured(&self, config: &FetchConfig) -> Result<Fetcher, FetchError> {
+        let mut fresh = Fetcher::new(config)?;
+        fresh.hosts = Arc::clone(&self.hosts);
+        Ok(fresh)
+    }
+
     pub fn config(&self) -> &FetchConfig {
         &self.config
     }

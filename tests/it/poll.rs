@@ -816,3 +816,20 @@ fn a_gzip_bomb_is_stopped_at_the_cap_after_decompression() {
     assert!(matches!(err, FetchError::TooLarge { limit } if limit == 1 << 20), "{err}");
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+#[test]
+fn a_reloaded_fetcher_still_honours_retry_after() {
+    let server = TestServer::start(|_| Reply::status(429).with_header("Retry-After", "600"));
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = ctx(dir.path());
+    rt().block_on(async {
+        let err = fetch(&ctx.fetcher, &server.url("/feed"), Kind::Feed).await.unwrap_err();
+        assert!(matches!(err, FetchError::Status { status: 429, .. }), "{err}");
+        let mut config = (*ctx.config).clone();
+        config.fetch.timeout = Duration::from_secs(20);
+        let reloaded = ctx.reloaded(Arc::new(config)).unwrap();
+        let err = fetch(&reloaded.fetcher, &server.url("/feed"), Kind::Feed).await.unwrap_err();
+        assert!(matches!(err, FetchError::RateLimited { .. }), "{err}");
+    });
+    assert_eq!(server.requests().len(), 1);
+}
