@@ -168,6 +168,10 @@ pub async fn refresh_feed(ctx: &Ctx, feed: &Feed, now: DateTime<Utc>) -> Result<
     }
     if deferred == 0 {
         state.body_hash = Some(hash);
+    } else {
+        // Items are waiting: the next poll must get the document again, not a 304.
+        state.etag = None;
+        state.last_modified = None;
     }
     let dates: Vec<DateTime<Utc>> = parsed.items.iter().filter_map(|i| i.published).collect();
     let outcome = Outcome::Fetched { items: parsed.items.len(), new_items, deferred };

@@ -833,3 +833,29 @@ fn a_reloaded_fetcher_still_honours_retry_after() {
     });
     assert_eq!(server.requests().len(), 1);
 }
+
+#[test]
+fn an_item_whose_page_failed_is_retried_on_the_next_poll_even_behind_a_304() {
+    let page_ok = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let p2 = page_ok.clone();
+    let server = TestServer::start(move |r| match (r.path.as_str(), r.header("if-none-match")) {
+        ("/feed", Some("\"v1\"")) => Reply::status(304),
+        ("/feed", _) => {
+            Reply::ok("application/rss+xml", rss(&[("A", "/a", "g-a")])).with_header("ETag", "\"v1\"")
+        }
+        ("/a", _) if !p2.load(Ordering::SeqCst) => Reply::status(503),
+        (path, _) => page(path),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = ctx(dir.path());
+    let f = feed(&server.url("/feed"));
+    rt().block_on(async {
+        let first = pipeline::refresh_feed(&ctx, &f, t("2026-01-01T00:00:00Z")).await.unwrap();
+        assert_eq!(first.outcome, Outcome::Fetched { items: 1, new_items: 0, deferred: 1 });
+        page_ok.store(true, Ordering::SeqCst);
+        let second = pipeline::refresh_feed(&ctx, &f, t("2026-01-01T01:00:00Z")).await.unwrap();
+        assert_eq!(second.outcome, Outcome::Fetched { items: 1, new_items: 1, deferred: 0 });
+        let third = pipeline::refresh_feed(&ctx, &f, t("2026-01-01T02:00:00Z")).await.unwrap();
+        assert_eq!(third.outcome, Outcome::NotModified);
+    });
+}
