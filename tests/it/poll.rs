@@ -859,3 +859,18 @@ fn an_item_whose_page_failed_is_retried_on_the_next_poll_even_behind_a_304() {
         assert_eq!(third.outcome, Outcome::NotModified);
     });
 }
+
+#[test]
+fn fetch_blocking_serves_command_line_tools_under_the_same_rules() {
+    let server = TestServer::start(|_| page("One page"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = test_config(dir.path());
+    let url = Url::parse(&server.url("/article")).unwrap();
+    let fetched = claimwatch::fetch::fetch_blocking(&config.fetch, &url, Kind::Page).unwrap();
+    assert!(String::from_utf8_lossy(&fetched.body).contains("One page body text."));
+    let mut strict = config.fetch.clone();
+    strict.allow_private_networks = false;
+    let err = claimwatch::fetch::fetch_blocking(&strict, &url, Kind::Page).unwrap_err();
+    assert!(matches!(err, FetchError::Blocked(_)), "{err}");
+    assert_eq!(server.requests().len(), 1);
+}
