@@ -41,6 +41,14 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// The context for a reloaded configuration: a new client and engine, the same store, and
+    /// the fetcher's knowledge of hosts (Retry-After, per-host spacing) carried over.
+    pub fn reloaded(&self, config: Arc<Config>) -> anyhow::Result<Ctx> {
+        let mut ctx = Ctx::new(config, self.store.clone())?;
+        ctx.fetcher = self.fetcher.reconfigured(&ctx.config.fetch).context("building the HTTP client")?;
+        Ok(ctx)
+    }
+
     pub fn new(config: Arc<Config>, store: Store) -> anyhow::Result<Ctx> {
         let fetcher = Fetcher::new(&config.fetch).context("building the HTTP client")?;
         let sites =
@@ -151,6 +159,10 @@ pub async fn refresh_feed(ctx: &Ctx, feed: &Feed, now: DateTime<Utc>) -> Result<
     }
     if deferred == 0 {
         state.body_hash = Some(hash);
+    } else {
+        // Items are waiting: the next poll must get the document again, not a 304.
+        state.etag = None;
+        state.last_modified = None;
     }
     let dates: Vec<DateTime<Utc>> = parsed.items.iter().filter_map(|i| i.published).collect();
     let outcome = Outcome::Fetched { items: parsed.items.len(), new_items, deferred };
