@@ -111,6 +111,10 @@ pub async fn run(config: Config, once: bool) -> Result<ExitCode> {
     if once {
         poll_once(&ctx).await?;
         store.flush()?;
+        let waiting = crate::alert::drain_now(&store, &config, config.shutdown.deadline).await?;
+        if waiting > 0 {
+            tracing::warn!(waiting, "alerts still waiting for a sink; the next run delivers them");
+        }
         return Ok(ExitCode::SUCCESS);
     }
 
@@ -126,6 +130,11 @@ pub async fn run(config: Config, once: bool) -> Result<ExitCode> {
         tracing::info!(listen = %listener.local_addr()?, "serving /healthz /readyz /metrics");
         tasks.spawn("server", crate::server::serve(listener, health.clone(), tasks.token()));
     }
+    crate::alert::spawn_drains(&tasks, &store, &config, ctx.ingest.wake())?;
+    tasks.spawn(
+        "retention",
+        crate::ingest::retention(store.clone(), config.store.retain_bodies, tasks.token()),
+    );
     probe_store_once(&store, &health).await;
     tasks.spawn("store-probe", probe_store(store.clone(), health.clone(), tasks.token()));
     let (poller_config, poller_health, token) = (config_tx.subscribe(), health.clone(), tasks.token());

@@ -18,12 +18,11 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::claims::index::ClaimIndex;
-use crate::claims::Engine;
 use crate::config::Config;
 use crate::extract::{Rules, SiteRules};
 use crate::feeds::{self, ScheduleInput};
 use crate::fetch::{CacheHints, FetchOutcome, Fetcher, Kind, Request, Validators};
+use crate::ingest::{Ingest, Origin, Processed};
 use crate::model::{Article, Extracted, Feed, FeedItem};
 use crate::parse::{self, ParsedFeed};
 use crate::store::records::FeedStateV1;
@@ -37,34 +36,35 @@ pub struct Ctx {
     pub fetcher: Fetcher,
     /// Built-in site rules layered with `extract.sites_file`.
     pub sites: Arc<SiteRules>,
-    /// The claim engine (topic profile, lexicons) and the read side of the claim store.
-    pub engine: Arc<Engine>,
-    pub claims: Arc<ClaimIndex>,
+    /// Dedup, claim judgement and the per-article commit; its `wake()` wakes the alert drains.
+    pub ingest: Ingest,
 }
 
 impl Ctx {
-    /// The context for a reloaded configuration: a new client and engine, the same store, and
-    /// the fetcher's knowledge of hosts (Retry-After, per-host spacing) carried over.
+    /// The context for a reloaded configuration: a new HTTP client (keeping what the fetcher
+    /// learnt about hosts: Retry-After, per-host spacing) and new site rules. The same `Ingest`
+    /// is kept: its lock serialises judgements against in-flight refreshes and its wake handle
+    /// is the one the alert drains listen to.
     pub fn reloaded(&self, config: Arc<Config>) -> anyhow::Result<Ctx> {
-        let mut ctx = Ctx::new(config, self.store.clone())?;
-        ctx.fetcher = self.fetcher.reconfigured(&ctx.config.fetch).context("building the HTTP client")?;
-        Ok(ctx)
+        let fetcher = self.fetcher.reconfigured(&config.fetch).context("building the HTTP client")?;
+        let sites =
+            SiteRules::load(config.extract.sites_file.as_deref()).context("loading extraction site rules")?;
+        Ok(Ctx {
+            config,
+            store: self.store.clone(),
+            fetcher,
+            sites: Arc::new(sites),
+            ingest: self.ingest.clone(),
+        })
     }
 
     pub fn new(config: Arc<Config>, store: Store) -> anyhow::Result<Ctx> {
         let fetcher = Fetcher::new(&config.fetch).context("building the HTTP client")?;
         let sites =
             SiteRules::load(config.extract.sites_file.as_deref()).context("loading extraction site rules")?;
-        let engine = Engine::load(&config).context("loading the claim engine")?;
-        let claims = ClaimIndex::open(&store, &engine.config).context("opening the claim store")?;
-        Ok(Ctx {
-            config,
-            store,
-            fetcher,
-            sites: Arc::new(sites),
-            engine: Arc::new(engine),
-            claims: Arc::new(claims),
-        })
+        let engine = Arc::new(crate::claims::Engine::load(&config).context("loading the claim engine")?);
+        let ingest = Ingest::new(&store, &config.alerts, engine, crate::alert::Wake::new())?;
+        Ok(Ctx { config, store, fetcher, sites: Arc::new(sites), ingest })
     }
 }
 
@@ -273,7 +273,7 @@ async fn process_item(ctx: &Ctx, feed: &Feed, item: &FeedItem, now: DateTime<Utc
     }
     let article = build_article(ctx, feed, item, extracted, page_url, now);
     match process_article(ctx, article).await {
-        Ok(()) => ItemResult::Processed,
+        Ok(_) => ItemResult::Processed,
         Err(error) => {
             tracing::error!(
                 stage = "process",
@@ -319,7 +319,12 @@ fn build_article(
     } else {
         summary
     };
-    let url = extracted.canonical_url.or(page_url).unwrap_or_else(|| {
+    // The page's rel=canonical / og:url unless it looks like a CMS mistake, canonicalised.
+    let url = match page_url {
+        Some(link) => Some(crate::canonical_url::choose(&link, extracted.canonical_url.as_ref())),
+        None => extracted.canonical_url.map(|u| crate::canonical_url::canonicalize(&u)),
+    };
+    let url = url.unwrap_or_else(|| {
         let mut url = feed.url.clone();
         url.set_fragment(Some(&item.key));
         url
@@ -335,31 +340,14 @@ fn build_article(
     }
 }
 
-/// Placeholder until dedup lands: judges the article against the claim store **without writing
-/// to it** (like `check`) and logs its verdict and every claim the store has not seen. The real
-/// one commits the article, its claims and its alerts in one transaction.
-pub async fn process_article(ctx: &Ctx, article: Article) -> anyhow::Result<()> {
-    let (engine, claims) = (ctx.engine.clone(), ctx.claims.clone());
-    let url = article.url.clone();
-    let title = article.title.clone().unwrap_or_default();
-    let (analysis, judgements, verdict) =
-        tokio::task::spawn_blocking(move || crate::claims::cmd::check_article(&engine, &claims, &article))
-            .await
-            .context("the claim engine panicked")??;
-    crate::metrics::article(verdict.as_str());
-    let new: Vec<&str> = judgements
-        .iter()
-        .filter(|j| {
-            j.verdict == crate::model::ClaimVerdict::New && verdict != crate::model::ArticleVerdict::OffTopic
-        })
-        .map(|j| j.text.as_str())
-        .collect();
-    tracing::info!(article_url = %url, title, lang = analysis.lang, verdict = verdict.as_str(),
-        claims = judgements.len(), new_claims = new.len(), "new article");
-    for claim in new {
-        tracing::info!(article_url = %url, lang = analysis.lang, claim, "new claim");
-    }
-    Ok(())
+/// Article → claim analysis → dedup → judgement → one commit (article, fingerprints, claims,
+/// outbox) → wake the alert drains. Returns once the commit is durable. The work is synchronous
+/// (CPU and sled), so it runs on the blocking pool.
+pub async fn process_article(ctx: &Ctx, article: Article) -> anyhow::Result<Processed> {
+    let ingest = ctx.ingest.clone();
+    tokio::task::spawn_blocking(move || ingest.process(article, Origin::Feed))
+        .await
+        .map_err(|e| anyhow::anyhow!("the article processing task panicked: {e}"))?
 }
 
 #[allow(clippy::too_many_arguments)]
