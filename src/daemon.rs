@@ -180,8 +180,6 @@ pub async fn run(config: Config, once: bool) -> Result<ExitCode> {
 pub fn reload(current: &Config) -> Option<Config> {
     match current.reload() {
         Ok(new) => {
-            // Counted before the log line, so that whoever reads the line sees the count.
-            crate::metrics::config_reload("applied");
             for key in restart_only_changes(current, &new) {
                 tracing::warn!(key, "changed in the configuration but takes effect only after a restart");
             }
