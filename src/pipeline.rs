@@ -22,6 +22,7 @@ use crate::config::Config;
 use crate::extract::{Rules, SiteRules};
 use crate::feeds::{self, ScheduleInput};
 use crate::fetch::{CacheHints, FetchOutcome, Fetcher, Kind, Request, Validators};
+use crate::ingest::{Ingest, Origin, Processed};
 use crate::model::{Article, Extracted, Feed, FeedItem};
 use crate::parse::{self, ParsedFeed};
 use crate::store::records::FeedStateV1;
@@ -35,14 +36,35 @@ pub struct Ctx {
     pub fetcher: Fetcher,
     /// Built-in site rules layered with `extract.sites_file`.
     pub sites: Arc<SiteRules>,
+    /// Dedup, claim judgement and the per-article commit; its `wake()` wakes the alert drains.
+    pub ingest: Ingest,
 }
 
 impl Ctx {
+    /// The context for a reloaded configuration: a new HTTP client (keeping what the fetcher
+    /// learnt about hosts: Retry-After, per-host spacing) and new site rules. The same `Ingest`
+    /// is kept: its lock serialises judgements against in-flight refreshes and its wake handle
+    /// is the one the alert drains listen to.
+    pub fn reloaded(&self, config: Arc<Config>) -> anyhow::Result<Ctx> {
+        let fetcher = self.fetcher.reconfigured(&config.fetch).context("building the HTTP client")?;
+        let sites =
+            SiteRules::load(config.extract.sites_file.as_deref()).context("loading extraction site rules")?;
+        Ok(Ctx {
+            config,
+            store: self.store.clone(),
+            fetcher,
+            sites: Arc::new(sites),
+            ingest: self.ingest.clone(),
+        })
+    }
+
     pub fn new(config: Arc<Config>, store: Store) -> anyhow::Result<Ctx> {
         let fetcher = Fetcher::new(&config.fetch).context("building the HTTP client")?;
         let sites =
             SiteRules::load(config.extract.sites_file.as_deref()).context("loading extraction site rules")?;
-        Ok(Ctx { config, store, fetcher, sites: Arc::new(sites) })
+        let engine = Arc::new(crate::claims::Engine::load(&config).context("loading the claim engine")?);
+        let ingest = Ingest::new(&store, &config.alerts, engine, crate::alert::Wake::new())?;
+        Ok(Ctx { config, store, fetcher, sites: Arc::new(sites), ingest })
     }
 }
 
@@ -146,6 +168,10 @@ pub async fn refresh_feed(ctx: &Ctx, feed: &Feed, now: DateTime<Utc>) -> Result<
     }
     if deferred == 0 {
         state.body_hash = Some(hash);
+    } else {
+        // Items are waiting: the next poll must get the document again, not a 304.
+        state.etag = None;
+        state.last_modified = None;
     }
     let dates: Vec<DateTime<Utc>> = parsed.items.iter().filter_map(|i| i.published).collect();
     let outcome = Outcome::Fetched { items: parsed.items.len(), new_items, deferred };
@@ -247,7 +273,7 @@ async fn process_item(ctx: &Ctx, feed: &Feed, item: &FeedItem, now: DateTime<Utc
     }
     let article = build_article(ctx, feed, item, extracted, page_url, now);
     match process_article(ctx, article).await {
-        Ok(()) => ItemResult::Processed,
+        Ok(_) => ItemResult::Processed,
         Err(error) => {
             tracing::error!(
                 stage = "process",
@@ -291,9 +317,20 @@ fn build_article(
     {
         extracted.text
     } else {
+        tracing::info!(
+            stage = "extract",
+            extracted_chars = extracted.text.chars().count(),
+            summary_chars = summary.chars().count(),
+            "extracted text too short; using the feed item's content"
+        );
         summary
     };
-    let url = extracted.canonical_url.or(page_url).unwrap_or_else(|| {
+    // The page's rel=canonical / og:url unless it looks like a CMS mistake, canonicalised.
+    let url = match page_url {
+        Some(link) => Some(crate::canonical_url::choose(&link, extracted.canonical_url.as_ref())),
+        None => extracted.canonical_url.map(|u| crate::canonical_url::canonicalize(&u)),
+    };
+    let url = url.unwrap_or_else(|| {
         let mut url = feed.url.clone();
         url.set_fragment(Some(&item.key));
         url
@@ -309,16 +346,14 @@ fn build_article(
     }
 }
 
-/// Placeholder until dedup and claims land: logs the article. The real one commits the
-/// article, its claims and its alerts in one transaction.
-pub async fn process_article(_ctx: &Ctx, article: Article) -> anyhow::Result<()> {
-    tracing::info!(
-        article_url = %article.url,
-        title = article.title.as_deref().unwrap_or(""),
-        chars = article.text.chars().count(),
-        "new article"
-    );
-    Ok(())
+/// Article → claim analysis → dedup → judgement → one commit (article, fingerprints, claims,
+/// outbox) → wake the alert drains. Returns once the commit is durable. The work is synchronous
+/// (CPU and sled), so it runs on the blocking pool.
+pub async fn process_article(ctx: &Ctx, article: Article) -> anyhow::Result<Processed> {
+    let ingest = ctx.ingest.clone();
+    tokio::task::spawn_blocking(move || ingest.process(article, Origin::Feed))
+        .await
+        .map_err(|e| anyhow::anyhow!("the article processing task panicked: {e}"))?
 }
 
 #[allow(clippy::too_many_arguments)]
