@@ -85,6 +85,16 @@ fn sigkill_during_ingestion_never_breaks_the_store_and_nothing_is_lost() {
     let mut again = Daemon::start(&args, &[]);
     assert_eq!(again.wait(Duration::from_secs(60)), Some(0));
     assert!(new_articles(&again.log()).is_empty(), "{}", again.log());
+
+    // Exactly-once delivery across the kills: no alert id appears twice in the JSONL sink.
+    let alerts = std::fs::read_to_string(state.join("alerts.jsonl")).unwrap_or_default();
+    let mut ids = BTreeSet::new();
+    for line in alerts.lines().filter(|l| !l.trim().is_empty()) {
+        let alert: serde_json::Value = serde_json::from_str(line).expect("every alert line is whole JSON");
+        let id = alert["id"].as_str().expect("an alert id").to_string();
+        assert!(ids.insert(id.clone()), "alert {id} was delivered twice:\n{alerts}");
+    }
+    eprintln!("{} alerts, none repeated", ids.len());
 }
 
 /// The article paths (`/a/N`) that a log reports as processed.
