@@ -172,7 +172,19 @@ pub struct Config {
     pub feeds: Vec<Feed>,
     /// The layers that were read, in order.
     pub sources: Vec<String>,
+    /// How this configuration was loaded, so that [`Config::reload`] reads the same layers.
+    layers: Layers,
     raw: RawConfig,
+}
+
+/// The arguments of one load: which layers to read. Kept so that a reload (SIGHUP) re-reads the
+/// same files, environment and command-line overrides as start-up did.
+#[derive(Debug, Clone, Default)]
+struct Layers {
+    system_file: Option<PathBuf>,
+    config_file: Option<PathBuf>,
+    state_dir: Option<PathBuf>,
+    with_env: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -272,6 +284,13 @@ impl Config {
     /// The built-in defaults alone, with the state dir moved (for tests and tools).
     pub fn defaults_with_state_dir(state_dir: &Path) -> Config {
         load_layers(None, None, Some(state_dir), false).expect("built-in defaults are valid")
+    }
+
+    /// Reads every layer again with the same `--config`, `--state-dir` and environment as this
+    /// configuration was loaded with (SIGHUP). The caller keeps the old configuration on error.
+    pub fn reload(&self) -> Result<Config, Problems> {
+        let l = &self.layers;
+        load_layers(l.system_file.as_deref(), l.config_file.as_deref(), l.state_dir.as_deref(), l.with_env)
     }
 
     /// The names of the configured alert sinks, for the start-up summary.
@@ -402,8 +421,14 @@ fn load_layers(
         problems.push(describe_build_error(e));
         Problems(std::mem::take(&mut problems))
     })?;
+    let layers = Layers {
+        system_file: system_file.map(Path::to_path_buf),
+        config_file: config_file.map(Path::to_path_buf),
+        state_dir: state_dir.map(Path::to_path_buf),
+        with_env,
+    };
     match validate(raw, &origins, sources) {
-        Ok(config) if problems.is_empty() => Ok(config),
+        Ok(config) if problems.is_empty() => Ok(Config { layers, ..config }),
         Ok(_) => Err(Problems(problems)),
         Err(more) => {
             problems.extend(more);
@@ -828,6 +853,7 @@ fn validate(raw: RawConfig, origins: &Origins, sources: Vec<String>) -> Result<C
         claims,
         feeds,
         sources,
+        layers: Layers::default(),
         raw,
     })
 }

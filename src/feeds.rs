@@ -271,7 +271,7 @@ pub async fn discover(fetcher: &Fetcher, url: &Url) -> Result<Discovered> {
             others: vec![],
         });
     }
-    let html = crate::parse::decode_text(&fetched.body, fetched.content_type.as_deref());
+    let html = crate::charset::decode(&fetched.body, fetched.content_type.as_deref()).text;
     let announced = alternate_links(&html, &fetched.url);
     for (i, candidate) in announced.iter().enumerate() {
         if let Some(title) = probe(fetcher, candidate, allow_file).await {
@@ -414,7 +414,7 @@ fn parse_feed_url(text: &str) -> Result<Url> {
     let url = match Url::parse(text) {
         Ok(url) => url,
         Err(url::ParseError::RelativeUrlWithoutBase) if Path::new(text).exists() => {
-            let path = std::fs::canonicalize(text).with_context(|| format!("{text}"))?;
+            let path = std::fs::canonicalize(text).with_context(|| text.to_string())?;
             Url::from_file_path(&path).map_err(|_| anyhow::anyhow!("{text}: not a usable path"))?
         }
         Err(e) => bail!("{text:?} is not a URL: {e}"),

@@ -20,6 +20,8 @@ pub mod extract;
 pub mod feeds;
 /// Polite HTTP (and local files): limits, timeouts, caps, private networks refused.
 pub mod fetch;
+/// Shared health (store answers, scheduler progress) for /readyz and the systemd watchdog.
+pub mod health;
 /// Prometheus metrics shared by every stage.
 pub mod metrics;
 /// Plain data passed between stages; no I/O.
@@ -32,6 +34,8 @@ pub mod parse;
 pub mod pipeline;
 /// Seed articles read from a directory of `.txt` / `.html` / `.md` files.
 pub mod seeds;
+/// The operator's HTTP endpoint: /healthz, /readyz, /metrics.
+pub mod server;
 /// The sled store: named trees, versioned records, one commit per article.
 pub mod store;
 /// tracing subscriber (human or JSON lines).

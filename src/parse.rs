@@ -48,7 +48,7 @@ pub fn parse_feed(bytes: &[u8], content_type: Option<&str>, base: &Url) -> Resul
             warnings.push(format!("no BOM, but the document starts like {}", encoding.name()));
             encoding.decode_without_bom_handling(bytes).0.into_owned()
         }
-        None => decode_text(bytes, content_type),
+        None => decode_text(bytes, content_type, base),
     };
     let text = prepare(&text, &mut warnings);
     let parser = feed_rs::parser::Builder::new()
@@ -85,7 +85,7 @@ fn item_of(entry: &feed_rs::model::Entry, base: &Url) -> FeedItem {
     let link = entry
         .links
         .iter()
-        .filter(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
+        .filter(|l| l.rel.as_deref().map_or(true, |r| r == "alternate"))
         .chain(entry.links.iter())
         .find_map(|l| base.join(l.href.trim()).ok())
         .filter(|u| matches!(u.scheme(), "http" | "https" | "file"))
@@ -150,30 +150,110 @@ pub fn canonical_link(mut url: Url) -> Url {
 }
 
 /// HTML (or plain text) → readable text: tags dropped, entities decoded, whitespace collapsed
-/// within paragraphs, paragraphs separated by blank lines.
+/// within paragraphs, paragraphs separated by blank lines. A linear scan, not an HTML parser:
+/// feed summaries are small and hostile nesting must not cost more than its length.
 pub fn plain_text(html: &str) -> String {
-    if !html.contains('<') && !html.contains('&') {
-        return collapse(html);
-    }
-    let fragment = scraper::Html::parse_fragment(html);
+    const BLOCKS: &[&str] = &[
+        "p",
+        "br",
+        "div",
+        "li",
+        "ul",
+        "ol",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "blockquote",
+        "tr",
+        "table",
+        "section",
+        "article",
+        "figure",
+        "figcaption",
+        "hr",
+        "pre",
+    ];
     let mut out = String::new();
     let mut para = String::new();
-    for node in fragment.root_element().descendants() {
-        match node.value() {
-            scraper::Node::Text(text) => para.push_str(text),
-            scraper::Node::Element(e)
-                if matches!(
-                    e.name(),
-                    "p" | "br" | "div" | "li" | "h1" | "h2" | "h3" | "h4" | "blockquote"
-                ) =>
-            {
-                flush(&mut out, &mut para)
-            }
-            _ => {}
+    let mut rest = html;
+    while let Some(lt) = rest.find('<') {
+        decode_entities(&rest[..lt], &mut para);
+        let after = &rest[lt..];
+        let next = after[1..].chars().next();
+        if !next.is_some_and(|c| c.is_ascii_alphabetic() || c == '/' || c == '!' || c == '?') {
+            para.push('<');
+            rest = &after[1..];
+            continue;
+        }
+        if let Some(body) = after.strip_prefix("<![CDATA[") {
+            let end = body.find("]]>").unwrap_or(body.len());
+            para.push_str(&body[..end]);
+            rest = body.get(end + 3..).unwrap_or("");
+            continue;
+        }
+        if after.starts_with("<!--") {
+            rest = after.find("-->").map_or("", |i| &after[i + 3..]);
+            continue;
+        }
+        let end = after.find('>').map_or(after.len(), |i| i + 1);
+        let name: String = after[1..end]
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        rest = &after[end..];
+        if (name == "script" || name == "style") && !after[1..].starts_with('/') {
+            let close = format!("</{name}");
+            let lower = rest.to_ascii_lowercase();
+            rest = lower.find(&close).map_or("", |i| &rest[i..]);
+            continue;
+        }
+        if BLOCKS.contains(&name.as_str()) {
+            flush(&mut out, &mut para);
+        } else if name == "td" || name == "th" {
+            para.push(' ');
         }
     }
+    decode_entities(rest, &mut para);
     flush(&mut out, &mut para);
     out
+}
+
+/// Appends `text` with its character references decoded (named ones from the HTML table).
+fn decode_entities(text: &str, out: &mut String) {
+    let mut rest = text;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        let after = &rest[amp + 1..];
+        let end = after.char_indices().take(32).find(|(_, c)| *c == ';').map(|(i, _)| i);
+        let decoded = end.and_then(|end| {
+            let name = &after[..end];
+            let code = if let Some(num) = name.strip_prefix("#x").or_else(|| name.strip_prefix("#X")) {
+                u32::from_str_radix(num, 16).ok()
+            } else if let Some(num) = name.strip_prefix('#') {
+                num.parse().ok()
+            } else {
+                html5ever::data::NAMED_ENTITIES.get(&after[..=end]).map(|(c, _)| *c).filter(|c| *c != 0)
+            };
+            let c = char::from_u32(code?).filter(|c| *c != '\0')?;
+            Some((if c == '\u{a0}' { ' ' } else { c }, end))
+        });
+        match decoded {
+            Some((c, end)) => {
+                out.push(c);
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
 }
 
 fn flush(out: &mut String, para: &mut String) {
@@ -245,43 +325,10 @@ fn find_root(text: &str, name: &str) -> Option<usize> {
     None
 }
 
-/// Bytes → UTF-8 text: BOM, then valid UTF-8, then a declared charset (header, prolog, meta),
-/// then detection. (`crate::charset` replaces this once it lands on main.)
-pub fn decode_text(bytes: &[u8], content_type: Option<&str>) -> String {
-    use encoding_rs::Encoding;
-    if let Some((encoding, bom)) = Encoding::for_bom(bytes) {
-        return encoding.decode_without_bom_handling(&bytes[bom..]).0.into_owned();
-    }
-    if let Ok(text) = std::str::from_utf8(bytes) {
-        return text.to_string();
-    }
-    let declared = content_type
-        .and_then(|ct| {
-            ct.to_ascii_lowercase()
-                .split("charset=")
-                .nth(1)
-                .map(|c| c.trim_matches(|c: char| c == '"' || c == ' ' || c == ';').to_string())
-        })
-        .or_else(|| {
-            let head = String::from_utf8_lossy(&bytes[..bytes.len().min(1024)]).to_ascii_lowercase();
-            let at =
-                head.find("encoding=").map(|i| i + 9).or_else(|| head.find("charset=").map(|i| i + 8))?;
-            Some(
-                head[at..]
-                    .trim_start_matches(['"', '\''])
-                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
-                    .next()?
-                    .to_string(),
-            )
-        })
-        .and_then(|label| Encoding::for_label(label.as_bytes()))
-        .filter(|e| *e != encoding_rs::UTF_8);
-    let encoding = declared.unwrap_or_else(|| {
-        let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
-        detector.feed(bytes, true);
-        detector.guess(None, chardetng::Utf8Detection::Allow)
-    });
-    encoding.decode_without_bom_handling(bytes).0.into_owned()
+/// Bytes → UTF-8 text (`crate::charset`), with the feed host's top-level domain as a hint.
+fn decode_text(bytes: &[u8], content_type: Option<&str>, base: &Url) -> String {
+    let tld = base.host_str().and_then(|h| h.rsplit('.').next()).map(str::to_ascii_lowercase);
+    crate::charset::decode_hinted(bytes, content_type, tld.as_deref()).text
 }
 
 #[cfg(test)]
@@ -319,7 +366,53 @@ mod tests {
     }
 
     #[test]
+    fn hostile_documents_are_inert_and_fast() {
+        let laughs = r#"<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "aaaaaaaaaa">
+            <!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">
+            <!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;"><!ENTITY e "&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;">
+            <!ENTITY f "&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;"><!ENTITY g "&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;">]>
+            <rss version="2.0"><channel><title>&g;</title><item><title>x&g;</title><link>/x</link></item></channel></rss>"#;
+        let xxe = r#"<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+            <rss version="2.0"><channel><title>&xxe;</title><item><title>&xxe;</title><link>/x</link></item></channel></rss>"#;
+        let many_attrs = format!(
+            "<rss version=\"2.0\"><channel><item {}><title>t</title><link>/x</link></item></channel></rss>",
+            (0..80_000).map(|i| format!("a{i}=\"v\"")).collect::<Vec<_>>().join(" ")
+        );
+        let truncated = "<rss version=\"2.0\"><channel><title>T</title><item><title>cut";
+        let garbage: Vec<u8> = (0..200_000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+        let deep = format!("<rss version=\"2.0\"><channel>{}</channel></rss>", "<x>".repeat(100_000));
+        for (name, bytes) in [
+            ("billion laughs", laughs.as_bytes()),
+            ("external entity", xxe.as_bytes()),
+            ("80k attributes", many_attrs.as_bytes()),
+            ("truncated", truncated.as_bytes()),
+            ("garbage", &garbage[..]),
+            ("deep nesting", deep.as_bytes()),
+        ] {
+            let started = std::time::Instant::now();
+            let result = parse_feed(bytes, None, &base());
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(2),
+                "{name} took {:?}",
+                started.elapsed()
+            );
+            if let Ok(feed) = result {
+                for item in &feed.items {
+                    let title = item.title.as_deref().unwrap_or("");
+                    assert!(title.len() < 10_000 && !title.contains("root:"), "{name}: {title:.100}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn summaries_are_plain_text() {
         assert_eq!(plain_text("<p>One &amp; two</p><p>Three</p>"), "One & two\n\nThree");
+        assert_eq!(
+            plain_text("a < b &eacute;t&#233; &#x4E2D; &bogus; <em>x</em>y"),
+            "a < b été 中 &bogus; xy"
+        );
+        assert_eq!(plain_text("<script>var x = '<p>';</script>Text<style>p{}</style>"), "Text");
+        assert_eq!(plain_text(&"<div>".repeat(100_000)), "");
     }
 }

@@ -13,11 +13,13 @@
 
 use std::sync::Arc;
 
+use anyhow::Context;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use url::Url;
 
 use crate::config::Config;
+use crate::extract::{Rules, SiteRules};
 use crate::feeds::{self, ScheduleInput};
 use crate::fetch::{CacheHints, FetchOutcome, Fetcher, Kind, Request, Validators};
 use crate::model::{Article, Extracted, Feed, FeedItem};
@@ -31,12 +33,16 @@ pub struct Ctx {
     pub config: Arc<Config>,
     pub store: Store,
     pub fetcher: Fetcher,
+    /// Built-in site rules layered with `extract.sites_file`.
+    pub sites: Arc<SiteRules>,
 }
 
 impl Ctx {
-    pub fn new(config: Arc<Config>, store: Store) -> Result<Ctx, crate::fetch::FetchError> {
-        let fetcher = Fetcher::new(&config.fetch)?;
-        Ok(Ctx { config, store, fetcher })
+    pub fn new(config: Arc<Config>, store: Store) -> anyhow::Result<Ctx> {
+        let fetcher = Fetcher::new(&config.fetch).context("building the HTTP client")?;
+        let sites =
+            SiteRules::load(config.extract.sites_file.as_deref()).context("loading extraction site rules")?;
+        Ok(Ctx { config, store, fetcher, sites: Arc::new(sites) })
     }
 }
 
@@ -66,9 +72,9 @@ pub async fn refresh_feed(ctx: &Ctx, feed: &Feed, now: DateTime<Utc>) -> Result<
     let mut state = feeds::load_state(&ctx.store, &feed.url)?;
     state.last_check_at = Some(now.timestamp());
     let validators = Validators { etag: state.etag.clone(), last_modified: state.last_modified.clone() };
-    let force_due = state
-        .last_unconditional_at
-        .is_none_or(|t| (now - feeds::at(t)).to_std().unwrap_or_default() >= ctx.config.fetch.force_refresh);
+    let force_due = state.last_unconditional_at.map_or(true, |t| {
+        (now - feeds::at(t)).to_std().unwrap_or_default() >= ctx.config.fetch.force_refresh
+    });
     let conditional = !force_due && !validators.is_empty();
     let is_local = feed.url.scheme() == "file";
     let request = Request {
@@ -98,7 +104,14 @@ pub async fn refresh_feed(ctx: &Ctx, feed: &Feed, now: DateTime<Utc>) -> Result<
         return succeed(ctx, feed, state, now, &fetched.cache, None, None, Outcome::Unchanged);
     }
 
-    let parsed = match parse::parse_feed(&fetched.body, fetched.content_type.as_deref(), &fetched.url) {
+    let parsed = {
+        let (body, content_type, url) = (fetched.body, fetched.content_type.clone(), fetched.url.clone());
+        // Parsing is CPU work: keep it off the async workers.
+        tokio::task::spawn_blocking(move || parse::parse_feed(&body, content_type.as_deref(), &url))
+            .await
+            .unwrap_or_else(|join| Err(parse::ParseError::Panicked(join.to_string())))
+    };
+    let parsed = match parsed {
         Ok(parsed) => parsed,
         Err(error) => {
             crate::metrics::fetch("feed", "parse_error");
@@ -213,8 +226,7 @@ async fn process_item(ctx: &Ctx, feed: &Feed, item: &FeedItem, now: DateTime<Utc
                 Request { url: link, kind: Kind::Page, validators: None, allow_file: feed_is_local };
             match ctx.fetcher.fetch(request).await {
                 Ok(FetchOutcome::Fetched(page)) => {
-                    let html = parse::decode_text(&page.body, page.content_type.as_deref());
-                    extracted = extract_page(&html, &page.url);
+                    extracted = extract_page(ctx, feed, &page, now).await;
                     page_url = Some(page.url);
                 }
                 Ok(FetchOutcome::NotModified { .. }) => {}
@@ -247,38 +259,21 @@ async fn process_item(ctx: &Ctx, feed: &Feed, item: &FeedItem, now: DateTime<Utc
     }
 }
 
-/// Extraction of an article page. (`crate::extract::extract` replaces this once it lands.)
-fn extract_page(html: &str, base: &Url) -> Extracted {
-    let document = scraper::Html::parse_document(html);
-    let select = |css: &str| scraper::Selector::parse(css).expect("a valid selector");
-    let title = document
-        .select(&select("h1"))
-        .next()
-        .or_else(|| document.select(&select("title")).next())
-        .map(|e| e.text().collect::<String>().split_whitespace().collect::<Vec<_>>().join(" "))
-        .filter(|t| !t.is_empty());
-    let paragraphs: Vec<String> = document
-        .select(&select("article p, main p, p"))
-        .map(|p| p.text().collect::<String>().split_whitespace().collect::<Vec<_>>().join(" "))
-        .filter(|p| !p.is_empty())
-        .collect();
-    let mut text = Vec::new();
-    for p in paragraphs {
-        if !text.contains(&p) {
-            text.push(p);
-        }
-    }
-    let lang = document
-        .select(&select("html[lang]"))
-        .next()
-        .and_then(|e| e.value().attr("lang"))
-        .map(|l| l.split(['-', '_']).next().unwrap_or(l).to_ascii_lowercase());
-    let canonical_url = document
-        .select(&select("link[rel=canonical][href]"))
-        .next()
-        .and_then(|e| base.join(e.value().attr("href")?).ok())
-        .filter(|u| u.scheme() == base.scheme());
-    Extracted { title, text: text.join("\n\n"), published: None, lang, canonical_url, author: None }
+/// Decodes and extracts an article page on the blocking pool (html5ever is CPU work).
+async fn extract_page(ctx: &Ctx, feed: &Feed, page: &crate::fetch::Fetched, now: DateTime<Utc>) -> Extracted {
+    let (body, content_type, url) = (page.body.clone(), page.content_type.clone(), page.url.clone());
+    let (sites, selector) = (ctx.sites.clone(), feed.body_selector.clone());
+    let joined = tokio::task::spawn_blocking(move || {
+        let tld = url.host_str().and_then(|h| h.rsplit('.').next()).map(str::to_ascii_lowercase);
+        let decoded = crate::charset::decode_hinted(&body, content_type.as_deref(), tld.as_deref());
+        let rules = Rules { body_selector: selector.as_deref(), sites: &sites, now };
+        crate::extract::extract_with(&decoded.text, &url, &rules)
+    })
+    .await;
+    joined.unwrap_or_else(|error| {
+        tracing::error!(stage = "extract", error = %error, "extraction failed; using the feed's summary");
+        Extracted::default()
+    })
 }
 
 /// The article: extracted text, or the feed item's summary when extraction found too little.

@@ -40,6 +40,8 @@ pub struct Block {
     pub link_chars: usize,
     /// Inside navigation, a form, an aside or an element whose class/id names boilerplate.
     pub boilerplate_context: bool,
+    /// Inside a `<blockquote>`: embedded posts and quotes are link-heavy but still article.
+    pub quoted: bool,
 }
 
 /// Tags that never hold article text.
@@ -205,7 +207,7 @@ const NEGATIVE: &[&str] = &[
 
 /// Whole words (class/id tokens) that mark boilerplate; too short to match as substrings.
 const NEGATIVE_WORDS: &[&str] =
-    &["ad", "ads", "nav", "meta", "hidden", "hide", "share", "tag", "tools", "aside", "rail"];
+    &["ad", "ads", "nav", "meta", "hidden", "hide", "share", "tag", "tools", "aside"];
 
 /// Class and id words that mark the article itself.
 const POSITIVE: &[&str] = &[
@@ -254,6 +256,11 @@ fn is_positive_names(names: &str) -> bool {
     if names.contains("comment") {
         return false;
     }
+    // Embedded posts quoted by the article ("social-media-embed", "embed-twitter"), but not
+    // the credit line of an embedded image.
+    if names.contains("embed") && !names.contains("credit") && !names.contains("caption") {
+        return true;
+    }
     [
         "article-body",
         "articlebody",
@@ -270,6 +277,14 @@ fn is_positive_names(names: &str) -> bool {
 pub fn is_positive(element: &Element) -> bool {
     let names = class_id(element);
     !names.contains("comment") && POSITIVE.iter().any(|p| names.contains(p))
+}
+
+/// Inline elements that hold no prose: hover cards, tooltips, screen-reader-only labels.
+fn is_inline_boilerplate(element: &Element) -> bool {
+    let names = class_id(element);
+    ["rollover", "tooltip", "popover", "hovercard", "sr-only", "visually-hidden", "screen-reader"]
+        .iter()
+        .any(|n| names.contains(n))
 }
 
 /// Invisible by markup: `hidden`, `aria-hidden`, inline `display:none`.
@@ -309,6 +324,7 @@ struct Segmenter<'a> {
     keep: &'a dyn Fn(NodeId) -> bool,
     /// Nodes a site rule says are boilerplate.
     drop: &'a HashSet<NodeId>,
+    quote_depth: usize,
 }
 
 impl Segmenter<'_> {
@@ -323,6 +339,7 @@ impl Segmenter<'_> {
                 chars,
                 link_chars: self.link_chars.min(chars),
                 boilerplate_context,
+                quoted: self.quote_depth > 0,
             });
         }
         self.buf.clear();
@@ -365,7 +382,15 @@ impl Segmenter<'_> {
                     self.buf.push(' ');
                     return;
                 }
+                // Inline boilerplate (hover cards, share counters) sits inside prose paragraphs:
+                // drop it in both passes so that it neither pollutes nor penalises them.
+                if !is_block(name) && is_inline_boilerplate(element) {
+                    self.buf.push(' ');
+                    return;
+                }
                 let in_link = in_link || name == "a";
+                let quote = name == "blockquote";
+                self.quote_depth += quote as usize;
                 if is_block(name) {
                     self.flush(context);
                     let (owner, kind) = (self.owner, self.kind);
@@ -382,6 +407,7 @@ impl Segmenter<'_> {
                         self.walk(child, in_link, context, depth + 1);
                     }
                 }
+                self.quote_depth -= quote as usize;
             }
             _ => {}
         }
@@ -434,6 +460,7 @@ fn segment(
         mode: Mode { prune },
         keep,
         drop,
+        quote_depth: 0,
     };
     s.walk(root, false, false, 0);
     s.flush(false);
@@ -451,12 +478,20 @@ fn weight(block: &Block) -> f64 {
     if block.kind == Kind::Title {
         return 0.0;
     }
-    if density > 0.33 {
+    let max_density = if block.quoted {
+        0.8
+    } else if block.chars >= 150 {
+        0.5
+    } else {
+        0.33
+    };
+    if density > max_density {
         return -chars;
     }
     let min = match block.kind {
         Kind::Paragraph | Kind::Preformatted | Kind::Quote => 25.0,
         Kind::Heading => return 0.0,
+        Kind::ListItem if block.quoted => 25.0,
         Kind::ListItem => 90.0,
         _ => 60.0,
     };
@@ -547,6 +582,17 @@ fn mark_boilerplate_context(doc: &Html, blocks: &mut [Block]) {
             cursor = n.parent();
         }
     }
+    // Elements around an h1 frame the article (or the whole page), whatever their class says.
+    let mut around_title: HashSet<NodeId> = HashSet::new();
+    for block in blocks.iter().filter(|b| b.kind == Kind::Title) {
+        let mut cursor = doc.tree.get(block.owner);
+        while let Some(n) = cursor {
+            if !around_title.insert(n.id()) {
+                break;
+            }
+            cursor = n.parent();
+        }
+    }
     let mut verdicts: HashMap<NodeId, bool> = HashMap::new();
     for block in blocks.iter_mut() {
         let mut cursor = doc.tree.get(block.owner);
@@ -554,7 +600,8 @@ fn mark_boilerplate_context(doc: &Html, blocks: &mut [Block]) {
             let boilerplate = *verdicts.entry(n.id()).or_insert_with(|| match n.value() {
                 Node::Element(e) => {
                     (is_frame(e.name()) || is_negative(e))
-                        && good.get(&n.id()).copied().unwrap_or(0.0) < 0.4 * total
+                        && good.get(&n.id()).copied().unwrap_or(0.0) < 0.75 * total
+                        && !(around_title.contains(&n.id()) && !is_frame(e.name()))
                 }
                 _ => false,
             });
@@ -596,16 +643,6 @@ fn best_container(doc: &Html, blocks: &[Block]) -> Option<NodeId> {
             best = Some((id, score));
         }
     }
-    if std::env::var_os("CLAIMWATCH_EXTRACT_DEBUG").is_some() {
-        for b in blocks {
-            eprintln!("{:>8.1} {:?} ctx={} {:.80}", weight(b), b.kind, b.boilerplate_context, b.text);
-        }
-        if let Some((id, s)) = best {
-            if let Some(Node::Element(e)) = doc.tree.get(id).map(|n| n.value()) {
-                eprintln!("best {} {:?} {s}", e.name(), class_id(e));
-            }
-        }
-    }
     best.filter(|(_, s)| *s > 0.0).map(|(id, _)| id)
 }
 
@@ -636,7 +673,11 @@ fn keep_block(block: &Block) -> bool {
         return false;
     }
     let density = block.link_chars as f64 / block.chars as f64;
-    if density > 0.5 && block.chars < 400 {
+    if density > if block.quoted { 0.9 } else { 0.5 } && block.chars < 400 {
+        return false;
+    }
+    // Markup that reached us as text (escaped tags in a noscript or a broken template).
+    if block.text.starts_with('<') && block.text.ends_with('>') {
         return false;
     }
     if block.chars < 200 && boilerplate::is_boilerplate(&block.text) {

@@ -195,9 +195,236 @@ const WHOLE: &[&str] = &[
     "distribuie",
 ];
 
+/// Photo agency credits; a short block containing one is a credit line.
+const CREDITS: &[&str] = &[
+    "getty images",
+    "ap photo",
+    "afp via",
+    "afp photo",
+    "shutterstock",
+    "reuters/",
+    "/ reuters",
+    "| reuters",
+    "epa-efe",
+    "/ epa",
+    "фото:",
+    "фото —",
+    "foto:",
+    "photo:",
+    "zdjęcie:",
+    "bild:",
+    "image:",
+];
+
+/// Words that may appear in a dateline besides numbers: months, weekdays, "updated", zones.
+const DATE_WORDS: &[&str] = &[
+    "jan",
+    "january",
+    "feb",
+    "february",
+    "mar",
+    "march",
+    "apr",
+    "april",
+    "may",
+    "jun",
+    "june",
+    "jul",
+    "july",
+    "aug",
+    "august",
+    "sep",
+    "sept",
+    "september",
+    "oct",
+    "october",
+    "nov",
+    "november",
+    "dec",
+    "december",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "mon",
+    "tue",
+    "wed",
+    "thu",
+    "fri",
+    "sat",
+    "sun",
+    "am",
+    "pm",
+    "a",
+    "m",
+    "p",
+    "updated",
+    "update",
+    "published",
+    "first",
+    "last",
+    "posted",
+    "on",
+    "at",
+    "modified",
+    "utc",
+    "gmt",
+    "est",
+    "edt",
+    "cst",
+    "cdt",
+    "pst",
+    "pdt",
+    "cet",
+    "cest",
+    "eet",
+    "eest",
+    "msk",
+    "ist",
+    "bst",
+    "et",
+    "pt",
+    "ct",
+    "date",
+    "time",
+    "h",
+    "hours",
+    "ago",
+    "min",
+    "mins",
+    // uk ru ro pl de fr
+    "січня",
+    "лютого",
+    "березня",
+    "квітня",
+    "травня",
+    "червня",
+    "липня",
+    "серпня",
+    "вересня",
+    "жовтня",
+    "листопада",
+    "грудня",
+    "оновлено",
+    "опубліковано",
+    "января",
+    "февраля",
+    "марта",
+    "апреля",
+    "мая",
+    "июня",
+    "июля",
+    "августа",
+    "сентября",
+    "октября",
+    "ноября",
+    "декабря",
+    "обновлено",
+    "опубликовано",
+    "ianuarie",
+    "februarie",
+    "martie",
+    "aprilie",
+    "mai",
+    "iunie",
+    "iulie",
+    "august",
+    "septembrie",
+    "octombrie",
+    "noiembrie",
+    "decembrie",
+    "actualizat",
+    "publicat",
+    "stycznia",
+    "lutego",
+    "marca",
+    "kwietnia",
+    "maja",
+    "czerwca",
+    "lipca",
+    "sierpnia",
+    "września",
+    "października",
+    "listopada",
+    "grudnia",
+    "aktualizacja",
+    "januar",
+    "februar",
+    "märz",
+    "juni",
+    "juli",
+    "oktober",
+    "dezember",
+    "aktualisiert",
+    "veröffentlicht",
+    "um",
+    "uhr",
+    "am",
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+    "publié",
+    "le",
+    "mis",
+    "à",
+    "jour",
+    "à",
+];
+
+/// A block that is only a date or time ("Updated 11:21 pm CST, Tuesday, November 19, 2019").
+pub fn is_dateline(text: &str) -> bool {
+    if text.chars().count() > 80 {
+        return false;
+    }
+    let lower = text.to_lowercase();
+    let mut has_number = false;
+    let mut words = 0;
+    for word in lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+        words += 1;
+        if word.chars().all(|c| c.is_ascii_digit()) || is_ordinal(word) {
+            has_number = true;
+        } else if !DATE_WORDS.contains(&word) {
+            return false;
+        }
+    }
+    has_number && words >= 2
+}
+
+fn is_ordinal(word: &str) -> bool {
+    let digits = word.chars().take_while(|c| c.is_ascii_digit()).count();
+    digits > 0 && matches!(&word[digits..], "st" | "nd" | "rd" | "th")
+}
+
 /// Whether a (short) block of text is boilerplate in any of the supported languages.
 pub fn is_boilerplate(text: &str) -> bool {
-    let lower = text.trim().to_lowercase();
+    let trimmed = text.trim();
+    // A bare URL printed as text (share widgets, print versions).
+    if (trimmed.starts_with("http://") || trimmed.starts_with("https://")) && !trimmed.contains(' ') {
+        return true;
+    }
+    // A credit line: "Photo © Agency", "(c) 2024 Site".
+    if trimmed.chars().count() < 120 && (trimmed.contains('©') || trimmed.contains("(c)")) {
+        return true;
+    }
+    if is_dateline(trimmed) {
+        return true;
+    }
+    let lower = trimmed.to_lowercase();
+    // An image credit left outside its figure: "Jane Doe | Bloomberg | Getty Images".
+    if trimmed.chars().count() < 100 && CREDITS.iter().any(|c| lower.contains(c)) {
+        return true;
+    }
     let stripped = lower.trim_end_matches(|c: char| c.is_ascii_punctuation() || c.is_whitespace());
     if WHOLE.contains(&stripped) {
         return true;
@@ -225,6 +452,13 @@ mod tests {
         check("Lire aussi : Les garanties de sécurité", true);
         check("Share", true);
         check("Поділитися:", true);
+        check("Updated 11:21 pm CST, Tuesday, November 19, 2019", true);
+        check("First Published on Nov 20, 2019 01:38 pm", true);
+        check("17 травня 2024, 10:20", true);
+        check("Jewels, installation views, photos © Inexhibit, 2018", true);
+        check("https://example.org/news/article/x.php", true);
+        check("Natalie Naccache | Bloomberg | Getty Images", true);
+        check("Минобороны. Фото: пресс-служба", true);
     }
 
     #[test]
@@ -232,5 +466,6 @@ mod tests {
         check("The minister said the guarantees would be binding.", false);
         check("Президент заявив, що гарантії мають бути юридично зобов'язуючими.", false);
         check("Sharing intelligence was part of the deal.", false);
+        check("On 17 May 2024 the talks resumed in Geneva after a pause.", false);
     }
 }

@@ -58,9 +58,6 @@ pub fn extract_with(html: &str, base: &Url, rules: &Rules<'_>) -> Extracted {
     for warning in &scan.warnings {
         tracing::warn!(article_url = %base, stage = "extract", "{warning}");
     }
-    if let Some(path) = std::env::var_os("CLAIMWATCH_EXTRACT_DUMP") {
-        let _ = std::fs::write(path, &scan.html);
-    }
     let doc = Html::parse_document(&scan.html);
     let ld = meta::json_ld(&scan.json_ld);
     let collected = meta::collect(&doc);

@@ -30,49 +30,61 @@ pub struct Prescan {
 /// Tags whose nesting counts toward the depth budget: the ones html5ever keeps open until an
 /// explicit end tag (implicitly closed ones such as `p` and `li` cannot pile up).
 fn is_container(name: &str) -> bool {
-    matches!(
-        name,
-        "div"
-            | "span"
-            | "section"
-            | "article"
-            | "aside"
-            | "main"
-            | "header"
-            | "footer"
-            | "nav"
-            | "blockquote"
-            | "ul"
-            | "ol"
-            | "dl"
-            | "table"
-            | "form"
-            | "a"
-            | "b"
-            | "i"
-            | "em"
-            | "strong"
-            | "font"
-            | "center"
-            | "small"
-            | "big"
-            | "u"
-            | "s"
-            | "sub"
-            | "sup"
-            | "figure"
-            | "fieldset"
-            | "details"
-            | "label"
-            | "q"
-            | "cite"
-            | "abbr"
-            | "code"
-            | "mark"
-            | "time"
-            | "object"
-            | "button"
-    )
+    // Custom elements (`<amp-ad>`, `<x-card>`) nest like `div`s.
+    name.contains('-')
+        || matches!(
+            name,
+            "div"
+                | "span"
+                | "section"
+                | "article"
+                | "aside"
+                | "main"
+                | "header"
+                | "footer"
+                | "nav"
+                | "blockquote"
+                | "ul"
+                | "ol"
+                | "dl"
+                | "table"
+                | "form"
+                | "a"
+                | "b"
+                | "i"
+                | "em"
+                | "strong"
+                | "font"
+                | "center"
+                | "small"
+                | "big"
+                | "u"
+                | "s"
+                | "sub"
+                | "sup"
+                | "figure"
+                | "fieldset"
+                | "details"
+                | "label"
+                | "q"
+                | "cite"
+                | "abbr"
+                | "code"
+                | "mark"
+                | "time"
+                | "object"
+                | "button"
+                | "h1"
+                | "h2"
+                | "h3"
+                | "h4"
+                | "h5"
+                | "h6"
+                | "nobr"
+                | "marquee"
+                | "dd"
+                | "dt"
+        )
 }
 
 /// Elements whose whole content is dropped.
@@ -227,12 +239,30 @@ fn memchr_lt(bytes: &[u8]) -> Option<usize> {
     bytes.iter().position(|&b| b == b'<')
 }
 
+/// First occurrence of `needle` (whose first byte is ASCII) in `hay`, jumping between
+/// occurrences of its first byte.
+fn find_by(hay: &[u8], needle: &[u8], eq: impl Fn(&[u8], &[u8]) -> bool) -> Option<usize> {
+    let first = *needle.first()?;
+    let mut from = 0;
+    while let Some(off) = hay[from..].iter().position(|&b| b == first) {
+        let at = from + off;
+        if hay.len() - at < needle.len() {
+            return None;
+        }
+        if eq(&hay[at..at + needle.len()], needle) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    find_by(hay, needle, |a, b| a == b)
 }
 
 fn find_ci(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w.eq_ignore_ascii_case(needle))
+    find_by(hay, needle, |a, b| a.eq_ignore_ascii_case(b))
 }
 
 fn floor_char_boundary(s: &str, at: usize) -> usize {

@@ -36,3 +36,104 @@ fn hostile_snippets_do_not_panic() {
         let _ = extract(html, &base());
     }
 }
+
+const PROSE: &str =
+    "The minister said on Tuesday that the guarantees would be legally binding and ratified by parliaments.";
+const PROSE2: &str =
+    "Negotiations with more than twenty states continue, and the next round is planned for June in Brussels.";
+
+/// Wraps body HTML in a page with navigation and a footer around it.
+fn page(body: &str) -> String {
+    format!(
+        "<html><head><title>T</title></head><body><nav><a href='/'>Home</a> <a href='/w'>World</a></nav>\
+         <div class='main'>{body}</div><footer><a href='/about'>About us</a></footer></body></html>"
+    )
+}
+
+#[track_caller]
+fn check(body: &str, expected: &str) {
+    assert_eq!(extract(&page(body), &base()).text, expected);
+}
+
+#[test]
+fn paragraphs_are_separated_by_a_blank_line() {
+    check(&format!("<p>{PROSE}</p>\n<p>{PROSE2}</p>"), &format!("{PROSE}\n\n{PROSE2}"));
+}
+
+#[test]
+fn list_items_are_kept_one_per_line() {
+    check(
+        &format!("<p>{PROSE}</p><ul><li>air defence</li><li>training</li></ul><p>{PROSE2}</p>"),
+        &format!("{PROSE}\n\n- air defence\n- training\n\n{PROSE2}"),
+    );
+}
+
+#[test]
+fn entities_are_decoded_and_whitespace_collapsed() {
+    check(
+        &format!("<p>{PROSE} &laquo;Yes&raquo; &amp;   &#8212;\n   done.</p><p>{PROSE2}</p>"),
+        &format!("{PROSE} «Yes» & — done.\n\n{PROSE2}"),
+    );
+}
+
+#[test]
+fn scripts_styles_and_figure_credits_are_dropped() {
+    check(
+        &format!(
+            "<p>{PROSE}</p><script>var x = '<p>no</p>';</script><style>p{{}}</style>\
+             <figure><img src=x><figcaption>Photo: Agency</figcaption></figure><p>{PROSE2}</p>"
+        ),
+        &format!("{PROSE}\n\n{PROSE2}"),
+    );
+}
+
+#[test]
+fn read_also_and_share_boxes_are_dropped() {
+    check(
+        &format!(
+            "<p>{PROSE}</p><p>Читайте також: <a href='/x'>Інша новина</a></p>\
+             <div class='share-buttons'><a href='#'>Facebook</a><a href='#'>Twitter</a></div><p>{PROSE2}</p>"
+        ),
+        &format!("{PROSE}\n\n{PROSE2}"),
+    );
+}
+
+#[test]
+fn line_breaks_inside_a_paragraph_are_kept() {
+    check(&format!("<p>{PROSE}<br>{PROSE2}</p>"), &format!("{PROSE}\n{PROSE2}"));
+}
+
+#[test]
+fn a_future_date_is_never_returned() {
+    let html = "<html><head><meta property='article:published_time' content='2999-01-01T00:00:00Z'>\
+                </head><body><time datetime='2024-05-16T08:00:00Z'>yesterday</time></body></html>";
+    let published = extract(html, &base()).published.unwrap();
+    assert_eq!(published.to_rfc3339(), "2024-05-16T08:00:00+00:00");
+}
+
+#[test]
+fn canonical_url_is_resolved_against_the_base() {
+    let html = "<html><head><link rel='canonical' href='/2024/05/17/story'></head><body></body></html>";
+    let canonical = extract(html, &base()).canonical_url.unwrap();
+    assert_eq!(canonical.as_str(), "https://news.example.org/2024/05/17/story");
+}
+
+#[test]
+fn undeclared_language_is_left_to_the_detector() {
+    assert_eq!(extract(&page(&format!("<p>{PROSE}</p>")), &base()).lang, None);
+}
+
+#[test]
+fn feed_body_selector_wins_over_the_generic_extractor() {
+    let html = page(&format!(
+        "<div class='x'><p>{PROSE}</p><p>{PROSE2}</p></div><div class='y'><p>{PROSE2}</p></div>"
+    ));
+    let rules = Rules { body_selector: Some("div.y"), ..Rules::default() };
+    // Below the trust threshold the rule's result is not used...
+    assert_eq!(extract_with(&html, &base(), &rules).text, extract(&html, &base()).text);
+    // ...above it, it is.
+    let long = PROSE2.repeat(3);
+    let html =
+        page(&format!("<div class='x'><p>{PROSE}</p><p>{PROSE}</p></div><div class='y'><p>{long}</p></div>"));
+    assert_eq!(extract_with(&html, &base(), &rules).text, long);
+}

@@ -192,6 +192,15 @@ struct HostSlot {
     blocked_until: Mutex<Option<Instant>>,
 }
 
+/// Permits held for one request, until its body is read.
+struct Permits {
+    _host: tokio::sync::OwnedSemaphorePermit,
+    _global: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// Hosts remembered before idle ones are forgotten.
+const MAX_HOSTS: usize = 10_000;
+
 /// The longest Retry-After we honour; beyond it the scheduler's backoff takes over.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
 
@@ -261,6 +270,7 @@ impl Fetcher {
             Err(error) => error.class(),
         };
         crate::metrics::fetch(request.kind.as_str(), outcome);
+        crate::metrics::fetch_duration(request.kind.as_str(), started.elapsed());
         tracing::debug!(url = %request.url, kind = request.kind.as_str(), outcome,
             elapsed_ms = started.elapsed().as_millis() as u64, "fetch");
         result
@@ -295,13 +305,12 @@ impl Fetcher {
     }
 
     async fn fetch_http(&self, request: Request<'_>) -> Result<FetchOutcome, FetchError> {
-        let _global = self.global.acquire().await.expect("the global semaphore is never closed");
         let mut url = request.url.clone();
         let mut hops = 0;
         loop {
             check_remote_url(&url, self.config.allow_private_networks)?;
             // The host permit is held until the body is read: "2 at once" means whole requests.
-            let (response, _host_permit) = self.send_one(&url, request.validators).await?;
+            let (response, _permits) = self.send_one(&url, request.validators).await?;
             let status = response.status();
             if status.is_redirection() && status != reqwest::StatusCode::NOT_MODIFIED {
                 let location = response
@@ -358,15 +367,21 @@ impl Fetcher {
         &self,
         url: &Url,
         validators: Option<&Validators>,
-    ) -> Result<(reqwest::Response, tokio::sync::OwnedSemaphorePermit), FetchError> {
+    ) -> Result<(reqwest::Response, Permits), FetchError> {
         let host = host_key(url);
         let slot = self.slot(&host);
-        if let Some(until) = *slot.blocked_until.lock().expect("host lock") {
-            let now = Instant::now();
-            if until > now {
-                return Err(FetchError::RateLimited { host, wait: until - now });
+        let blocked = |slot: &HostSlot| -> Result<(), FetchError> {
+            if let Some(until) = *slot.blocked_until.lock().expect("host lock") {
+                let now = Instant::now();
+                if until > now {
+                    return Err(FetchError::RateLimited { host: host.clone(), wait: until - now });
+                }
             }
-        }
+            Ok(())
+        };
+        blocked(&slot)?;
+        // Host first, then the global permit: requests queued behind a busy host never hold
+        // global permits that other hosts could use.
         let host_permit =
             slot.permits.clone().acquire_owned().await.expect("host semaphores are never closed");
         {
@@ -377,6 +392,10 @@ impl Fetcher {
             }
             *next_start = Instant::now() + self.config.per_host_delay;
         }
+        // The host may have sent a Retry-After while we waited for our turn.
+        blocked(&slot)?;
+        let global_permit =
+            self.global.clone().acquire_owned().await.expect("the global semaphore is never closed");
         let mut builder = self.client.get(url.clone());
         if let Some(v) = validators {
             if let Some(etag) = &v.etag {
@@ -391,11 +410,20 @@ impl Fetcher {
             "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/html;q=0.8, */*;q=0.5",
         );
         let response = builder.send().await.map_err(classify)?;
-        Ok((response, host_permit))
+        Ok((response, Permits { _host: host_permit, _global: global_permit }))
     }
 
     fn slot(&self, host: &str) -> Arc<HostSlot> {
         let mut hosts = self.hosts.lock().expect("hosts lock");
+        if hosts.len() >= MAX_HOSTS && !hosts.contains_key(host) {
+            // Forget idle hosts (nobody holds their slot, no Retry-After pending) so that the
+            // table stays bounded over months of pages from ever new hosts.
+            let now = Instant::now();
+            hosts.retain(|_, slot| {
+                Arc::strong_count(slot) > 1
+                    || slot.blocked_until.lock().expect("host lock").is_some_and(|until| until > now)
+            });
+        }
         hosts
             .entry(host.to_string())
             .or_insert_with(|| {

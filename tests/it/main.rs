@@ -4,5 +4,9 @@
 
 mod claims;
 mod cli;
+mod crash;
+mod extract;
+mod hostile;
+mod ops;
 mod poll;
 mod support;

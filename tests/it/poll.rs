@@ -166,7 +166,7 @@ fn windows_1251_feed_and_page_behind_a_lying_utf8_header_decode_correctly() {
         else {
             panic!("expected a body")
         };
-        let text = parse::decode_text(&p.body, p.content_type.as_deref());
+        let text = claimwatch::charset::decode(&p.body, p.content_type.as_deref()).text;
         assert!(text.contains("Представники США пообіцяли підтримати Україну"), "{text}");
     });
 }
@@ -181,7 +181,7 @@ fn koi8_u_page_without_a_declared_charset_decodes_correctly() {
         else {
             panic!("expected a body")
         };
-        let text = parse::decode_text(&p.body, p.content_type.as_deref());
+        let text = claimwatch::charset::decode(&p.body, p.content_type.as_deref()).text;
         assert!(text.contains("Ґарантії передбачають моніторинг"), "{text}");
     });
 }
@@ -365,8 +365,14 @@ fn a_restart_resumes_the_schedule() {
 
 #[test]
 fn per_host_limit_and_delay_are_observed_on_the_server_side() {
-    let server = TestServer::start(|r| {
+    // Counted inside the handler (before the reply is written) so that a client that already
+    // has its whole answer can never be counted twice.
+    let (active, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (a2, m2) = (active.clone(), most.clone());
+    let server = TestServer::start(move |r| {
+        m2.fetch_max(a2.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
         std::thread::sleep(Duration::from_millis(150));
+        a2.fetch_sub(1, Ordering::SeqCst);
         match r.path.as_str() {
             p if p.starts_with("/feed") => {
                 let n: usize = p[5..].parse().unwrap_or(0);
@@ -383,7 +389,7 @@ fn per_host_limit_and_delay_are_observed_on_the_server_side() {
     let dir = tempfile::tempdir().unwrap();
     let ctx = ctx_with(dir.path(), |c| {
         c.fetch.per_host = 2;
-        c.fetch.per_host_delay = Duration::from_millis(20);
+        c.fetch.per_host_delay = Duration::from_millis(40);
     });
     rt().block_on(async {
         let mut set = tokio::task::JoinSet::new();
@@ -397,13 +403,13 @@ fn per_host_limit_and_delay_are_observed_on_the_server_side() {
     });
     let requests = server.requests();
     assert_eq!(requests.len(), 4 + 16);
-    assert!(server.max_concurrent() <= 2, "max concurrent {}", server.max_concurrent());
-    assert_eq!(server.max_concurrent(), 2, "the limit was not used at all");
+    assert_eq!(most.load(Ordering::SeqCst), 2, "the per-host limit of 2 was exceeded or never reached");
     let mut starts: Vec<_> = requests.iter().map(|r| r.received_at).collect();
     starts.sort();
-    for pair in starts.windows(2) {
-        assert!(pair[1] - pair[0] >= Duration::from_millis(15), "two starts {:?} apart", pair[1] - pair[0]);
-    }
+    // 40 ms apart at the client; the server sees them through thread scheduling, which under
+    // load may delay one request's timestamp, so the span is checked rather than each gap.
+    let span = *starts.last().unwrap() - starts[0];
+    assert!(span >= Duration::from_millis(40 * 19 * 8 / 10), "20 starts within {span:?}");
 }
 
 // ----------------------------------------------------------------------------------- identity
@@ -599,7 +605,7 @@ fn run_once_with_no_network_logs_one_line_per_failing_feed_and_exits_0() {
     let feeds = [format!("http://127.0.0.1:{port}/one"), format!("http://127.0.0.1:{port}/two")];
     let config = write_config(dir.path(), &[&feeds[0], &feeds[1]], true);
     let out = claimwatch_in(Some(dir.path()), &["--config", config.to_str().unwrap(), "run", "--once"]);
-    let err = stderr(&out);
+    let err = plain(&stderr(&out));
     assert!(out.status.success(), "{err}");
     for feed in &feeds {
         let lines =
@@ -720,4 +726,93 @@ fn the_real_world_corpus_never_panics_the_parser() {
     );
     assert!(files.len() > 1000, "the corpus looks incomplete: {} files", files.len());
     assert!(parsed * 2 > files.len(), "fewer than half of the corpus parses: {parsed}/{}", files.len());
+}
+
+#[test]
+fn the_offline_demo_polls_its_bundled_feed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let args = |extra: &[&'static str]| {
+        let mut all = vec!["--config", "demo/claimwatch.toml", "--state-dir", state.to_str().unwrap()];
+        all.extend_from_slice(extra);
+        all.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let run = |extra: &[&'static str]| {
+        let a = args(extra);
+        claimwatch_in(Some(repo()), &a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let added = run(&["feeds", "add", "demo/feed.xml"]);
+    assert!(added.status.success(), "{}", stderr(&added));
+    let once = run(&["run", "--once"]);
+    let err = plain(&stderr(&once));
+    assert!(once.status.success(), "{err}");
+    assert!(err.lines().any(|l| l.contains("poll finished") && l.contains("new_items=5")), "{err}");
+    // A second run finds nothing new.
+    let again = plain(&stderr(&run(&["run", "--once"])));
+    assert!(again.lines().any(|l| l.contains("poll finished") && l.contains("new_items=0")), "{again}");
+}
+
+/// Log text without ANSI colour sequences.
+fn plain(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[test]
+fn the_poller_backs_off_a_failing_feed_in_virtual_time_and_stops_on_cancel() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = Url::from_file_path(dir.path().join("missing.xml")).unwrap();
+    let ctx = ctx_with(dir.path(), |c| c.feeds = vec![feed(missing.as_str())]);
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
+    runtime.block_on(async {
+        let token = tokio_util::sync::CancellationToken::new();
+        let (_config_tx, config_rx) = tokio::sync::watch::channel(ctx.config.clone());
+        let health = claimwatch::health::Health::new(Duration::from_secs(300));
+        let poller =
+            tokio::spawn(claimwatch::daemon::poller(ctx.clone(), config_rx, health.clone(), token.clone()));
+        // 0, 5, 15, 35 min (±10 %); the next is due after 75 min.
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        let state = feeds::load_state(&ctx.store, &missing).unwrap();
+        assert_eq!(state.consecutive_errors, 4, "{state:?}");
+        assert!(state.last_error.as_deref().unwrap().contains("missing.xml"), "{:?}", state.last_error);
+        // A day later: 75, 155, 315, 635, 1275 min → 9 attempts, never given up.
+        tokio::time::sleep(Duration::from_secs(23 * 3600)).await;
+        let state = feeds::load_state(&ctx.store, &missing).unwrap();
+        assert_eq!(state.consecutive_errors, 9, "{state:?}");
+        health.set_store(Ok(()));
+        assert!(
+            health.check().is_ready(),
+            "the scheduler ticked in virtual time: {}",
+            health.check().report()
+        );
+        token.cancel();
+        poller.await.unwrap().unwrap();
+    });
+}
+
+#[test]
+fn a_gzip_bomb_is_stopped_at_the_cap_after_decompression() {
+    // 20 MiB of zeros in a 20 KiB gzip body.
+    let server = TestServer::start(|_| {
+        Reply::ok("application/rss+xml", fixture("bomb.gz")).with_header("Content-Encoding", "gzip")
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = ctx_with(dir.path(), |c| c.fetch.max_body = 1 << 20);
+    let started = std::time::Instant::now();
+    let err = rt().block_on(fetch(&ctx.fetcher, &server.url("/bomb"), Kind::Feed)).unwrap_err();
+    assert!(matches!(err, FetchError::TooLarge { limit } if limit == 1 << 20), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5));
 }

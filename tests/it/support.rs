@@ -38,6 +38,10 @@ pub enum Reply {
     Silent { hold: Duration },
     /// Write these bytes as the whole response, then close.
     Raw(Vec<u8>),
+    /// `head` (status line and headers, without the blank line), then `chunk` repeated until
+    /// `total` body bytes are written or the client hangs up; `written` counts the body bytes
+    /// that went out, so a test can prove the client stopped reading early.
+    Stream { head: String, chunk: Vec<u8>, total: u64, written: Arc<std::sync::atomic::AtomicU64> },
 }
 
 impl Reply {
@@ -214,6 +218,21 @@ fn respond(stream: &mut TcpStream, reply: Reply) -> bool {
             let _ = stream.write_all(&bytes);
             false
         }
+        Reply::Stream { head, chunk, total, written } => {
+            if stream.write_all(format!("{}\r\n\r\n", head.trim_end()).as_bytes()).is_err() {
+                return false;
+            }
+            let mut sent = 0u64;
+            while sent < total {
+                let n = chunk.len().min((total - sent) as usize);
+                if stream.write_all(&chunk[..n]).is_err() {
+                    break;
+                }
+                sent += n as u64;
+                written.fetch_add(n as u64, Ordering::SeqCst);
+            }
+            false
+        }
     }
 }
 
@@ -262,4 +281,105 @@ pub fn stderr(output: &Output) -> String {
 /// The repository root (for seeds and fixtures).
 pub fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A `claimwatch run` process whose log (stderr) is collected line by line, so a test can wait
+/// for a line, signal the process and read the whole log at the end. Killed when dropped.
+pub struct Daemon {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    log: Arc<Mutex<String>>,
+}
+
+impl Daemon {
+    /// Starts `claimwatch <args>` with `env` added and RUST_LOG=info.
+    pub fn start(args: &[&str], env: &[(&str, &str)]) -> Daemon {
+        use std::process::Stdio;
+        let mut command = Command::new(env!("CARGO_BIN_EXE_claimwatch"));
+        command.args(args).env("RUST_LOG", "info").stderr(Stdio::piped()).stdout(Stdio::null());
+        for (key, _) in std::env::vars() {
+            if key.starts_with("CLAIMWATCH__") || key == "NOTIFY_SOCKET" || key.starts_with("WATCHDOG_") {
+                command.env_remove(key);
+            }
+        }
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().expect("start the claimwatch binary");
+        let (tx, lines) = std::sync::mpsc::channel();
+        let log = Arc::new(Mutex::new(String::new()));
+        let (pipe, sink) = (child.stderr.take().unwrap(), log.clone());
+        thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push_str(&format!("{line}\n"));
+                let _ = tx.send(line);
+            }
+        });
+        Daemon { child, lines, log }
+    }
+
+    /// Waits up to `timeout` for a log line containing `needle`; panics with the log otherwise.
+    #[track_caller]
+    pub fn wait_for(&self, needle: &str, timeout: Duration) -> String {
+        let until = Instant::now() + timeout;
+        while let Some(left) = until.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        panic!("no log line with {needle:?} within {timeout:?}; log so far:\n{}", self.log());
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` ("TERM", "HUP", "KILL", …) with kill(1).
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill").args([&format!("-{signal}"), &self.pid().to_string()]).status();
+        assert!(status.expect("run kill").success(), "kill -{signal} failed");
+    }
+
+    /// Waits up to `timeout` for the process to exit; its exit code (None: killed by a signal).
+    #[track_caller]
+    pub fn wait(&mut self, timeout: Duration) -> Option<i32> {
+        let until = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                // Let the reader thread drain the pipe.
+                thread::sleep(Duration::from_millis(50));
+                return status.code();
+            }
+            if Instant::now() > until {
+                let _ = self.child.kill();
+                panic!("the daemon did not exit within {timeout:?}; log:\n{}", self.log());
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A minimal HTTP/1.1 GET to `addr`: (status code, body).
+pub fn http_get(addr: &str, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read the response");
+    let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
 }

@@ -1,0 +1,849 @@
+//! Stage benchmarks for claimwatch: a plain bench binary (no harness) that prints figures.
+//!
+//! `cargo bench --bench stages -- [STAGE…]` runs the named stages (all of them when none is
+//! named), each in a fresh child process so that its peak RSS is its own. Sizes: `BENCH_SIZE=quick`
+//! (default, a few minutes on 2 shared cores) or `BENCH_SIZE=full`; `BENCH_FEEDS=N` overrides the
+//! number of polled feeds. Every stage prints human lines and one `RESULT {json}` line that the
+//! runner (`benches/peers.py`) reads.
+//!
+//! Stages: `parse` (feed bytes → items), `extract` (page HTML → article), `poll` (N local feeds
+//! of 20 items from an in-process HTTP server, then a round that is mostly 304).
+//! Modes used by the peer runner on identical inputs: `parse-files [--repeat R] FILE…`,
+//! `extract-files --out JSONL FILE…` (time only the in-process loop, like the Python side).
+//!
+//! Timing is wall-clock on a shared machine: each stage repeats its measurement and reports the
+//! median; ratios against peers are measured by the runner, interleaved.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use claimwatch::config::Config;
+use claimwatch::model::Feed;
+use claimwatch::pipeline::Ctx;
+use claimwatch::store::Store;
+use http_body_util::Full;
+use hyper::body::Bytes;
+use serde_json::json;
+use url::Url;
+
+const STAGES: &[&str] = &["parse", "extract", "poll", "claims", "memory"];
+
+fn main() {
+    // `cargo bench` passes `--bench`; everything starting with `--` before a mode is ignored.
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    match args.first().map(String::as_str) {
+        Some("parse-files") => return parse_files(&args[1..]),
+        Some("extract-files") => return extract_files(&args[1..]),
+        Some("stage") => return run_stage(&args[1]),
+        _ => {}
+    }
+    let wanted: Vec<&str> = if args.is_empty() {
+        STAGES.to_vec()
+    } else {
+        args.iter().map(String::as_str).filter(|a| !a.starts_with('-')).collect()
+    };
+    println!("claimwatch stage benchmarks, size {} ({})", size(), machine());
+    let exe = std::env::current_exe().expect("the bench binary's path");
+    for stage in wanted {
+        if !STAGES.contains(&stage) {
+            eprintln!("unknown stage {stage}; stages: {}", STAGES.join(" "));
+            std::process::exit(2);
+        }
+        let status = std::process::Command::new(&exe).args(["stage", stage]).status().expect("re-exec");
+        if !status.success() {
+            eprintln!("stage {stage} failed: {status}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn run_stage(stage: &str) {
+    match stage {
+        "parse" => bench_parse(),
+        "extract" => bench_extract(),
+        "poll" => bench_poll(),
+        "claims" => bench_claims(),
+        "memory" => bench_memory(),
+        other => panic!("unknown stage {other}"),
+    }
+}
+
+// ------------------------------------------------------------------------------------ helpers
+
+fn size() -> String {
+    std::env::var("BENCH_SIZE").unwrap_or_else(|_| "quick".into())
+}
+
+fn full() -> bool {
+    size() == "full"
+}
+
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .unwrap_or("unknown CPU")
+        .trim()
+        .to_string();
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    format!("{cores} cores, {model}")
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[((v.len() as f64 * p).ceil() as usize).saturating_sub(1).min(v.len() - 1)]
+}
+
+/// Peak resident set of this process, in MiB (VmHWM).
+fn peak_rss_mib() -> f64 {
+    status_kib("VmHWM:") / 1024.0
+}
+
+fn status_kib(field: &str) -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// User + system CPU seconds from a `/proc/…/stat` file (clock ticks of 1/100 s).
+fn cpu_seconds(stat_path: &str) -> f64 {
+    let stat = std::fs::read_to_string(stat_path).unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn result(value: serde_json::Value) {
+    println!("RESULT {value}");
+}
+
+fn feeds_dir() -> PathBuf {
+    std::env::var_os("BENCH_FEEDS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/data/feeds"))
+}
+
+fn pages_dir() -> PathBuf {
+    std::env::var_os("BENCH_PAGES_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/work/shared/bench/extraction/dev/html"))
+}
+
+fn feed_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(feeds_dir())
+        .expect("the feed corpus directory")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("xml" | "rss" | "atom")))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Reads a page, gunzipping `.gz` files.
+fn read_page(path: &Path) -> Vec<u8> {
+    let raw = std::fs::read(path).expect("a page");
+    if path.extension().and_then(|e| e.to_str()) == Some("gz") {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&raw[..]).read_to_end(&mut out).expect("gzip page");
+        out
+    } else {
+        raw
+    }
+}
+
+fn page_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(pages_dir())
+        .expect("the extraction pages directory")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().contains(".htm"))
+        .collect();
+    files.sort();
+    files
+}
+
+// -------------------------------------------------------------------------------------- parse
+
+/// Parses every file once; returns the number of items.
+fn parse_pass(docs: &[(Vec<u8>, Url)]) -> usize {
+    docs.iter()
+        .map(|(bytes, base)| {
+            claimwatch::parse::parse_feed(bytes, None, base).map(|f| f.items.len()).unwrap_or(0)
+        })
+        .sum()
+}
+
+fn load_feeds(files: &[PathBuf]) -> Vec<(Vec<u8>, Url)> {
+    files
+        .iter()
+        .map(|p| {
+            let base = Url::from_file_path(std::fs::canonicalize(p).unwrap()).unwrap();
+            (std::fs::read(p).unwrap(), base)
+        })
+        .collect()
+}
+
+fn bench_parse() {
+    let files = feed_files();
+    let docs = load_feeds(&files);
+    let bytes: usize = docs.iter().map(|(b, _)| b.len()).sum();
+    let items = parse_pass(&docs);
+    // Passes per round so that a round lasts about half a second.
+    let started = Instant::now();
+    parse_pass(&docs);
+    let passes = ((0.5 / started.elapsed().as_secs_f64()) as usize).max(1);
+    let rounds = if full() { 9 } else { 5 };
+    let mut rates = Vec::new();
+    let mut mbs = Vec::new();
+    for _ in 0..rounds {
+        let started = Instant::now();
+        for _ in 0..passes {
+            std::hint::black_box(parse_pass(&docs));
+        }
+        let secs = started.elapsed().as_secs_f64();
+        rates.push((items * passes) as f64 / secs);
+        mbs.push((bytes * passes) as f64 / secs / 1e6);
+    }
+    let items_per_s = median(rates);
+    println!(
+        "parse: {} files, {} items, {:.1} KB; median of {rounds} rounds: {:.0} items/s, {:.1} MB/s; peak RSS {:.1} MiB",
+        files.len(),
+        items,
+        bytes as f64 / 1e3,
+        items_per_s,
+        median(mbs),
+        peak_rss_mib()
+    );
+    result(json!({"stage": "parse", "files": files.len(), "items": items, "items_per_s": items_per_s,
+        "peak_rss_mib": peak_rss_mib()}));
+}
+
+/// `parse-files [--repeat R] FILE…`: the peer runner's mode, timing only the parsing loop.
+fn parse_files(args: &[String]) {
+    let (repeat, files) = repeat_and_files(args);
+    let docs = load_feeds(&files);
+    let started = Instant::now();
+    let mut items = 0;
+    for _ in 0..repeat {
+        items += parse_pass(&docs);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    result(json!({"items": items, "secs": secs, "items_per_s": items as f64 / secs}));
+}
+
+fn repeat_and_files(args: &[String]) -> (usize, Vec<PathBuf>) {
+    let mut repeat = 1;
+    let mut files = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--repeat" {
+            repeat = it.next().and_then(|r| r.parse().ok()).expect("--repeat N");
+        } else {
+            files.push(PathBuf::from(a));
+        }
+    }
+    (repeat, files)
+}
+
+// ------------------------------------------------------------------------------------ extract
+
+fn load_pages(files: &[PathBuf]) -> Vec<(String, Url)> {
+    files
+        .iter()
+        .map(|p| {
+            let bytes = read_page(p);
+            let base = Url::from_file_path(std::fs::canonicalize(p).unwrap()).unwrap();
+            (claimwatch::charset::decode(&bytes, None).text, base)
+        })
+        .collect()
+}
+
+fn bench_extract() {
+    let files = page_files();
+    let pages = load_pages(&files);
+    let bytes: usize = pages.iter().map(|(h, _)| h.len()).sum();
+    let rounds = if full() { 9 } else { 5 };
+    let mut rates = Vec::new();
+    let mut latencies = Vec::new();
+    for _ in 0..rounds {
+        let started = Instant::now();
+        for (html, base) in &pages {
+            let one = Instant::now();
+            std::hint::black_box(claimwatch::extract::extract(html, base));
+            latencies.push(one.elapsed().as_secs_f64() * 1e3);
+        }
+        rates.push(pages.len() as f64 / started.elapsed().as_secs_f64());
+    }
+    let pages_per_s = median(rates);
+    let p99 = percentile(latencies.clone(), 0.99);
+    println!(
+        "extract: {} pages, {:.1} MB; median of {rounds} rounds: {:.0} pages/s ({:.1} MB/s); per page p50 {:.2} ms, p99 {:.2} ms; peak RSS {:.1} MiB",
+        pages.len(),
+        bytes as f64 / 1e6,
+        pages_per_s,
+        pages_per_s * bytes as f64 / pages.len() as f64 / 1e6,
+        percentile(latencies, 0.5),
+        p99,
+        peak_rss_mib()
+    );
+    result(json!({"stage": "extract", "pages": pages.len(), "pages_per_s": pages_per_s, "p99_ms": p99,
+        "peak_rss_mib": peak_rss_mib()}));
+}
+
+/// `extract-files [--repeat R] [--out JSONL] FILE…`: the peer runner's mode. Times only the
+/// extraction loop (pages already read and decoded); writes the texts of the first pass.
+fn extract_files(args: &[String]) {
+    let mut out = None;
+    let mut rest = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--out" {
+            out = it.next().cloned();
+        } else {
+            rest.push(a.clone());
+        }
+    }
+    let (repeat, files) = repeat_and_files(&rest);
+    let pages = load_pages(&files);
+    let started = Instant::now();
+    let mut texts = Vec::new();
+    for pass in 0..repeat {
+        for (html, base) in &pages {
+            let extracted = claimwatch::extract::extract(html, base);
+            if pass == 0 {
+                texts.push(extracted.text);
+            }
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    if let Some(out) = out {
+        let mut file = std::io::BufWriter::new(std::fs::File::create(out).unwrap());
+        for text in texts {
+            writeln!(file, "{}", json!({ "text": text })).unwrap();
+        }
+    }
+    let n = pages.len() * repeat;
+    result(json!({"pages": n, "secs": secs, "pages_per_s": n as f64 / secs}));
+}
+
+// --------------------------------------------------------------------------- local HTTP server
+
+/// One route of the local site: ETag, content type and body.
+struct Route {
+    etag: String,
+    content_type: &'static str,
+    body: Bytes,
+}
+
+/// The local site served by the in-process HTTP server; the bench changes it between rounds.
+/// Paths without a route under `/p/FEED/ITEM.html` get a synthetic article generated on the
+/// fly, so that the server holds no page bodies (the poll bench's peak RSS is the client's).
+#[derive(Default)]
+struct Site {
+    routes: RwLock<HashMap<String, Route>>,
+    requests: std::sync::atomic::AtomicUsize,
+}
+
+impl Site {
+    fn put(&self, path: String, content_type: &'static str, body: impl Into<Bytes>, version: u32) {
+        let etag = format!("\"{path}-{version}\"");
+        self.routes.write().unwrap().insert(path, Route { etag, content_type, body: body.into() });
+    }
+
+    fn respond(&self, request: &hyper::Request<hyper::body::Incoming>) -> hyper::Response<Full<Bytes>> {
+        self.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let routes = self.routes.read().unwrap();
+        let Some(route) = routes.get(request.uri().path()) else {
+            let generated = request.uri().path().strip_prefix("/p/").and_then(|rest| {
+                let (feed, item) = rest.strip_suffix(".html")?.split_once('/')?;
+                Some(synthetic_page(feed.parse().ok()?, item.parse().ok()?))
+            });
+            return match generated {
+                Some(page) => hyper::Response::builder()
+                    .header("Content-Type", "text/html; charset=utf-8")
+                    .body(Full::new(Bytes::from(page)))
+                    .unwrap(),
+                None => hyper::Response::builder().status(404).body(Full::new(Bytes::new())).unwrap(),
+            };
+        };
+        let matches = request
+            .headers()
+            .get(hyper::header::IF_NONE_MATCH)
+            .is_some_and(|v| v.as_bytes() == route.etag.as_bytes());
+        let builder = hyper::Response::builder().header("ETag", route.etag.as_str());
+        if matches {
+            return builder.status(304).body(Full::new(Bytes::new())).unwrap();
+        }
+        builder.header("Content-Type", route.content_type).body(Full::new(route.body.clone())).unwrap()
+    }
+}
+
+/// A running local server: its address and the `/proc` stat file of its one thread (for CPU).
+struct Server {
+    addr: std::net::SocketAddr,
+    stat_path: String,
+}
+
+/// Serves `site` on 127.0.0.1 from one dedicated thread with a current-thread runtime, so that
+/// its CPU time can be told apart from the client's.
+fn start_server(site: Arc<Site>) -> Server {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let tid = std::fs::read_link("/proc/thread-self").unwrap(); // "PID/task/TID"
+            tx.send((listener.local_addr().unwrap(), format!("/proc/{}/stat", tid.display()))).unwrap();
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { continue };
+                let site = site.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |request| {
+                        let response = site.respond(&request);
+                        async move { Ok::<_, Infallible>(response) }
+                    });
+                    let io = hyper_util::rt::TokioIo::new(stream);
+                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
+                });
+            }
+        });
+    });
+    let (addr, stat_path) = rx.recv().unwrap();
+    Server { addr, stat_path }
+}
+
+// --------------------------------------------------------------------------------------- poll
+
+const SENTENCES: &[&str] = &[
+    "The ministers met in Brussels on Tuesday to discuss the next package of security guarantees.",
+    "Officials said the agreement would commit the signatories to consult within 24 hours of an attack.",
+    "Critics argued that the text offered less than a formal alliance and left key questions open.",
+    "The negotiators expect a second round of talks before the end of the month.",
+    "Several governments have already promised air defence systems and training for pilots.",
+    "A spokesperson declined to say when the final document would be published.",
+    "Analysts noted that the wording on long-term financing remained vague.",
+    "Parliament is due to vote on the ratification bill next week.",
+];
+
+fn synthetic_page(feed: usize, item: usize) -> String {
+    let mut html = format!(
+        "<!doctype html><html lang=\"en\"><head><title>Story {feed}-{item}</title></head><body>\
+         <nav><a href=\"/\">Home</a> <a href=\"/world\">World</a></nav><article><h1>Story {feed}-{item}</h1>"
+    );
+    for p in 0..6 {
+        html.push_str("<p>");
+        for s in 0..4 {
+            html.push_str(SENTENCES[(feed + item + p + s) % SENTENCES.len()]);
+            html.push(' ');
+        }
+        html.push_str(&format!("Report {feed}.{item}.{p}.</p>"));
+    }
+    html.push_str("</article><footer>© Example News</footer></body></html>");
+    html
+}
+
+fn synthetic_feed(base: &str, feed: usize, first_item: usize, items: usize) -> String {
+    let mut xml = format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><rss version=\"2.0\"><channel><title>Feed {feed}</title>\
+         <link>{base}/</link><description>Local feed {feed}</description>"
+    );
+    for item in (first_item..first_item + items).rev() {
+        xml.push_str(&format!(
+            "<item><title>Story {feed}-{item}</title><link>{base}/p/{feed}/{item}.html</link>\
+             <guid>{base}/p/{feed}/{item}.html</guid><pubDate>Sun, 22 Nov 2026 00:{:02}:00 GMT</pubDate>\
+             <description>Summary of story {feed}-{item}.</description></item>",
+            item % 60
+        ));
+    }
+    xml.push_str("</channel></rss>");
+    xml
+}
+
+fn n_feeds() -> usize {
+    std::env::var("BENCH_FEEDS").ok().and_then(|n| n.parse().ok()).unwrap_or(1000)
+}
+
+/// The configuration the poll benchmark runs with: the built-in defaults, private networks
+/// allowed (the server is on 127.0.0.1) and no per-host delay (all feeds share one host here,
+/// where a real deployment has many).
+fn local_config(dir: &Path, feeds: Vec<Feed>) -> Config {
+    let mut config = Config::defaults_with_state_dir(dir);
+    config.fetch.allow_private_networks = true;
+    config.fetch.per_host_delay = Duration::ZERO;
+    config.fetch.per_host = config.fetch.concurrency;
+    config.server.listen = None;
+    config.feeds = feeds;
+    config
+}
+
+fn bench_poll() {
+    const ITEMS: usize = 20;
+    let n = n_feeds();
+    let site = Arc::new(Site::default());
+    let server = start_server(site.clone());
+    let base = format!("http://{}", server.addr);
+    for feed in 0..n {
+        site.put(format!("/f/{feed}.xml"), "application/rss+xml", synthetic_feed(&base, feed, 0, ITEMS), 1);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let template = Config::defaults_with_state_dir(dir.path());
+    let feeds: Vec<Feed> = (0..n)
+        .map(|i| Feed {
+            url: Url::parse(&format!("{base}/f/{i}.xml")).unwrap(),
+            name: None,
+            lang: Some("en".into()),
+            min_interval: template.schedule.min_interval,
+            max_interval: template.schedule.max_interval,
+            body_selector: None,
+        })
+        .collect();
+    let config = Arc::new(local_config(dir.path(), feeds));
+    let store = Store::open(dir.path(), config.store.cache_size).unwrap();
+    let ctx = Ctx::new(config, store.clone()).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+
+    let mut rounds = Vec::new();
+    for round in 1..=3 {
+        if round == 2 {
+            // One feed in ten publishes one new item; the others answer 304.
+            for feed in (0..n).step_by(10) {
+                site.put(
+                    format!("/f/{feed}.xml"),
+                    "application/rss+xml",
+                    synthetic_feed(&base, feed, 1, ITEMS),
+                    2,
+                );
+            }
+        }
+        let requests0 = site.requests.load(std::sync::atomic::Ordering::Relaxed);
+        let (cpu0, server0) = (cpu_seconds("/proc/self/stat"), cpu_seconds(&server.stat_path));
+        let started = Instant::now();
+        runtime.block_on(claimwatch::daemon::poll_once(&ctx)).unwrap();
+        let secs = started.elapsed().as_secs_f64();
+        let server_cpu = cpu_seconds(&server.stat_path) - server0;
+        let client_cpu = cpu_seconds("/proc/self/stat") - cpu0 - server_cpu;
+        let what = match round {
+            1 => format!("first poll ({n} feeds × {ITEMS} new items: {} page fetches)", n * ITEMS),
+            2 => format!("second poll (90% 304, {} feeds with one new item)", n.div_ceil(10)),
+            _ => "third poll (all 304)".to_string(),
+        };
+        let requests = site.requests.load(std::sync::atomic::Ordering::Relaxed) - requests0;
+        println!(
+            "poll round {round}, {what}: {requests} requests, {:.2} s, {:.0} feeds/s, client CPU {:.2} s = {:.2} CPU s per 1,000 polls (server thread {:.2} s)",
+            secs,
+            n as f64 / secs,
+            client_cpu,
+            client_cpu * 1000.0 / n as f64,
+            server_cpu
+        );
+        rounds.push(json!({"round": round, "secs": secs, "feeds_per_s": n as f64 / secs,
+            "cpu_s_per_1000_polls": client_cpu * 1000.0 / n as f64, "server_cpu_s": server_cpu, "requests": requests}));
+    }
+    store.flush().unwrap();
+    println!(
+        "poll: {n} feeds; peak RSS {:.1} MiB (client and server in one process); store {:.1} MB on disk",
+        peak_rss_mib(),
+        store.size_on_disk() as f64 / 1e6
+    );
+    result(json!({"stage": "poll", "feeds": n, "rounds": rounds, "peak_rss_mib": peak_rss_mib()}));
+}
+
+// ------------------------------------------------------------------------------------- memory
+
+/// Fills a fresh state dir with `articles` generated articles (and 5 claims each). Returns what
+/// was stored, or `None` while the article and claim stores are not on this branch.
+fn prefill(_dir: &Path, _articles: usize) -> Option<String> {
+    None
+}
+
+fn http_status(addr: &str, path: &str) -> Option<u16> {
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").ok()?;
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).ok()?;
+    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+}
+
+fn dir_size(path: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(path) else { return 0 };
+    entries
+        .filter_map(|e| e.ok())
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// The daemon (`claimwatch run`, a separate process) with N local feeds of 20 items and a store
+/// pre-filled with each size in turn: start-up time (spawn → /readyz 200), time of its first
+/// poll of every feed, peak RSS (VmHWM) and store size on disk.
+fn bench_memory() {
+    const ITEMS: usize = 20;
+    let n = n_feeds();
+    let sizes: Vec<usize> = match std::env::var("BENCH_ARTICLES") {
+        Ok(list) => list.split(',').filter_map(|s| s.trim().parse().ok()).collect(),
+        Err(_) if full() => vec![0, 10_000, 100_000, 1_000_000],
+        Err(_) => vec![0, 10_000, 100_000],
+    };
+    let site = Arc::new(Site::default());
+    let server = start_server(site.clone());
+    let base = format!("http://{}", server.addr);
+    for feed in 0..n {
+        site.put(format!("/f/{feed}.xml"), "application/rss+xml", synthetic_feed(&base, feed, 0, ITEMS), 1);
+    }
+    let bin = env!("CARGO_BIN_EXE_claimwatch");
+    for articles in sizes {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        let seeds = dir.path().join("seeds");
+        std::fs::create_dir_all(&seeds).unwrap();
+        let started = Instant::now();
+        let filled = prefill(&state, articles);
+        let fill_secs = started.elapsed().as_secs_f64();
+        if articles > 0 && filled.is_none() {
+            println!("memory: {articles} articles: skipped, no article store to pre-fill on this branch yet");
+            continue;
+        }
+        let store_before = dir_size(&state);
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut toml = format!(
+            "state_dir = {state:?}\nseeds_dir = {seeds:?}\n[log]\nlevel = \"warn\"\n[store]\ncache_size = \"64MiB\"\n\
+             [fetch]\nallow_private_networks = true\nper_host_delay = \"0s\"\nper_host = 16\n\
+             [server]\nlisten = \"{listen}\"\n"
+        );
+        for feed in 0..n {
+            toml.push_str(&format!("[[feeds]]\nurl = \"{base}/f/{feed}.xml\"\n"));
+        }
+        let config = dir.path().join("claimwatch.toml");
+        std::fs::write(&config, toml).unwrap();
+        let requests0 = site.requests.load(std::sync::atomic::Ordering::Relaxed);
+        let spawned = Instant::now();
+        let mut child = std::process::Command::new(bin)
+            .args(["--config", config.to_str().unwrap(), "run"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the claimwatch binary");
+        let mut startup = None;
+        while spawned.elapsed() < Duration::from_secs(600) {
+            if http_status(&listen, "/readyz") == Some(200) {
+                startup = Some(spawned.elapsed().as_secs_f64());
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // The first poll is done when every feed and page was asked for.
+        let expected = n * (ITEMS + 1);
+        let mut poll_secs = None;
+        while spawned.elapsed() < Duration::from_secs(900) {
+            let done = site.requests.load(std::sync::atomic::Ordering::Relaxed) - requests0;
+            if done >= expected {
+                poll_secs = Some(spawned.elapsed().as_secs_f64());
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_secs(1)); // let the last articles commit
+        let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+        let kib = |field: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(f64::NAN)
+        };
+        let (hwm, rss) = (kib("VmHWM:") / 1024.0, kib("VmRSS:") / 1024.0);
+        let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        let _ = child.wait();
+        let store_mib = dir_size(&state) as f64 / 1048576.0;
+        println!(
+            "memory: {articles} articles pre-filled ({}) in {fill_secs:.1} s, store {:.1} MiB before / {store_mib:.1} MiB after; \
+             daemon with {n} feeds: start-up {} , first poll done at {}, peak RSS {hwm:.1} MiB (RSS after the poll {rss:.1} MiB)",
+            filled.unwrap_or_else(|| "empty store".into()),
+            store_before as f64 / 1048576.0,
+            startup.map(|s| format!("{:.0} ms", s * 1e3)).unwrap_or_else(|| "never ready".into()),
+            poll_secs.map(|s| format!("{s:.1} s")).unwrap_or_else(|| "not within 900 s".into()),
+        );
+        println!(
+            "SCALE {}",
+            json!({"articles": articles, "feeds": n, "startup_s": startup, "first_poll_s": poll_secs,
+                "daemon_rss_mib": hwm, "store_mib": store_mib, "fill_s": fill_secs, "machine": machine()})
+        );
+    }
+}
+
+// ------------------------------------------------------------------------------------- claims
+
+fn article(url: &str, text: String, lang: Option<String>) -> claimwatch::model::Article {
+    claimwatch::model::Article {
+        url: Url::parse(url).unwrap(),
+        feed: Some("https://bench.example/rss".into()),
+        title: None,
+        text,
+        published: None,
+        lang_hint: lang,
+        seen_at: chrono::Utc::now(),
+    }
+}
+
+/// On-topic articles: the eval dev cases (sentences joined) and the seed articles.
+fn topic_articles() -> Vec<claimwatch::model::Article> {
+    let shared = Path::new("/work/shared");
+    let mut out = Vec::new();
+    let cases = std::fs::read_to_string(shared.join("eval/dev/cases.jsonl")).unwrap_or_default();
+    for (i, line) in cases.lines().enumerate() {
+        let Ok(case) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        let mut text = String::new();
+        for sentence in case["sentences"].as_array().into_iter().flatten() {
+            match sentence["text"].as_str() {
+                Some("") | None => text.push_str("\n\n"),
+                Some(t) => {
+                    text.push_str(t);
+                    text.push(' ');
+                }
+            }
+        }
+        let lang = case["lang"].as_str().map(String::from);
+        out.push(article(&format!("https://case.example/{i}"), text, lang));
+    }
+    let seeds = std::fs::read_dir(shared.join("seeds")).into_iter().flatten().filter_map(|e| e.ok());
+    for (i, entry) in seeds.enumerate() {
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        out.push(article(&format!("https://seed.example/{i}"), text, None));
+    }
+    out
+}
+
+fn claim_sizes() -> Vec<usize> {
+    match std::env::var("BENCH_CLAIMS") {
+        Ok(list) => list.split(',').filter_map(|s| s.trim().parse().ok()).collect(),
+        Err(_) if full() => vec![10_000, 100_000, 1_000_000],
+        Err(_) => vec![10_000, 100_000],
+    }
+}
+
+/// Stores `n` synthetic claims built from real drafts: each takes a real draft's features,
+/// drops one, borrows one from another draft and adds a rare one of its own (a number), so that
+/// the index has real document frequencies and a long tail.
+fn fill_claims(store: &Store, index: &claimwatch::claims::ClaimIndex, drafts: &[claimwatch::claims::ClaimDraft], n: usize) {
+    use sled::Transactional;
+    let (claims, features, df) = index.trees();
+    let mut rng = fastrand::Rng::with_seed(8);
+    let source = claimwatch::claims::ClaimSource {
+        url: "https://bench.example/a".into(),
+        title: None,
+        feed: None,
+        seed: false,
+    };
+    let mut done = 0;
+    while done < n {
+        let batch: Vec<claimwatch::claims::ClaimDraft> = (done..(done + 2000).min(n))
+            .map(|i| {
+                let base = &drafts[rng.usize(..drafts.len())];
+                let other = &drafts[rng.usize(..drafts.len())];
+                let mut draft = base.clone();
+                if draft.features.len() > 2 {
+                    draft.features.remove(rng.usize(..draft.features.len()));
+                }
+                if !other.features.is_empty() {
+                    draft.features.push(other.features[rng.usize(..other.features.len())].clone());
+                }
+                draft.features.push(format!("N:{}", rng.u32(..1_000_000)));
+                draft.features.sort();
+                draft.features.dedup();
+                draft.text = format!("{} ({i})", base.text);
+                draft
+            })
+            .collect();
+        (claims, features, df)
+            .transaction(|(c, f, d)| {
+                for draft in &batch {
+                    claimwatch::claims::index::insert_in(c, f, d, draft, &source, chrono::Utc::now())?;
+                }
+                Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
+            })
+            .unwrap();
+        done += batch.len();
+    }
+    store.flush().unwrap();
+}
+
+fn bench_claims() {
+    let template = Config::defaults_with_state_dir(Path::new("/tmp"));
+    let engine = claimwatch::claims::Engine::load(&template).expect("the claim engine");
+    let articles = topic_articles();
+    let started = Instant::now();
+    let analyses: Vec<_> = articles.iter().map(|a| engine.analyse(a)).collect();
+    let analyse_secs = started.elapsed().as_secs_f64();
+    let drafts: Vec<claimwatch::claims::ClaimDraft> =
+        analyses.iter().filter(|a| a.on_topic).flat_map(|a| a.claims.iter().cloned()).collect();
+    println!(
+        "claims: {} on-topic articles of {} analysed in {:.1} ms ({:.0} articles/s), {} claim drafts",
+        analyses.iter().filter(|a| a.on_topic).count(),
+        articles.len(),
+        analyse_secs * 1e3,
+        articles.len() as f64 / analyse_secs,
+        drafts.len()
+    );
+    assert!(!drafts.is_empty(), "no claim drafts: is the topic corpus there?");
+    let mut results = Vec::new();
+    for n in claim_sizes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), template.store.cache_size).unwrap();
+        let index = claimwatch::claims::ClaimIndex::open(&store, &template.claims).unwrap();
+        let started = Instant::now();
+        fill_claims(&store, &index, &drafts, n);
+        let fill_secs = started.elapsed().as_secs_f64();
+        let size = store.size_on_disk();
+        // Judge every real draft, several passes; the first pass warms the cache.
+        for draft in &drafts {
+            index.judge_claim(draft).unwrap();
+        }
+        let target = if full() { 20_000 } else { 5_000 };
+        let mut latencies = Vec::with_capacity(target);
+        let started = Instant::now();
+        while latencies.len() < target {
+            for draft in &drafts {
+                let one = Instant::now();
+                std::hint::black_box(index.judge_claim(draft).unwrap());
+                latencies.push(one.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+        let per_s = latencies.len() as f64 / started.elapsed().as_secs_f64();
+        let (p50, p99) = (percentile(latencies.clone(), 0.5), percentile(latencies.clone(), 0.99));
+        println!(
+            "claims: {n} stored (filled in {fill_secs:.1} s, {:.0} bytes/claim on disk): {} judgements, {per_s:.0} claims/s, p50 {p50:.3} ms, p99 {p99:.3} ms; peak RSS {:.1} MiB",
+            size as f64 / n as f64,
+            latencies.len(),
+            peak_rss_mib()
+        );
+        println!(
+            "SCALE {}",
+            json!({"articles": n / 5, "claims": n, "judge_per_s": per_s, "judge_p50_ms": p50, "judge_p99_ms": p99,
+                "bytes_per_claim": size as f64 / n as f64, "machine": machine()})
+        );
+        results.push(json!({"claims": n, "per_s": per_s, "p99_ms": p99}));
+    }
+    result(json!({"stage": "claims", "sizes": results, "peak_rss_mib": peak_rss_mib()}));
+}
