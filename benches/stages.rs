@@ -746,7 +746,12 @@ fn claim_sizes() -> Vec<usize> {
 /// Stores `n` synthetic claims built from real drafts: each takes a real draft's features,
 /// drops one, borrows one from another draft and adds a rare one of its own (a number), so that
 /// the index has real document frequencies and a long tail.
-fn fill_claims(store: &Store, index: &claimwatch::claims::ClaimIndex, drafts: &[claimwatch::claims::ClaimDraft], n: usize) {
+fn fill_claims(
+    store: &Store,
+    index: &claimwatch::claims::ClaimIndex,
+    drafts: &[claimwatch::claims::ClaimDraft],
+    n: usize,
+) {
     use sled::Transactional;
     let (claims, features, df) = index.trees();
     let mut rng = fastrand::Rng::with_seed(8);
