@@ -90,6 +90,9 @@ pub fn stall_after(config: &Config) -> Duration {
 
 /// Runs the daemon until a stop signal (or, with `once`, until one full poll is processed).
 pub async fn run(config: Config, once: bool) -> Result<ExitCode> {
+    // Signal handlers first: a SIGTERM during start-up (seeding, loading the claim engine) must
+    // not kill the daemon uncleanly. `run --once` keeps the default disposition: SIGTERM ends it.
+    let signals = if once { None } else { Some(Signals::install()?) };
     let (store, _moved_aside) = Store::open_or_recover(&config.state_dir, config.store.cache_size)
         .with_context(|| format!("opening the store in {}", config.state_dir.display()))?;
     // On first start the seed set is what the store knows (a missing seed set is only a warning).
@@ -104,15 +107,18 @@ pub async fn run(config: Config, once: bool) -> Result<ExitCode> {
         "claimwatch starting"
     );
     crate::metrics::feeds_total(config.feeds.len() as i64);
-    let ctx = Ctx::new(Arc::new(config.clone()), store.clone()).context("building the HTTP client")?;
+    let ctx = Ctx::new(Arc::new(config.clone()), store.clone())?;
     if once {
         poll_once(&ctx).await?;
         store.flush()?;
+        let waiting = crate::alert::drain_now(&store, &config, config.shutdown.deadline).await?;
+        if waiting > 0 {
+            tracing::warn!(waiting, "alerts still waiting for a sink; the next run delivers them");
+        }
         return Ok(ExitCode::SUCCESS);
     }
 
-    // Signal handlers first: a SIGTERM during start-up must not kill the process uncleanly.
-    let mut signals = Signals::install()?;
+    let mut signals = signals.expect("installed for the daemon");
     let tasks = Tasks::default();
     let health = Health::new(stall_after(&config));
     let deadline = config.shutdown.deadline;
@@ -124,6 +130,11 @@ pub async fn run(config: Config, once: bool) -> Result<ExitCode> {
         tracing::info!(listen = %listener.local_addr()?, "serving /healthz /readyz /metrics");
         tasks.spawn("server", crate::server::serve(listener, health.clone(), tasks.token()));
     }
+    crate::alert::spawn_drains(&tasks, &store, &config, ctx.ingest.wake())?;
+    tasks.spawn(
+        "retention",
+        crate::ingest::retention(store.clone(), config.store.retain_bodies, tasks.token()),
+    );
     probe_store_once(&store, &health).await;
     tasks.spawn("store-probe", probe_store(store.clone(), health.clone(), tasks.token()));
     let (poller_config, poller_health, token) = (config_tx.subscribe(), health.clone(), tasks.token());
@@ -169,13 +180,9 @@ pub async fn run(config: Config, once: bool) -> Result<ExitCode> {
 pub fn reload(current: &Config) -> Option<Config> {
     match current.reload() {
         Ok(new) => {
-            // Counted before the log line, so that whoever reads the line sees the count.
-            crate::metrics::config_reload("applied");
             for key in restart_only_changes(current, &new) {
                 tracing::warn!(key, "changed in the configuration but takes effect only after a restart");
             }
-            // Counted before the log line, so that whoever reads the log sees the count too.
-            crate::metrics::config_reload("applied");
             tracing::info!(
                 feeds = new.feeds.len(),
                 sinks = ?new.sink_names(),
@@ -436,7 +443,7 @@ pub async fn poller(
             let live = config.borrow_and_update().clone();
             if reloaded {
                 // New fetch settings take effect for refreshes started from now on.
-                match Ctx::new(live.clone(), ctx.store.clone()) {
+                match ctx.reloaded(live.clone()) {
                     Ok(new_ctx) => ctx = new_ctx,
                     Err(error) => {
                         tracing::error!(
