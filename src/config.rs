@@ -275,13 +275,13 @@ pub struct ClaimsConfig {
     pub detail_threshold: f32,
     /// Stored claims compared in full per draft.
     pub max_candidates: usize,
-    /// Postings read per feature when gathering candidates.
+    /// Postings read per draft (rarest feature first) when gathering candidates.
     pub max_postings: usize,
 }
 
 impl Default for ClaimsConfig {
     fn default() -> Self {
-        ClaimsConfig { known_threshold: 0.62, detail_threshold: 0.8, max_candidates: 16, max_postings: 400 }
+        ClaimsConfig { known_threshold: 0.62, detail_threshold: 0.8, max_candidates: 12, max_postings: 600 }
     }
 }
 

@@ -122,7 +122,13 @@ pub fn extract(lex: &Lexicon, lang: &str, tokens: &[Token]) -> SentenceFeatures 
             continue;
         }
         out.non_dateline_words += 1;
-        if let Some((len, c)) = concepts.longest_at(tokens, i) {
+        // A long word no form of the text's language knows may still be another language's
+        // (a page that declares the wrong language, a quoted phrase): long stems are specific
+        // enough to be looked up in every language.
+        let concept = concepts.longest_at(tokens, i).or_else(|| {
+            (t.key.chars().count() >= 7).then(|| lex.concepts.all().longest_at(tokens, i)).flatten()
+        });
+        if let Some((len, c)) = concept {
             let negated = negation_at.is_some_and(|p| i - p <= 2);
             match (&c.negated, negated) {
                 (Some(opposite), true) => {

@@ -293,12 +293,20 @@ impl ClaimIndex {
         if chosen.len() < 3 {
             chosen = by_rarity.iter().take(3).map(|(f, _)| *f).collect();
         }
+        // `max_postings` is the budget of postings read per draft, spent rarest feature first:
+        // rare features (names, numbers, places) find a repeated claim at once.
+        let mut budget = self.config.max_postings;
         let mut acc: HashMap<[u8; ID_LEN], f32> = HashMap::new();
         for f in chosen {
+            if budget == 0 {
+                break;
+            }
             let w = weights[f] * if f.starts_with("W:") { 0.5 } else { type_weight(f).max(0.2) };
             let mut prefix = f.as_bytes().to_vec();
             prefix.push(SEP);
-            for item in self.features.scan_prefix(&prefix).keys().take(self.config.max_postings) {
+            let take = budget.min((dfs[f] as usize).max(1));
+            budget -= take;
+            for item in self.features.scan_prefix(&prefix).keys().take(take) {
                 let key = item?;
                 if let Ok(id) = <[u8; ID_LEN]>::try_from(&key[prefix.len()..]) {
                     *acc.entry(id).or_default() += w;

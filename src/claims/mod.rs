@@ -295,3 +295,90 @@ fn lexicon_kinds(entities: &str) -> Result<HashMap<String, EntityKind>> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine() -> Engine {
+        Engine::load_topic("ukraine-security-guarantees", ClaimsConfig::default()).unwrap()
+    }
+
+    /// The features of one sentence in `lang`.
+    fn features(engine: &Engine, lang: &str, text: &str) -> Vec<String> {
+        let toks = tokenize(&normalize::normalize(text));
+        features::extract(&engine.lexicon, lang, &toks).features.into_iter().collect()
+    }
+
+    #[track_caller]
+    fn check(lang: &str, text: &str, expected: &[&str]) {
+        let engine = engine();
+        let got = features(&engine, lang, text);
+        for e in expected {
+            assert!(got.iter().any(|f| f == e), "{text}: {e} missing from {got:?}");
+        }
+    }
+
+    #[test]
+    fn quantities_agree_across_notations_and_languages() {
+        check("en", "the 800,000-strong Ukrainian army", &["Q:personnel:800000"]);
+        check("uk", "800-тисячна українська армія", &["V:800000"]);
+        check("ru", "армия численностью 800 тысяч военнослужащих", &["Q:personnel:800000"]);
+        check("ro", "o armată de 800 de mii de militari", &["V:800000"]);
+        check("de", "eine Armee von 800.000 Soldaten", &["Q:personnel:800000"]);
+        check("en", "a 15-year term", &["Q:years:15"]);
+        check("uk", "термін 15 років", &["Q:years:15"]);
+        check("ro", "un termen de 15 ani", &["Q:years:15"]);
+        check("uk", "15-річний термін", &["Q:years:15"]);
+        check("en", "up to half a century", &["Q:years:50"]);
+        check("de", "rund zwei Milliarden Euro pro Jahr", &["Q:eur:2000000000"]);
+        check("pl", "1,5 mld zł w tym roku", &["Q:pln:1500000000"]);
+    }
+
+    #[test]
+    fn entities_resolve_across_scripts_and_cases() {
+        check("uk", "Стів Віткофф і Джаред Кушнер", &["E:witkoff", "E:kushner"]);
+        check("ru", "Стив Уиткофф встретился с Зеленским", &["E:witkoff", "E:zelensky"]);
+        check("pl", "prezydent Wołodymyr Zełenski", &["E:zelensky"]);
+        check("de", "Selenskyj und die Koalition der Willigen", &["E:zelensky", "E:coalition_willing"]);
+        check("fr", "la coalition des volontaires et l'OTAN", &["E:coalition_willing", "E:nato"]);
+        check("ro", "generalul Alexus Grynkewich", &["E:grynkewich"]);
+    }
+
+    #[test]
+    fn dates_negation_and_conditions() {
+        check("en", "On the 6th of January the leaders met", &["D:1-6"]);
+        check("uk", "зустріч 6 січня", &["D:1-6"]);
+        check("en", "the United States will not deploy troops", &["G:deploy", "X:neg"]);
+        check("ro", "nu va trimite trupe", &["G:deploy"]);
+        check("uk", "Україна на це не погодиться", &["C:reject"]);
+        check("en", "if Russia attacks again", &["X:cond", "C:attack", "R:russia~attack"]);
+    }
+
+    #[test]
+    fn analyse_drops_non_claims_and_never_panics() {
+        let engine = engine();
+        let article = |text: &str| Article {
+            url: url::Url::parse("https://example.org/x").unwrap(),
+            feed: None,
+            title: None,
+            text: text.to_string(),
+            published: None,
+            lang_hint: None,
+            seen_at: chrono::Utc::now(),
+        };
+        let a = engine.analyse(&article(
+            "PARIS, January 7\n\nThe US and Europe prepared security guarantees for Ukraine: what does the plan provide?\n\nPhoto: Reuters\n\nThe allies will take part in a US-led mechanism to monitor the ceasefire in Ukraine. This is reported by Bloomberg, citing informed officials.\n\nRead also: Weather in Kyiv\n\nFollow us on Facebook, Telegram and X!",
+        ));
+        let texts: Vec<&str> = a.claims.iter().map(|c| c.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            ["The allies will take part in a US-led mechanism to monitor the ceasefire in Ukraine."]
+        );
+        assert!(a.on_topic);
+        assert!(a.dateline.iter().any(|f| f == "D:1-7"), "{:?}", a.dateline);
+        for text in ["", "\u{0}\u{1}\u{2}", "....!!!???", "1.2.3.4.5", &"ж".repeat(100_000), "\u{202e}x"] {
+            let _ = engine.analyse(&article(text));
+        }
+    }
+}
