@@ -51,6 +51,8 @@ pub struct Processed {
     pub alerts: usize,
     /// The very same item was processed before: nothing was written.
     pub repeat: bool,
+    /// Time spent in the store transaction and its flush.
+    pub commit_time: std::time::Duration,
 }
 
 /// The story id as users see it.
@@ -167,6 +169,7 @@ impl Ingest {
                     known_claims: 0,
                     alerts: 0,
                     repeat: true,
+                    commit_time: std::time::Duration::ZERO,
                 });
             }
             Some(seen) if seen.layer != Layer::NearCopy => {
@@ -298,6 +301,7 @@ impl Ingest {
             _ => ArticleVerdict::SameStory,
         };
 
+        let started = std::time::Instant::now();
         let result = me.trees.as_slice().transaction(|txs| {
             let mut alerts = 0usize;
             txs[T_ARTICLES].insert(&fp.id.to_bytes(), record_bytes.as_slice())?;
@@ -355,6 +359,7 @@ impl Ingest {
         };
         // Durable before it counts as accepted (and before a feed marks the item seen).
         me.store.flush().context("flushing the article commit")?;
+        let commit_time = started.elapsed();
         if alerts > 0 {
             me.wake.wake();
         }
@@ -381,6 +386,7 @@ impl Ingest {
             known_claims: plan.known.len(),
             alerts,
             repeat: false,
+            commit_time,
         })
     }
 }
