@@ -23,13 +23,20 @@ fn main() {
     let docs: Vec<Vec<u8>> = files.iter().map(|p| std::fs::read(p).unwrap()).collect();
     let bytes: usize = docs.iter().map(Vec::len).sum();
     let base = url::Url::parse("http://bench.example/feed").unwrap();
+    let raw = std::env::var_os("RAW_FEED_RS").is_some();
     let (mut rounds, mut items, mut parsed) = (0usize, 0usize, 0usize);
     let started = Instant::now();
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     while rounds == 0 || started.elapsed() < Duration::from_secs(3) {
         for doc in &docs {
-            if let Ok(feed) = claimwatch::parse::parse_feed(doc, None, &base) {
+            if raw {
+                // feed-rs alone, for comparison: no decoding, repairs or item keys.
+                if let Ok(Ok(feed)) = std::panic::catch_unwind(|| feed_rs::parser::parse(&doc[..])) {
+                    items += feed.entries.len();
+                    parsed += 1;
+                }
+            } else if let Ok(feed) = claimwatch::parse::parse_feed(doc, None, &base) {
                 items += feed.items.len();
                 parsed += 1;
             }
@@ -39,7 +46,8 @@ fn main() {
     std::panic::set_hook(hook);
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "claimwatch parse_feed: {} files ({:.1} MiB), {} rounds in {:.2} s: {:.0} files/s, {:.0} items/s ({} parsed, {} items per round)",
+        "{}: {} files ({:.1} MiB), {} rounds in {:.2} s: {:.0} files/s, {:.0} items/s ({} parsed, {} items per round)",
+        if raw { "feed-rs alone" } else { "claimwatch parse_feed" },
         docs.len(),
         bytes as f64 / (1 << 20) as f64,
         rounds,

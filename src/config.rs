@@ -281,7 +281,7 @@ pub struct ClaimsConfig {
 
 impl Default for ClaimsConfig {
     fn default() -> Self {
-        ClaimsConfig { known_threshold: 0.62, detail_threshold: 0.8, max_candidates: 24, max_postings: 2000 }
+        ClaimsConfig { known_threshold: 0.62, detail_threshold: 0.8, max_candidates: 16, max_postings: 400 }
     }
 }
 

@@ -91,7 +91,7 @@ pub fn stall_after(config: &Config) -> Duration {
 /// Runs the daemon until a stop signal (or, with `once`, until one full poll is processed).
 pub async fn run(config: Config, once: bool) -> Result<ExitCode> {
     // Signal handlers first: a SIGTERM during start-up (seeding, loading the claim engine) must
-    // not kill the process uncleanly.
+    // not kill the daemon uncleanly. `run --once` keeps the default disposition: SIGTERM ends it.
     let signals = if once { None } else { Some(Signals::install()?) };
     let (store, _moved_aside) = Store::open_or_recover(&config.state_dir, config.store.cache_size)
         .with_context(|| format!("opening the store in {}", config.state_dir.display()))?;
@@ -107,7 +107,7 @@ pub async fn run(config: Config, once: bool) -> Result<ExitCode> {
         "claimwatch starting"
     );
     crate::metrics::feeds_total(config.feeds.len() as i64);
-    let ctx = Ctx::new(Arc::new(config.clone()), store.clone()).context("building the HTTP client")?;
+    let ctx = Ctx::new(Arc::new(config.clone()), store.clone())?;
     if once {
         poll_once(&ctx).await?;
         store.flush()?;
@@ -180,13 +180,9 @@ pub async fn run(config: Config, once: bool) -> Result<ExitCode> {
 pub fn reload(current: &Config) -> Option<Config> {
     match current.reload() {
         Ok(new) => {
-            // Counted before the log line, so that whoever reads the line sees the count.
-            crate::metrics::config_reload("applied");
             for key in restart_only_changes(current, &new) {
                 tracing::warn!(key, "changed in the configuration but takes effect only after a restart");
             }
-            // Counted before the log line, so that whoever reads the log sees the count too.
-            crate::metrics::config_reload("applied");
             tracing::info!(
                 feeds = new.feeds.len(),
                 sinks = ?new.sink_names(),
@@ -447,7 +443,7 @@ pub async fn poller(
             let live = config.borrow_and_update().clone();
             if reloaded {
                 // New fetch settings take effect for refreshes started from now on.
-                match Ctx::new(live.clone(), ctx.store.clone()) {
+                match ctx.reloaded(live.clone()) {
                     Ok(new_ctx) => ctx = new_ctx,
                     Err(error) => {
                         tracing::error!(

@@ -41,6 +41,23 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// The context for a reloaded configuration: a new HTTP client (keeping what the fetcher
+    /// learnt about hosts: Retry-After, per-host spacing) and new site rules. The same `Ingest`
+    /// is kept: its lock serialises judgements against in-flight refreshes and its wake handle
+    /// is the one the alert drains listen to.
+    pub fn reloaded(&self, config: Arc<Config>) -> anyhow::Result<Ctx> {
+        let fetcher = self.fetcher.reconfigured(&config.fetch).context("building the HTTP client")?;
+        let sites =
+            SiteRules::load(config.extract.sites_file.as_deref()).context("loading extraction site rules")?;
+        Ok(Ctx {
+            config,
+            store: self.store.clone(),
+            fetcher,
+            sites: Arc::new(sites),
+            ingest: self.ingest.clone(),
+        })
+    }
+
     pub fn new(config: Arc<Config>, store: Store) -> anyhow::Result<Ctx> {
         let fetcher = Fetcher::new(&config.fetch).context("building the HTTP client")?;
         let sites =
@@ -151,6 +168,10 @@ pub async fn refresh_feed(ctx: &Ctx, feed: &Feed, now: DateTime<Utc>) -> Result<
     }
     if deferred == 0 {
         state.body_hash = Some(hash);
+    } else {
+        // Items are waiting: the next poll must get the document again, not a 304.
+        state.etag = None;
+        state.last_modified = None;
     }
     let dates: Vec<DateTime<Utc>> = parsed.items.iter().filter_map(|i| i.published).collect();
     let outcome = Outcome::Fetched { items: parsed.items.len(), new_items, deferred };
@@ -296,6 +317,12 @@ fn build_article(
     {
         extracted.text
     } else {
+        tracing::info!(
+            stage = "extract",
+            extracted_chars = extracted.text.chars().count(),
+            summary_chars = summary.chars().count(),
+            "extracted text too short; using the feed item's content"
+        );
         summary
     };
     // The page's rel=canonical / og:url unless it looks like a CMS mistake, canonicalised.
