@@ -158,6 +158,14 @@ impl Ingest {
         match seen {
             Some(seen) if seen.layer == Layer::Item => {
                 crate::metrics::article(ArticleVerdict::Duplicate.as_str());
+                // Committed before, but its feed did not record it as seen (a crash in between).
+                tracing::info!(
+                    article_url = %article.url,
+                    verdict = ArticleVerdict::Duplicate.as_str(),
+                    layer = Layer::Item.as_str(),
+                    repeat = true,
+                    "new article"
+                );
                 let stored = self.article(seen.of)?;
                 return Ok(Processed {
                     id: seen.of,
@@ -562,24 +570,23 @@ mod tests {
         let (_dir, ingest) = setup();
         let first = ingest.process(article("https://example.org/a", TEXT), Origin::Seed).unwrap();
         assert_eq!(first.alerts, 0, "seeds never alert");
-        let mut other = article(
+        let other = article(
             "https://example.de/b",
-            "Leaders signed the Paris declaration on security guarantees for Kyiv. \
-             A new fund of 5 billion euros will pay for air defence systems.",
+            "The coalition agreed to deploy 30,000 troops to Ukraine next spring. \
+             France will send 2,000 soldiers to Odesa under the security guarantees for Ukraine.",
         );
-        other.lang_hint = Some("de".into());
         let p = ingest.process(other, Origin::Feed).unwrap();
         assert_eq!(
-            (p.verdict, p.new_claims, p.known_claims, p.story),
-            (ArticleVerdict::SameStory, 1, 1, first.story)
+            (p.verdict, p.known_claims, p.story),
+            (ArticleVerdict::SameStory, 1, first.story),
+            "{p:?}"
         );
+        assert!(p.new_claims >= 1, "{p:?}");
         let tree = ingest.store().tree(trees::CLAIM_PROVENANCE).unwrap();
-        let known_id = ingest.article(p.id).unwrap().unwrap().claims[0].clone();
-        let prov = provenance(&tree, &known_id).unwrap().unwrap();
-        assert_eq!(
-            (prov.source_count, prov.langs.clone(), prov.seed),
-            (2, vec!["de".to_string(), "en".to_string()], true)
-        );
+        let stored = ingest.article(p.id).unwrap().unwrap();
+        let known_id = &stored.claims[0];
+        let prov = provenance(&tree, known_id).unwrap().unwrap();
+        assert_eq!((prov.source_count, prov.seed), (2, true));
     }
 
     #[test]
