@@ -419,3 +419,57 @@ fn sigkill_at_random_moments_never_loses_or_repeats_an_alert() {
     child.wait().unwrap();
     assert_each_alert_once(&path, N);
 }
+
+// ------------------------------------------------------------------ duplicate versus same story
+
+fn check_json(state: &Path, file: &Path) -> serde_json::Value {
+    let out = crate::support::claimwatch(&[
+        "check",
+        "--json",
+        "--state-dir",
+        state.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", crate::support::stderr(&out));
+    serde_json::from_str(crate::support::stdout(&out).trim()).unwrap()
+}
+
+#[test]
+fn a_reprint_with_a_new_intro_and_footer_is_a_duplicate_and_a_rewrite_is_the_same_story() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let seeds = crate::support::repo().join("seeds");
+    let out = crate::support::claimwatch(&[
+        "seed",
+        "--state-dir",
+        state.to_str().unwrap(),
+        seeds.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", crate::support::stderr(&out));
+
+    let seed = std::fs::read_dir(&seeds)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with("004"))
+        .unwrap();
+    let text = std::fs::read_to_string(seed).unwrap();
+    let copy = format!(
+        "Kyiv Daily Digest\n\nOur correspondents follow the talks on Ukraine's security for you every day.\n\n{}\n\n\
+         Subscribe to our morning newsletter. All rights reserved.",
+        text.replace("informed officials", "officials familiar with the matter")
+    );
+    let file = dir.path().join("reprint.txt");
+    std::fs::write(&file, copy).unwrap();
+    assert_eq!(check_json(&state, &file)["article_verdict"], "duplicate");
+
+    let rewrite = "Washington and its European allies have drawn up a joint plan of security guarantees for \
+        Ukraine, meant to lock in a possible peace agreement with Russia and to deter a new attack. \
+        Under the multi-level scheme, the 800,000-strong Ukrainian army forms the first line of \
+        deterrence, kept supplied with weapons and training by the allies. Behind the front line, \
+        multinational forces of a coalition of European countries could be deployed on Ukrainian \
+        territory as a second level of security.";
+    let file = dir.path().join("rewrite.txt");
+    std::fs::write(&file, rewrite).unwrap();
+    let out = check_json(&state, &file);
+    assert_eq!(out["article_verdict"], "same_story", "{out:#}");
+}
