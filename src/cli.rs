@@ -141,16 +141,11 @@ fn dispatch(command: Command, config: Config) -> Result<ExitCode> {
         Command::Check { json, input } => crate::claims::cmd::check_command(&config, &input, json),
         Command::Extract { json, inputs } => crate::extract::command::run(&config, json, &inputs),
         Command::Feeds { command } => crate::feeds::command(&config, command),
-        Command::Claims { .. } => not_implemented("claims listing"),
+        Command::Claims { new, since, json } => crate::provenance::command(&config, new, since, json),
     }
 }
 
 /// The multi-threaded runtime every async command runs on.
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
-}
-
-fn not_implemented(what: &str) -> Result<ExitCode> {
-    eprintln!("claimwatch: not implemented yet: {what}");
-    Ok(ExitCode::FAILURE)
 }

@@ -118,6 +118,8 @@ pub struct RawWebhook {
     pub timeout: String,
     pub give_up_after: String,
     pub digest_window: String,
+    pub min_backoff: String,
+    pub max_backoff: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -248,6 +250,9 @@ pub struct WebhookConfig {
     pub give_up_after: Duration,
     /// Zero sends every alert alone.
     pub digest_window: Duration,
+    /// First and longest wait between retries (exponential, with jitter).
+    pub min_backoff: Duration,
+    pub max_backoff: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -276,7 +281,7 @@ pub struct ClaimsConfig {
 
 impl Default for ClaimsConfig {
     fn default() -> Self {
-        ClaimsConfig { known_threshold: 0.62, detail_threshold: 0.8, max_candidates: 24, max_postings: 2000 }
+        ClaimsConfig { known_threshold: 0.62, detail_threshold: 0.8, max_candidates: 16, max_postings: 400 }
     }
 }
 
@@ -746,6 +751,11 @@ fn validate(raw: RawConfig, origins: &Origins, sources: Vec<String>) -> Result<C
     let webhook_timeout = v.positive_duration("alerts.webhook.timeout", &w.timeout);
     let give_up_after = v.positive_duration("alerts.webhook.give_up_after", &w.give_up_after);
     let digest_window = v.duration("alerts.webhook.digest_window", &w.digest_window);
+    let min_backoff = v.positive_duration("alerts.webhook.min_backoff", &w.min_backoff);
+    let max_backoff = v.positive_duration("alerts.webhook.max_backoff", &w.max_backoff);
+    if min_backoff > max_backoff {
+        v.problem("alerts.webhook.min_backoff", "is longer than alerts.webhook.max_backoff");
+    }
     let webhook = if w.url.trim().is_empty() {
         None
     } else {
@@ -754,6 +764,8 @@ fn validate(raw: RawConfig, origins: &Origins, sources: Vec<String>) -> Result<C
             timeout: webhook_timeout,
             give_up_after,
             digest_window,
+            min_backoff,
+            max_backoff,
         })
     };
     let alerts = AlertsConfig { log: raw.alerts.log, jsonl, webhook };

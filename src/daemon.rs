@@ -90,6 +90,9 @@ pub fn stall_after(config: &Config) -> Duration {
 
 /// Runs the daemon until a stop signal (or, with `once`, until one full poll is processed).
 pub async fn run(config: Config, once: bool) -> Result<ExitCode> {
+    // Signal handlers first: a SIGTERM during start-up (seeding, loading the claim engine) must
+    // not kill the daemon uncleanly. `run --once` keeps the default disposition: SIGTERM ends it.
+    let signals = if once { None } else { Some(Signals::install()?) };
     let (store, _moved_aside) = Store::open_or_recover(&config.state_dir, config.store.cache_size)
         .with_context(|| format!("opening the store in {}", config.state_dir.display()))?;
     // On first start the seed set is what the store knows (a missing seed set is only a warning).
@@ -104,15 +107,18 @@ pub async fn run(config: Config, once: bool) -> Result<ExitCode> {
         "claimwatch starting"
     );
     crate::metrics::feeds_total(config.feeds.len() as i64);
-    let ctx = Ctx::new(Arc::new(config.clone()), store.clone()).context("building the HTTP client")?;
+    let ctx = Ctx::new(Arc::new(config.clone()), store.clone())?;
     if once {
         poll_once(&ctx).await?;
         store.flush()?;
+        let waiting = crate::alert::drain_now(&store, &config, config.shutdown.deadline).await?;
+        if waiting > 0 {
+            tracing::warn!(waiting, "alerts still waiting for a sink; the next run delivers them");
+        }
         return Ok(ExitCode::SUCCESS);
     }
 
-    // Signal handlers first: a SIGTERM during start-up must not kill the process uncleanly.
-    let mut signals = Signals::install()?;
+    let mut signals = signals.expect("installed for the daemon");
     let tasks = Tasks::default();
     let health = Health::new(stall_after(&config));
     let deadline = config.shutdown.deadline;
@@ -124,9 +130,16 @@ pub async fn run(config: Config, once: bool) -> Result<ExitCode> {
         tracing::info!(listen = %listener.local_addr()?, "serving /healthz /readyz /metrics");
         tasks.spawn("server", crate::server::serve(listener, health.clone(), tasks.token()));
     }
+    crate::alert::spawn_drains(&tasks, &store, &config, ctx.ingest.wake())?;
+    tasks.spawn(
+        "retention",
+        crate::ingest::retention(store.clone(), config.store.retain_bodies, tasks.token()),
+    );
     probe_store_once(&store, &health).await;
     tasks.spawn("store-probe", probe_store(store.clone(), health.clone(), tasks.token()));
     let (poller_config, poller_health, token) = (config_tx.subscribe(), health.clone(), tasks.token());
+    // Registers the scheduler: from now on readiness and the watchdog require its progress.
+    health.scheduler_tick();
     tasks.spawn("poller", async move {
         if let Err(error) = poller(ctx, poller_config, poller_health, token).await {
             tracing::error!(error = format!("{error:#}"), "the poller stopped");
@@ -176,15 +189,14 @@ pub fn reload(current: &Config) -> Option<Config> {
                 read_from = %new.sources.join(" → "),
                 "configuration reloaded"
             );
-            crate::metrics::config_reload("applied");
             Some(new)
         }
         Err(Problems(problems)) => {
+            crate::metrics::config_reload("rejected");
             tracing::error!(
                 problems = %problems.join("; "),
                 "configuration reload rejected, keeping the running configuration"
             );
-            crate::metrics::config_reload("rejected");
             None
         }
     }
@@ -229,59 +241,84 @@ async fn tell_systemd(health: Health, token: CancellationToken) {
             _ = tokio::time::sleep(every) => {}
         }
         let readiness = health.check();
-        let status = readiness.status_line();
-        if readiness.is_ready() {
-            if !was_ready {
-                tracing::info!(status, "healthy again");
+        let (ping, status) = systemd_update(&readiness, watchdog.is_some());
+        match (readiness.is_ready(), was_ready) {
+            (true, false) => tracing::info!(status, "healthy again"),
+            (false, true) => {
+                tracing::error!(status, "unhealthy: withholding watchdog pings so systemd restarts us")
             }
-            if watchdog.is_some() {
-                notify(&[NotifyState::Watchdog, NotifyState::Status(&status)]);
-            } else {
-                notify(&[NotifyState::Status(&status)]);
-            }
+            _ => {}
+        }
+        if ping {
+            notify(&[NotifyState::Watchdog, NotifyState::Status(&status)]);
         } else {
-            if was_ready {
-                tracing::error!(status, "unhealthy: withholding watchdog pings so systemd restarts us");
-            }
             notify(&[NotifyState::Status(&status)]);
         }
         was_ready = readiness.is_ready();
     }
 }
 
+/// What to tell systemd on one tick: whether to send WATCHDOG=1 (only when the watchdog is on
+/// and the daemon is ready) and the STATUS= line.
+fn systemd_update(readiness: &crate::health::Readiness, watchdog: bool) -> (bool, String) {
+    (watchdog && readiness.is_ready(), readiness.status_line())
+}
+
 /// Probes the store every [`PROBE_EVERY`] and records the answer and the store's size.
 async fn probe_store(store: Store, health: Health, token: CancellationToken) {
+    let mut prober = StoreProber::default();
     loop {
         tokio::select! {
             _ = token.cancelled() => return,
             _ = tokio::time::sleep(PROBE_EVERY) => {}
         }
-        probe_store_once(&store, &health).await;
+        prober.probe(&store, &health).await;
     }
 }
 
 async fn probe_store_once(store: &Store, health: &Health) {
-    let probe_store = store.clone();
-    // sled calls block; a hung disk must not hang this task, so the probe runs aside with a
-    // timeout. A probe that never returns leaks one blocking thread, once: later probes time
-    // out the same way and the watchdog restarts the daemon.
-    let probe = tokio::task::spawn_blocking(move || {
-        probe_store.probe()?;
-        Ok::<u64, crate::store::StoreError>(probe_store.size_on_disk())
-    });
-    let result = match tokio::time::timeout(PROBE_TIMEOUT, probe).await {
-        Ok(Ok(Ok(size))) => {
-            crate::metrics::store_size(size);
-            Ok(())
+    StoreProber::default().probe(store, health).await;
+}
+
+/// Probes the store off the runtime: sled calls block, and a hung disk must not hang a task.
+/// At most one probe is in flight; while a hung one is still running no new one is started
+/// (so a hang costs one blocking thread, not one per probe) and the store counts as not
+/// answering, which withholds the watchdog and gets the daemon restarted.
+#[derive(Default)]
+struct StoreProber {
+    in_flight: Option<(tokio::task::JoinHandle<Result<u64, crate::store::StoreError>>, std::time::Instant)>,
+}
+
+impl StoreProber {
+    async fn probe(&mut self, store: &Store, health: &Health) {
+        let (mut handle, started) = match self.in_flight.take() {
+            Some(pending) => pending,
+            None => {
+                let store = store.clone();
+                let handle = tokio::task::spawn_blocking(move || {
+                    store.probe()?;
+                    Ok(store.size_on_disk())
+                });
+                (handle, std::time::Instant::now())
+            }
+        };
+        let result = match tokio::time::timeout(PROBE_TIMEOUT, &mut handle).await {
+            Ok(Ok(Ok(size))) => {
+                crate::metrics::store_size(size);
+                Ok(())
+            }
+            Ok(Ok(Err(error))) => Err(error.to_string()),
+            Ok(Err(join_error)) => Err(format!("probe panicked: {join_error}")),
+            Err(_) => {
+                self.in_flight = Some((handle, started));
+                Err(format!("no answer for {}s", started.elapsed().as_secs()))
+            }
+        };
+        if let Err(why) = &result {
+            tracing::error!(error = %why, stage = "store", "store probe failed");
         }
-        Ok(Ok(Err(error))) => Err(error.to_string()),
-        Ok(Err(join_error)) => Err(format!("probe panicked: {join_error}")),
-        Err(_) => Err(format!("no answer within {}s", PROBE_TIMEOUT.as_secs())),
-    };
-    if let Err(why) = &result {
-        tracing::error!(error = %why, stage = "store", "store probe failed");
+        health.set_store(result);
     }
-    health.set_store(result);
 }
 
 enum Received {
@@ -323,31 +360,6 @@ pub async fn wait_for_stop_signal() -> Result<()> {
         _ = int.recv() => {}
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_bad_reload_keeps_the_running_configuration_and_a_good_one_replaces_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("c.toml");
-        std::fs::write(&file, "feeds = []\n").unwrap();
-        let current = crate::config::load(Some(&file), Some(dir.path())).unwrap();
-        assert_eq!(current.feeds.len(), 0);
-
-        std::fs::write(&file, "[[feeds]]\nurl = \"https://example.org/a.xml\"\n[fetch]\ntimout = \"1s\"\n")
-            .unwrap();
-        assert!(reload(&current).is_none(), "a typo'd key must be rejected");
-
-        std::fs::write(&file, "[[feeds]]\nurl = \"https://example.org/a.xml\"\n[server]\nlisten = \"\"\n")
-            .unwrap();
-        let new = reload(&current).expect("a valid file is applied");
-        assert_eq!(new.feeds.len(), 1);
-        assert_eq!(new.state_dir, dir.path(), "--state-dir is applied again");
-        assert_eq!(restart_only_changes(&current, &new), vec!["server.listen"]);
-    }
 }
 
 /// `run --once`: polls every feed now, whatever its schedule says, and waits for all of them.
@@ -431,7 +443,7 @@ pub async fn poller(
             let live = config.borrow_and_update().clone();
             if reloaded {
                 // New fetch settings take effect for refreshes started from now on.
-                match Ctx::new(live.clone(), ctx.store.clone()) {
+                match ctx.reloaded(live.clone()) {
                     Ok(new_ctx) => ctx = new_ctx,
                     Err(error) => {
                         tracing::error!(
@@ -472,7 +484,7 @@ pub async fn poller(
                 });
                 task_keys.insert(handle.id(), key.clone());
                 started += 1;
-            } else if next_due.is_none_or(|n| *due < n) {
+            } else if next_due.map_or(true, |n| *due < n) {
                 next_due = Some(*due);
             }
         }
@@ -535,4 +547,49 @@ pub async fn poller(
         while set.join_next().await.is_some() {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_reload_keeps_the_running_configuration_and_a_good_one_replaces_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "feeds = []\n").unwrap();
+        let current = crate::config::load(Some(&file), Some(dir.path())).unwrap();
+        assert_eq!(current.feeds.len(), 0);
+
+        std::fs::write(&file, "[[feeds]]\nurl = \"https://example.org/a.xml\"\n[fetch]\ntimout = \"1s\"\n")
+            .unwrap();
+        assert!(reload(&current).is_none(), "a typo'd key must be rejected");
+
+        std::fs::write(&file, "[[feeds]]\nurl = \"https://example.org/a.xml\"\n[server]\nlisten = \"\"\n")
+            .unwrap();
+        let new = reload(&current).expect("a valid file is applied");
+        assert_eq!(new.feeds.len(), 1);
+        assert_eq!(new.state_dir, dir.path(), "--state-dir is applied again");
+        assert_eq!(restart_only_changes(&current, &new), vec!["server.listen"]);
+    }
+
+    #[test]
+    fn the_watchdog_is_pinged_only_while_the_store_answers_and_the_scheduler_progresses() {
+        let health = Health::new(Duration::from_millis(50));
+        health.set_store(Ok(()));
+        health.cycle_done(2);
+        assert_eq!(systemd_update(&health.check(), true).0, true);
+        assert_eq!(systemd_update(&health.check(), false).0, false, "no watchdog asked for");
+
+        health.set_store(Err("no answer for 5s".into()));
+        let (ping, status) = systemd_update(&health.check(), true);
+        assert!(!ping && status.contains("store not answering"), "{status}");
+
+        health.set_store(Ok(()));
+        std::thread::sleep(Duration::from_millis(80));
+        let (ping, status) = systemd_update(&health.check(), true);
+        assert!(!ping && status.contains("scheduler stalled"), "{status}");
+        health.scheduler_tick();
+        assert!(systemd_update(&health.check(), true).0, "progress resumes the pings");
+    }
 }

@@ -414,7 +414,7 @@ fn parse_feed_url(text: &str) -> Result<Url> {
     let url = match Url::parse(text) {
         Ok(url) => url,
         Err(url::ParseError::RelativeUrlWithoutBase) if Path::new(text).exists() => {
-            let path = std::fs::canonicalize(text).with_context(|| format!("{text}"))?;
+            let path = std::fs::canonicalize(text).with_context(|| text.to_string())?;
             Url::from_file_path(&path).map_err(|_| anyhow::anyhow!("{text}: not a usable path"))?
         }
         Err(e) => bail!("{text:?} is not a URL: {e}"),

@@ -4,6 +4,10 @@
 //! Layout, in the order the data flows:
 //! feed → fetch → parse → extract → normalize → topic → dedup → claims → store → alert
 
+/// Alert delivery: the outbox drain and its sinks (log, JSONL, webhook).
+pub mod alert;
+/// URL canonicalisation: tracking parameters, AMP and mobile variants, rel=canonical.
+pub mod canonical_url;
 /// Bytes → UTF-8: BOM, header, in-document declaration, validation, detection.
 pub mod charset;
 /// Claim engine: sentences → claims with features → known | new against the store.
@@ -14,6 +18,8 @@ pub mod cli;
 pub mod config;
 /// The daemon's lifecycle: named tasks, signals, graceful stop.
 pub mod daemon;
+/// Article dedup in layers: item, canonical URL, content hash, near-verbatim copy (MinHash/LSH).
+pub mod dedup;
 /// Page HTML → article text and metadata (pure, no I/O).
 pub mod extract;
 /// Subscriptions, per-feed state and the pure scheduler.
@@ -22,6 +28,8 @@ pub mod feeds;
 pub mod fetch;
 /// Shared health (store answers, scheduler progress) for /readyz and the systemd watchdog.
 pub mod health;
+/// One article in, one transaction out: dedup → judge → commit → wake the alert drains.
+pub mod ingest;
 /// Prometheus metrics shared by every stage.
 pub mod metrics;
 /// Plain data passed between stages; no I/O.
@@ -32,6 +40,8 @@ pub mod normalize;
 pub mod parse;
 /// The per-feed flow, top to bottom: fetch → parse → page → extract → process.
 pub mod pipeline;
+/// Claim provenance (first seen, sources, languages) and the `claims` command.
+pub mod provenance;
 /// Seed articles read from a directory of `.txt` / `.html` / `.md` files.
 pub mod seeds;
 /// The operator's HTTP endpoint: /healthz, /readyz, /metrics.

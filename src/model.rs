@@ -91,3 +91,39 @@ pub enum ClaimVerdict {
     New,
     Known,
 }
+
+/// One new claim as the alert sinks deliver it: the contract's alert record (a JSONL line, a
+/// webhook body) plus entities, numbers, story id and the sources that state the claim.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    /// Always "new_claim".
+    pub kind: String,
+    /// Stable: the claim's id, so the same claim never gets two ids.
+    pub id: String,
+    pub detected_at: DateTime<Utc>,
+    pub claim: AlertClaim,
+    pub article: AlertArticle,
+    pub story_id: String,
+    #[serde(default)]
+    pub entities: Vec<String>,
+    #[serde(default)]
+    pub numbers: Vec<String>,
+    /// Article URLs stating the claim when it was detected (the first is where it appeared).
+    #[serde(default)]
+    pub sources: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertClaim {
+    pub text: String,
+    pub lang: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertArticle {
+    pub url: String,
+    pub title: Option<String>,
+    pub feed: Option<String>,
+    pub published: Option<DateTime<Utc>>,
+    pub verdict: ArticleVerdict,
+}

@@ -22,6 +22,7 @@ use crate::config::Config;
 use crate::extract::{Rules, SiteRules};
 use crate::feeds::{self, ScheduleInput};
 use crate::fetch::{CacheHints, FetchOutcome, Fetcher, Kind, Request, Validators};
+use crate::ingest::{Ingest, Origin, Processed};
 use crate::model::{Article, Extracted, Feed, FeedItem};
 use crate::parse::{self, ParsedFeed};
 use crate::store::records::FeedStateV1;
@@ -35,14 +36,26 @@ pub struct Ctx {
     pub fetcher: Fetcher,
     /// Built-in site rules layered with `extract.sites_file`.
     pub sites: Arc<SiteRules>,
+    /// Dedup, claim judgement and the per-article commit; its `wake()` wakes the alert drains.
+    pub ingest: Ingest,
 }
 
 impl Ctx {
+    /// The context for a reloaded configuration: a new client and engine, the same store, and
+    /// the fetcher's knowledge of hosts (Retry-After, per-host spacing) carried over.
+    pub fn reloaded(&self, config: Arc<Config>) -> anyhow::Result<Ctx> {
+        let mut ctx = Ctx::new(config, self.store.clone())?;
+        ctx.fetcher = self.fetcher.reconfigured(&ctx.config.fetch).context("building the HTTP client")?;
+        Ok(ctx)
+    }
+
     pub fn new(config: Arc<Config>, store: Store) -> anyhow::Result<Ctx> {
         let fetcher = Fetcher::new(&config.fetch).context("building the HTTP client")?;
         let sites =
             SiteRules::load(config.extract.sites_file.as_deref()).context("loading extraction site rules")?;
-        Ok(Ctx { config, store, fetcher, sites: Arc::new(sites) })
+        let engine = Arc::new(crate::claims::Engine::load(&config).context("loading the claim engine")?);
+        let ingest = Ingest::new(&store, &config.alerts, engine, crate::alert::Wake::new())?;
+        Ok(Ctx { config, store, fetcher, sites: Arc::new(sites), ingest })
     }
 }
 
@@ -72,9 +85,9 @@ pub async fn refresh_feed(ctx: &Ctx, feed: &Feed, now: DateTime<Utc>) -> Result<
     let mut state = feeds::load_state(&ctx.store, &feed.url)?;
     state.last_check_at = Some(now.timestamp());
     let validators = Validators { etag: state.etag.clone(), last_modified: state.last_modified.clone() };
-    let force_due = state
-        .last_unconditional_at
-        .is_none_or(|t| (now - feeds::at(t)).to_std().unwrap_or_default() >= ctx.config.fetch.force_refresh);
+    let force_due = state.last_unconditional_at.map_or(true, |t| {
+        (now - feeds::at(t)).to_std().unwrap_or_default() >= ctx.config.fetch.force_refresh
+    });
     let conditional = !force_due && !validators.is_empty();
     let is_local = feed.url.scheme() == "file";
     let request = Request {
@@ -146,6 +159,10 @@ pub async fn refresh_feed(ctx: &Ctx, feed: &Feed, now: DateTime<Utc>) -> Result<
     }
     if deferred == 0 {
         state.body_hash = Some(hash);
+    } else {
+        // Items are waiting: the next poll must get the document again, not a 304.
+        state.etag = None;
+        state.last_modified = None;
     }
     let dates: Vec<DateTime<Utc>> = parsed.items.iter().filter_map(|i| i.published).collect();
     let outcome = Outcome::Fetched { items: parsed.items.len(), new_items, deferred };
@@ -247,7 +264,7 @@ async fn process_item(ctx: &Ctx, feed: &Feed, item: &FeedItem, now: DateTime<Utc
     }
     let article = build_article(ctx, feed, item, extracted, page_url, now);
     match process_article(ctx, article).await {
-        Ok(()) => ItemResult::Processed,
+        Ok(_) => ItemResult::Processed,
         Err(error) => {
             tracing::error!(
                 stage = "process",
@@ -293,7 +310,12 @@ fn build_article(
     } else {
         summary
     };
-    let url = extracted.canonical_url.or(page_url).unwrap_or_else(|| {
+    // The page's rel=canonical / og:url unless it looks like a CMS mistake, canonicalised.
+    let url = match page_url {
+        Some(link) => Some(crate::canonical_url::choose(&link, extracted.canonical_url.as_ref())),
+        None => extracted.canonical_url.map(|u| crate::canonical_url::canonicalize(&u)),
+    };
+    let url = url.unwrap_or_else(|| {
         let mut url = feed.url.clone();
         url.set_fragment(Some(&item.key));
         url
@@ -309,16 +331,14 @@ fn build_article(
     }
 }
 
-/// Placeholder until dedup and claims land: logs the article. The real one commits the
-/// article, its claims and its alerts in one transaction.
-pub async fn process_article(_ctx: &Ctx, article: Article) -> anyhow::Result<()> {
-    tracing::info!(
-        article_url = %article.url,
-        title = article.title.as_deref().unwrap_or(""),
-        chars = article.text.chars().count(),
-        "new article"
-    );
-    Ok(())
+/// Article → claim analysis → dedup → judgement → one commit (article, fingerprints, claims,
+/// outbox) → wake the alert drains. Returns once the commit is durable. The work is synchronous
+/// (CPU and sled), so it runs on the blocking pool.
+pub async fn process_article(ctx: &Ctx, article: Article) -> anyhow::Result<Processed> {
+    let ingest = ctx.ingest.clone();
+    tokio::task::spawn_blocking(move || ingest.process(article, Origin::Feed))
+        .await
+        .map_err(|e| anyhow::anyhow!("the article processing task panicked: {e}"))?
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -6,13 +6,12 @@ use std::io::Read;
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use chrono::Utc;
 use serde_json::json;
-use sled::Transactional;
 use url::Url;
 
-use crate::claims::index::{insert_in, ClaimIndex, ClaimSource, Judgement};
+use crate::claims::index::{ClaimIndex, Judgement};
 use crate::claims::{Analysis, Engine};
 use crate::config::Config;
 use crate::model::{Article, ArticleVerdict, ClaimVerdict};
@@ -43,12 +42,13 @@ fn from_html(article: &mut Article, html: &str) {
     article.published = article.published.or(extracted.published);
 }
 
-/// Imports every seed article of `dir` as known claims (idempotent: the same claim from the same
-/// file is stored once) and marks the store seeded. Returns (articles, claims).
+/// Imports every seed article of `dir` as known, through the same per-article commit as polled
+/// articles (`ingest`, origin seed: no alerts), so that seeds also get article records and
+/// dedup fingerprints (a syndicated copy of a seed is then a `duplicate`). Idempotent: a seed
+/// already imported is recognised by its text. Marks the store seeded. Returns (articles, claims).
 pub fn import_seeds(store: &Store, engine: &Engine, dir: &Path) -> Result<(usize, usize)> {
     let seeds = crate::seeds::read_dir(dir)?;
-    let index = ClaimIndex::open(store, &engine.config)?;
-    let (claims_tree, features_tree, df_tree) = index.trees();
+    let ingest = crate::ingest::Ingest::for_seeds(store, std::sync::Arc::new(engine.clone()))?;
     let mut total = 0;
     for seed in &seeds {
         let mut article = seed.article.clone();
@@ -56,26 +56,15 @@ pub fn import_seeds(store: &Store, engine: &Engine, dir: &Path) -> Result<(usize
             let html = std::mem::take(&mut article.text);
             from_html(&mut article, &html);
         }
-        let analysis = engine.analyse(&article);
-        let source = ClaimSource {
-            url: article.url.to_string(),
-            title: article.title.clone(),
-            feed: None,
-            seed: true,
-        };
-        let seen_at = article.published.unwrap_or(article.seen_at);
-        (claims_tree, features_tree, df_tree)
-            .transaction(|(c, f, d)| {
-                for draft in &analysis.claims {
-                    insert_in(c, f, d, draft, &source, seen_at)?;
-                }
-                Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
-            })
-            .map_err(|e| anyhow!("storing the claims of seed {}: {e:?}", seed.path.display()))?;
-        total += analysis.claims.len();
-        tracing::debug!(seed = %seed.path.display(), claims = analysis.claims.len(), lang = %analysis.lang, "seed imported");
+        article.seen_at = article.published.unwrap_or(article.seen_at);
+        let processed = ingest
+            .process(article, crate::ingest::Origin::Seed)
+            .with_context(|| format!("importing seed {}", seed.path.display()))?;
+        total += processed.new_claims + processed.known_claims;
+        tracing::debug!(seed = %seed.path.display(), new = processed.new_claims, known = processed.known_claims, lang = %processed.lang, "seed imported");
     }
     store.tree(trees::META)?.insert(meta_keys::SEEDED, Utc::now().to_rfc3339().as_bytes())?;
+    store.flush()?;
     Ok((seeds.len(), total))
 }
 
@@ -144,7 +133,16 @@ pub fn check_command(config: &Config, input: &str, as_json: bool) -> Result<Exit
     let engine = Engine::load(config)?;
     ensure_seeded(&store, &engine, config);
     let index = ClaimIndex::open(&store, &engine.config)?;
-    let (analysis, judgements, verdict) = check_article(&engine, &index, &article)?;
+    let (analysis, judgements, mut verdict) = check_article(&engine, &index, &article)?;
+    // A near-verbatim copy (or an exact one) of a stored article is a duplicate, whatever its
+    // claims say; its claims are still listed.
+    let dedup = crate::dedup::DedupIndex::open(&store)?;
+    if let Some(seen) = dedup.lookup(&crate::dedup::fingerprint(&article))? {
+        if verdict != ArticleVerdict::OffTopic {
+            tracing::debug!(layer = seen.layer.as_str(), of = %seen.of, similarity = seen.similarity, "duplicate");
+            verdict = ArticleVerdict::Duplicate;
+        }
+    }
     if as_json {
         println!("{}", check_json(&analysis, &judgements, verdict));
     } else {

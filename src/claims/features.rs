@@ -64,6 +64,7 @@ pub fn number_value(text: &str) -> Option<f64> {
 
 /// Extracts the features of one tokenized sentence.
 pub fn extract(lex: &Lexicon, lang: &str, tokens: &[Token]) -> SentenceFeatures {
+    let (concepts, markers, titles) = (lex.concepts.get(lang), lex.markers.get(lang), lex.titles.get(lang));
     let mut out =
         SentenceFeatures { words: tokens.iter().filter(|t| !t.is_number).count(), ..Default::default() };
     let f = &mut out.features;
@@ -85,11 +86,12 @@ pub fn extract(lex: &Lexicon, lang: &str, tokens: &[Token]) -> SentenceFeatures 
             continue;
         }
         if t.is_number {
-            i += number_at(lex, tokens, i, f, &mut out.non_dateline_words);
+            i += number_at(lex, lang, tokens, i, f, &mut out.non_dateline_words);
             continue;
         }
         if let Some((len, month)) = lex.months.longest_at(tokens, i) {
-            // "January 7", "Jan 21"
+            // "January 7", "Jan 21"; a month alone only when its name is unambiguous (not
+            // "may", "mai", "jan").
             if let Some(day) = tokens.get(i + len).filter(|t| t.is_number).and_then(|t| number_value(&t.text))
             {
                 if (1.0..=31.0).contains(&day) && day.fract() == 0.0 {
@@ -99,9 +101,11 @@ pub fn extract(lex: &Lexicon, lang: &str, tokens: &[Token]) -> SentenceFeatures 
                     continue;
                 }
             }
-            f.insert(format!("M:{month}"));
-            i += len;
-            continue;
+            if t.key.chars().count() >= 4 && lex.month_words.contains(&t.text.to_lowercase()) {
+                f.insert(format!("M:{month}"));
+                i += len;
+                continue;
+            }
         }
         if let Some((len, e)) = lex.entities.longest_at(tokens, i) {
             if e.kind == EntityKind::Media {
@@ -118,7 +122,7 @@ pub fn extract(lex: &Lexicon, lang: &str, tokens: &[Token]) -> SentenceFeatures 
             continue;
         }
         out.non_dateline_words += 1;
-        if let Some((len, c)) = lex.concepts.longest_at(tokens, i) {
+        if let Some((len, c)) = concepts.longest_at(tokens, i) {
             let negated = negation_at.is_some_and(|p| i - p <= 2);
             match (&c.negated, negated) {
                 (Some(opposite), true) => {
@@ -142,7 +146,7 @@ pub fn extract(lex: &Lexicon, lang: &str, tokens: &[Token]) -> SentenceFeatures 
             i += len;
             continue;
         }
-        if let Some((len, m)) = lex.markers.longest_at(tokens, i) {
+        if let Some((len, m)) = markers.longest_at(tokens, i) {
             if *m == Marker::Negation {
                 negation_at = Some(i + len - 1);
                 // "rather than sending troops", "nu trupe": the scope starts after the marker.
@@ -163,7 +167,7 @@ pub fn extract(lex: &Lexicon, lang: &str, tokens: &[Token]) -> SentenceFeatures 
             i += len;
             continue;
         }
-        if let Some((len, ())) = lex.titles.longest_at(tokens, i) {
+        if let Some((len, ())) = titles.longest_at(tokens, i) {
             i += len;
             continue;
         }
@@ -172,7 +176,8 @@ pub fn extract(lex: &Lexicon, lang: &str, tokens: &[Token]) -> SentenceFeatures 
                 tokens.get(i + 1).and_then(|_| lex.magnitudes.longest_at(tokens, i + 1))
             {
                 let v = value * magnitude;
-                let unit = unit_after(lex, tokens, i + 1 + len).map(|(u, _)| u).unwrap_or_else(|| "n".into());
+                let unit =
+                    unit_after(lex, lang, tokens, i + 1 + len).map(|(u, _)| u).unwrap_or_else(|| "n".into());
                 f.insert(format!("Q:{unit}:{}", fmt_value(v)));
                 f.insert(format!("V:{}", fmt_value(v)));
                 i += 1 + len;
@@ -180,7 +185,7 @@ pub fn extract(lex: &Lexicon, lang: &str, tokens: &[Token]) -> SentenceFeatures 
             }
         }
         if lang == "de" {
-            for c in lex.concepts.inside(t) {
+            for c in concepts.inside(t) {
                 f.insert(format!("C:{}", c.id));
                 concept_pos.push((i, c.id.clone()));
             }
@@ -220,10 +225,10 @@ pub fn extract(lex: &Lexicon, lang: &str, tokens: &[Token]) -> SentenceFeatures 
 }
 
 /// The unit after position `i` (skipping connectors like "de", "of"): its id and tokens used.
-fn unit_after(lex: &Lexicon, tokens: &[Token], i: usize) -> Option<(String, usize)> {
+fn unit_after(lex: &Lexicon, lang: &str, tokens: &[Token], i: usize) -> Option<(String, usize)> {
     let mut skipped_word = false;
     for j in i..tokens.len().min(i + 3) {
-        if let Some((len, unit)) = lex.units.longest_at(tokens, j) {
+        if let Some((len, unit)) = lex.units.get(lang).longest_at(tokens, j) {
             return Some((unit.clone(), j - i + len));
         }
         if tokens[j].is_number {
@@ -243,6 +248,7 @@ fn unit_after(lex: &Lexicon, tokens: &[Token], i: usize) -> Option<(String, usiz
 /// Reads a quantity or a date at a number token; returns the tokens used.
 fn number_at(
     lex: &Lexicon,
+    lang: &str,
     tokens: &[Token],
     i: usize,
     f: &mut BTreeSet<String>,
@@ -282,7 +288,7 @@ fn number_at(
             used += 1 + len;
         }
     }
-    let unit = unit_after(lex, tokens, i + used);
+    let unit = unit_after(lex, lang, tokens, i + used);
     let is_year = unit.is_none() && used == 1 && (1900.0..=2100.0).contains(&value) && value.fract() == 0.0;
     if is_year {
         return used;

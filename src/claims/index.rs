@@ -26,6 +26,8 @@ use crate::store::{trees, Store, StoreError};
 /// Key of the claim count in `claim_df`.
 const COUNT_KEY: &[u8] = b"#claims";
 const SEP: u8 = 0xFF;
+/// Length of a claim id (16 hex digits).
+const ID_LEN: usize = 16;
 
 /// Where a claim was seen.
 #[derive(Debug, Clone, PartialEq)]
@@ -279,20 +281,31 @@ impl ClaimIndex {
         }
         let weights: HashMap<&str, f32> =
             dfs.iter().map(|(f, df)| (*f, ((n + 1.0) / (*df as f32 + 0.5)).ln().max(0.1))).collect();
-        // Candidates from the postings of the draft's features, rarest first.
-        let mut by_rarity: Vec<&str> = dfs.iter().filter(|(_, df)| **df > 0).map(|(f, _)| *f).collect();
-        by_rarity.sort_by_key(|f| (dfs[f], *f));
-        let mut acc: HashMap<Vec<u8>, f32> = HashMap::new();
-        for f in by_rarity {
+        // Candidates from the postings of the draft's selective features, rarest first. A feature
+        // carried by a large share of the store (a country, a common word) selects nothing and
+        // is skipped; when nothing selective is left, the three rarest are used anyway.
+        let mut by_rarity: Vec<(&str, u64)> =
+            dfs.iter().filter(|(_, df)| **df > 0).map(|(f, df)| (*f, *df)).collect();
+        by_rarity.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(b.0)));
+        let selective_cap = (n as u64 / 20).max(self.config.max_postings as u64 / 4).max(64);
+        let mut chosen: Vec<&str> =
+            by_rarity.iter().filter(|(_, df)| *df <= selective_cap).map(|(f, _)| *f).collect();
+        if chosen.len() < 3 {
+            chosen = by_rarity.iter().take(3).map(|(f, _)| *f).collect();
+        }
+        let mut acc: HashMap<[u8; ID_LEN], f32> = HashMap::new();
+        for f in chosen {
             let w = weights[f] * if f.starts_with("W:") { 0.5 } else { type_weight(f).max(0.2) };
             let mut prefix = f.as_bytes().to_vec();
             prefix.push(SEP);
             for item in self.features.scan_prefix(&prefix).keys().take(self.config.max_postings) {
                 let key = item?;
-                *acc.entry(key[prefix.len()..].to_vec()).or_default() += w;
+                if let Ok(id) = <[u8; ID_LEN]>::try_from(&key[prefix.len()..]) {
+                    *acc.entry(id).or_default() += w;
+                }
             }
         }
-        let mut candidates: Vec<(Vec<u8>, f32)> = acc.into_iter().collect();
+        let mut candidates: Vec<([u8; ID_LEN], f32)> = acc.into_iter().collect();
         candidates.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         candidates.truncate(self.config.max_candidates);
 
@@ -311,7 +324,7 @@ impl ClaimIndex {
         let mut best_pass: Option<(f32, StoredClaim)> = None;
         let mut best_any: Option<(f32, StoredClaim, Option<String>)> = None;
         for (id, _) in candidates {
-            let Some(bytes) = self.claims.get(&id)? else { continue };
+            let Some(bytes) = self.claims.get(id)? else { continue };
             let claim = decode_claim(&id, &bytes)?;
             let (score, objection) = self.compare(draft, &claim, &weights);
             if objection.is_none() && best_pass.as_ref().is_none_or(|(s, _)| score > *s) {

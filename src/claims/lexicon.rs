@@ -152,6 +152,33 @@ impl<T: Clone> PhraseSet<T> {
     }
 }
 
+/// Phrase sets per language, so that a form of one language never matches in another (Polish
+/// "cel" is a target, Romanian "cel" is an article). Text in a language without its own set uses
+/// the union.
+#[derive(Debug, Clone)]
+pub struct ByLang<T> {
+    sets: HashMap<String, PhraseSet<T>>,
+    all: PhraseSet<T>,
+}
+
+impl<T: Clone> Default for ByLang<T> {
+    fn default() -> Self {
+        ByLang { sets: HashMap::new(), all: PhraseSet::default() }
+    }
+}
+
+impl<T: Clone> ByLang<T> {
+    pub fn add(&mut self, lang: &str, form: &str, value: T) {
+        self.sets.entry(lang.to_string()).or_default().add(form, value.clone());
+        self.all.add(form, value);
+    }
+
+    /// The set for `lang`, or the union when the language has none.
+    pub fn get(&self, lang: &str) -> &PhraseSet<T> {
+        self.sets.get(lang).unwrap_or(&self.all)
+    }
+}
+
 // ------------------------------------------------------------------------------ data files
 
 /// Per-language lists of surface forms.
@@ -266,18 +293,21 @@ pub enum Marker {
 /// Everything compiled from the data files.
 #[derive(Debug, Clone, Default)]
 pub struct Lexicon {
-    pub concepts: PhraseSet<ConceptRef>,
+    pub concepts: ByLang<ConceptRef>,
     pub entities: PhraseSet<EntityRef>,
-    pub markers: PhraseSet<Marker>,
-    pub units: PhraseSet<String>,
+    pub markers: ByLang<Marker>,
+    pub units: ByLang<String>,
     pub magnitudes: PhraseSet<f64>,
     pub months: PhraseSet<u32>,
+    /// Month names as written (lower case, diacritics kept): a month without a day must be
+    /// spelled exactly so ("maja" is May, "mają" is "they have").
+    pub month_words: HashSet<String>,
     pub number_words: HashMap<String, f64>,
     pub quantity_phrases: PhraseSet<(String, f64)>,
     pub connectors: HashSet<String>,
     pub abbreviations: HashSet<String>,
     pub stopwords: HashSet<String>,
-    pub titles: PhraseSet<()>,
+    pub titles: ByLang<()>,
     pub boiler_starts: Vec<String>,
     pub boiler_contains: Vec<String>,
     pub networks: HashSet<String>,
@@ -323,10 +353,10 @@ impl Lexicon {
             if event {
                 lex.event_concepts.insert(id.clone());
             }
-            for forms in raw.forms.values() {
+            for (lang, forms) in &raw.forms {
                 for form in forms {
-                    lex.concepts
-                        .add(form, ConceptRef { id: id.clone(), event, negated: raw.negated.clone() });
+                    let concept = ConceptRef { id: id.clone(), event, negated: raw.negated.clone() };
+                    lex.concepts.add(lang, form, concept);
                 }
             }
         }
@@ -349,13 +379,17 @@ impl Lexicon {
                 "past" => Marker::Past,
                 other => bail!("language data: unknown marker class {other:?}"),
             };
-            for form in per_lang.values().flatten() {
-                lex.markers.add(form, marker);
+            for (lang, forms) in per_lang {
+                for form in forms {
+                    lex.markers.add(lang, form, marker);
+                }
             }
         }
         for (unit, per_lang) in &language.units {
-            for form in per_lang.values().flatten() {
-                lex.units.add(form, unit.clone());
+            for (lang, forms) in per_lang {
+                for form in forms {
+                    lex.units.add(lang, form, unit.clone());
+                }
             }
         }
         for m in language.magnitudes.values() {
@@ -367,6 +401,7 @@ impl Lexicon {
             let n: u32 = month.parse().with_context(|| format!("language data: month {month:?}"))?;
             for form in forms {
                 lex.months.add(form, n);
+                lex.month_words.insert(form.to_lowercase());
             }
         }
         for words in language.number_words.values() {
@@ -384,8 +419,10 @@ impl Lexicon {
         lex.connectors = language.connectors.iter().map(|w| match_key(w)).collect();
         lex.abbreviations = language.abbreviations.iter().map(|a| match_key(a)).collect();
         lex.stopwords = language.stopwords.values().flatten().map(|w| match_key(w)).collect();
-        for form in language.ignored.values().flatten() {
-            lex.titles.add(form, ());
+        for (lang, forms) in &language.ignored {
+            for form in forms {
+                lex.titles.add(lang, form, ());
+            }
         }
         lex.boiler_starts =
             language.boilerplate.starts.values().flatten().map(|s| s.to_lowercase()).collect();

@@ -196,8 +196,9 @@ impl Engine {
             if facts == 0 && actors < 2 {
                 continue;
             }
-            // Attribution only: "This is reported by Bloomberg", "Про це повідомляє УНН".
-            if facts == 0 && sf.has_prefix("S:") && sf.features.contains("X:attr") {
+            // Attribution only: "This is reported by Bloomberg", "Про це повідомляє УНН",
+            // "Bloomberg writes, citing European and American officials".
+            if facts == 0 && (sf.has_prefix("S:") || sf.features.contains("X:attr")) {
                 continue;
             }
             if !seen_texts.insert(match_key(&seg.text)) {

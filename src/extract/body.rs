@@ -256,6 +256,11 @@ fn is_positive_names(names: &str) -> bool {
     if names.contains("comment") {
         return false;
     }
+    // Embedded posts quoted by the article ("social-media-embed", "embed-twitter"), but not
+    // the credit line of an embedded image.
+    if names.contains("embed") && !names.contains("credit") && !names.contains("caption") {
+        return true;
+    }
     [
         "article-body",
         "articlebody",
@@ -556,7 +561,9 @@ pub fn body(doc: &Html, selector_roots: &[NodeId], drop: &HashSet<NodeId>) -> St
         }
     }
     let keep = |n: NodeId| n == best || good_under.get(&n).is_some_and(|g| *g >= 0.5 * total);
-    render(&segment(node, true, &keep, drop))
+    let mut blocks = segment(node, true, &keep, drop);
+    drop_teaser_cards(doc, best, &mut blocks);
+    render(&blocks)
 }
 
 /// Marks blocks inside frame elements (aside, header, footer) or boilerplate-named elements,
@@ -594,9 +601,10 @@ fn mark_boilerplate_context(doc: &Html, blocks: &mut [Block]) {
         while let Some(n) = cursor {
             let boilerplate = *verdicts.entry(n.id()).or_insert_with(|| match n.value() {
                 Node::Element(e) => {
-                    (is_frame(e.name()) || is_negative(e))
-                        && good.get(&n.id()).copied().unwrap_or(0.0) < 0.75 * total
-                        && !(around_title.contains(&n.id()) && !is_frame(e.name()))
+                    let frame = is_frame(e.name());
+                    let holds_article = good.get(&n.id()).copied().unwrap_or(0.0) >= 0.75 * total
+                        || (around_title.contains(&n.id()) && !frame);
+                    (frame || is_negative(e)) && !holds_article
                 }
                 _ => false,
             });
@@ -634,11 +642,56 @@ fn best_container(doc: &Html, blocks: &[Block]) -> Option<NodeId> {
             _ => 1.0,
         };
         let score = score * bonus;
-        if best.is_none_or(|(_, s)| score > s) {
+        if best.map_or(true, |(_, s)| score > s) {
             best = Some((id, score));
         }
     }
     best.filter(|(_, s)| *s > 0.0).map(|(id, _)| id)
+}
+
+/// Removes "more stories" cards inside the container: list items or `<article>`s below it
+/// that hold a linked headline and a short blurb. Only a run of at least three such cards
+/// counts, so a single list item with a link in an article is safe.
+fn drop_teaser_cards(doc: &Html, container: NodeId, blocks: &mut Vec<Block>) {
+    // The nearest li/article between a block and the container.
+    let card_of = |owner: NodeId| -> Option<NodeId> {
+        let mut cursor = doc.tree.get(owner);
+        while let Some(n) = cursor {
+            if n.id() == container {
+                return None;
+            }
+            if let Node::Element(e) = n.value() {
+                if matches!(e.name(), "li" | "article") {
+                    return Some(n.id());
+                }
+            }
+            cursor = n.parent();
+        }
+        None
+    };
+    let mut cards: HashMap<NodeId, (usize, usize, bool)> = HashMap::new(); // (chars, link chars, has headline)
+    let owners: Vec<Option<NodeId>> = blocks.iter().map(|b| card_of(b.owner)).collect();
+    for (block, card) in blocks.iter().zip(&owners) {
+        let Some(card) = card else { continue };
+        let entry = cards.entry(*card).or_default();
+        entry.0 += block.chars;
+        entry.1 += block.link_chars;
+        let linked = block.link_chars * 2 > block.chars;
+        entry.2 |= linked && matches!(block.kind, Kind::Heading | Kind::Title | Kind::Other | Kind::ListItem);
+    }
+    let teaser = |c: &(usize, usize, bool)| c.2 && c.1 > 0 && c.0 - c.1 < 400;
+    let teasers: HashSet<NodeId> = cards.iter().filter(|(_, c)| teaser(c)).map(|(id, _)| *id).collect();
+    // Cards that only hold a link are plain link lists, already dropped by link density.
+    let with_blurb = teasers.iter().filter(|id| cards[*id].0 > cards[*id].1 + 40).count();
+    if with_blurb < 3 {
+        return;
+    }
+    let mut i = 0;
+    blocks.retain(|_| {
+        let keep = owners[i].map_or(true, |card| !teasers.contains(&card));
+        i += 1;
+        keep
+    });
 }
 
 /// Turns the container's blocks into text, dropping boilerplate ones.

@@ -195,6 +195,27 @@ const WHOLE: &[&str] = &[
     "distribuie",
 ];
 
+/// Photo agency credits; a short block containing one is a credit line.
+const CREDITS: &[&str] = &[
+    "getty images",
+    "ap photo",
+    "afp via",
+    "afp photo",
+    "shutterstock",
+    "reuters/",
+    "/ reuters",
+    "| reuters",
+    "epa-efe",
+    "/ epa",
+    "фото:",
+    "фото —",
+    "foto:",
+    "photo:",
+    "zdjęcie:",
+    "bild:",
+    "image:",
+];
+
 /// Words that may appear in a dateline besides numbers: months, weekdays, "updated", zones.
 const DATE_WORDS: &[&str] = &[
     "jan",
@@ -400,6 +421,10 @@ pub fn is_boilerplate(text: &str) -> bool {
         return true;
     }
     let lower = trimmed.to_lowercase();
+    // An image credit left outside its figure: "Jane Doe | Bloomberg | Getty Images".
+    if trimmed.chars().count() < 100 && CREDITS.iter().any(|c| lower.contains(c)) {
+        return true;
+    }
     let stripped = lower.trim_end_matches(|c: char| c.is_ascii_punctuation() || c.is_whitespace());
     if WHOLE.contains(&stripped) {
         return true;
@@ -432,6 +457,8 @@ mod tests {
         check("17 травня 2024, 10:20", true);
         check("Jewels, installation views, photos © Inexhibit, 2018", true);
         check("https://example.org/news/article/x.php", true);
+        check("Natalie Naccache | Bloomberg | Getty Images", true);
+        check("Минобороны. Фото: пресс-служба", true);
     }
 
     #[test]

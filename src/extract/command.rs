@@ -7,6 +7,8 @@
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use anyhow::Context;
 use chrono::SecondsFormat;
@@ -37,30 +39,85 @@ pub fn run(config: &Config, json: bool, inputs: &[String]) -> anyhow::Result<Exi
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut failed = false;
-    for (i, input) in inputs.iter().enumerate() {
-        match extract_input(input, &rules, config, &mut fetching) {
-            Ok(extracted) => {
-                if json {
-                    writeln!(out, "{}", to_json(&extracted))?;
-                } else {
-                    if i > 0 {
-                        writeln!(out)?;
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_WORKERS);
+    // Local inputs are extracted on a few threads, a batch at a time, and printed in order;
+    // URLs go one by one through the fetcher (which has its own politeness limits).
+    let mut index = 0;
+    while index < inputs.len() {
+        let batch_end = (index + BATCH).min(inputs.len());
+        let batch = &inputs[index..batch_end];
+        let mut results: Vec<Option<anyhow::Result<Extracted>>> = extract_local_batch(batch, &rules, workers);
+        for (offset, input) in batch.iter().enumerate() {
+            let result = match results[offset].take() {
+                Some(result) => result,
+                None => extract_input(input, &rules, config, &mut fetching),
+            };
+            let i = index + offset;
+            match result {
+                Ok(extracted) => {
+                    if json {
+                        writeln!(out, "{}", to_json(&extracted))?;
+                    } else {
+                        if i > 0 {
+                            writeln!(out)?;
+                        }
+                        write_readable(&mut out, input, &extracted)?;
                     }
-                    write_readable(&mut out, input, &extracted)?;
                 }
-            }
-            Err(error) => {
-                failed = true;
-                out.flush()?;
-                eprintln!("claimwatch: extract: {input}: {error:#}");
-                if json {
-                    writeln!(out, "{}", serde_json::json!({ "error": format!("{input}: {error:#}") }))?;
+                Err(error) => {
+                    failed = true;
+                    out.flush()?;
+                    eprintln!("claimwatch: extract: {input}: {error:#}");
+                    if json {
+                        writeln!(out, "{}", serde_json::json!({ "error": format!("{input}: {error:#}") }))?;
+                    }
                 }
             }
         }
+        index = batch_end;
     }
     out.flush()?;
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// Threads extracting local inputs at once.
+const MAX_WORKERS: usize = 4;
+/// Inputs extracted before their results are printed.
+const BATCH: usize = 64;
+
+fn is_url(input: &str) -> bool {
+    input.starts_with("http://") || input.starts_with("https://")
+}
+
+/// Extracts the batch's local inputs (files, stdin) on `workers` threads; URLs are left `None`.
+fn extract_local_batch(
+    batch: &[String],
+    rules: &Rules<'_>,
+    workers: usize,
+) -> Vec<Option<anyhow::Result<Extracted>>> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<anyhow::Result<Extracted>>>> =
+        Mutex::new((0..batch.len()).map(|_| None).collect());
+    let work = || loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let Some(input) = batch.get(i) else { break };
+        if is_url(input) {
+            continue;
+        }
+        let result = extract_local(input, rules);
+        results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(result);
+    };
+    let local = batch.iter().filter(|i| !is_url(i)).count();
+    if workers <= 1 || local <= 1 {
+        work();
+    } else {
+        std::thread::scope(|scope| {
+            for _ in 0..workers.min(local) {
+                scope.spawn(work);
+            }
+        });
+    }
+    results.into_inner().unwrap_or_else(|p| p.into_inner())
 }
 
 fn extract_input(
@@ -69,7 +126,7 @@ fn extract_input(
     config: &Config,
     fetching: &mut Option<(tokio::runtime::Runtime, Fetcher)>,
 ) -> anyhow::Result<Extracted> {
-    if input.starts_with("http://") || input.starts_with("https://") {
+    if is_url(input) {
         let url = Url::parse(input).context("not a valid URL")?;
         if fetching.is_none() {
             let fetcher = Fetcher::new(&config.fetch).context("building the HTTP client")?;
@@ -85,6 +142,11 @@ fn extract_input(
         let decoded = crate::charset::decode_hinted(&page.body, page.content_type.as_deref(), tld.as_deref());
         return Ok(extract_with(&decoded.text, &page.url, rules));
     }
+    extract_local(input, rules)
+}
+
+/// A file, or standard input for `-`, decoded and extracted.
+fn extract_local(input: &str, rules: &Rules<'_>) -> anyhow::Result<Extracted> {
     let (bytes, base) = if input == "-" {
         let mut bytes = Vec::new();
         std::io::stdin().lock().read_to_end(&mut bytes).context("reading standard input")?;

@@ -68,7 +68,7 @@ pub fn json_ld(blocks: &[String]) -> JsonLd {
                     })
                 }),
             };
-            if best.as_ref().is_none_or(|(r, _)| rank < *r) {
+            if best.as_ref().map_or(true, |(r, _)| rank < *r) {
                 best = Some((rank, found));
             }
         }
@@ -147,7 +147,7 @@ pub struct Collected {
 }
 
 impl Collected {
-    fn meta(&self, keys: &[&str]) -> Option<&str> {
+    pub fn meta(&self, keys: &[&str]) -> Option<&str> {
         keys.iter().find_map(|k| {
             self.metas.iter().find(|(n, c)| n == k && !c.trim().is_empty()).map(|(_, c)| c.trim())
         })

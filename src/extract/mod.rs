@@ -99,6 +99,14 @@ pub fn extract_with(html: &str, base: &Url, rules: &Rules<'_>) -> Extracted {
         }
     }
 
+    // Nothing in the DOM or JSON-LD (a script-rendered page): the page's own summary is better
+    // than nothing, and the pipeline still prefers the feed's content when it is longer.
+    if text.is_empty() {
+        if let Some(description) = collected.meta(&["og:description", "description", "twitter:description"]) {
+            text = description.split_whitespace().collect::<Vec<_>>().join(" ");
+        }
+    }
+
     Extracted {
         title: meta::title(&collected, &ld),
         published: meta::published(&collected, &ld, base, canonical.as_ref(), rules.now),

@@ -137,3 +137,33 @@ fn feed_body_selector_wins_over_the_generic_extractor() {
         page(&format!("<div class='x'><p>{PROSE}</p><p>{PROSE}</p></div><div class='y'><p>{long}</p></div>"));
     assert_eq!(extract_with(&html, &base(), &rules).text, long);
 }
+
+#[test]
+fn a_run_of_teaser_cards_is_dropped() {
+    let card = |n: u32| {
+        format!(
+            "<li><h3><a href='/s{n}'>Another story number {n} with a headline</a></h3>\
+             <p>A short blurb about story {n} that invites a click and says little else.</p></li>"
+        )
+    };
+    let cards: String = (1..=4).map(card).collect();
+    check(
+        &format!("<article><p>{PROSE}</p><p>{PROSE2}</p><ul class='more'>{cards}</ul></article>"),
+        &format!("{PROSE}\n\n{PROSE2}"),
+    );
+}
+
+#[test]
+fn a_list_with_one_linked_item_is_kept() {
+    check(
+        &format!("<p>{PROSE}</p><ul><li><a href='/a'>The full declaration</a></li><li>{PROSE2}</li></ul><p>{PROSE}</p>"),
+        &format!("{PROSE}\n\n- {PROSE2}\n\n{PROSE}"),
+    );
+}
+
+#[test]
+fn a_script_rendered_page_falls_back_to_its_description() {
+    let html = "<html><head><meta property='og:description' content='Allies   pledged support.'></head>\
+                <body><div id='root'></div></body></html>";
+    assert_eq!(extract(html, &base()).text, "Allies pledged support.");
+}

@@ -243,6 +243,14 @@ impl Fetcher {
         })
     }
 
+    /// A fetcher with new settings (a configuration reload) that keeps what it learnt about
+    /// hosts: their Retry-After and the time of their last request still hold.
+    pub fn reconfigured(&self, config: &FetchConfig) -> Result<Fetcher, FetchError> {
+        let mut fresh = Fetcher::new(config)?;
+        fresh.hosts = Arc::clone(&self.hosts);
+        Ok(fresh)
+    }
+
     pub fn config(&self) -> &FetchConfig {
         &self.config
     }
@@ -444,6 +452,23 @@ impl Fetcher {
             *blocked = Some(until);
         }
     }
+}
+
+/// One polite GET for a command-line tool (`extract URL`, `check URL`): the daemon's rules
+/// (private networks, caps, timeouts, redirects checked), no validators, `file://` refused.
+/// Blocks on its own small runtime; do not call it from async code.
+pub fn fetch_blocking(config: &FetchConfig, url: &Url, kind: Kind) -> Result<Fetched, FetchError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| FetchError::Network(format!("starting a runtime: {e}")))?;
+    runtime.block_on(async {
+        let fetcher = Fetcher::new(config)?;
+        match fetcher.fetch(Request { url, kind, validators: None, allow_file: false }).await? {
+            FetchOutcome::Fetched(fetched) => Ok(fetched),
+            FetchOutcome::NotModified { .. } => Err(FetchError::Status { status: 304, retry_after: None }),
+        }
+    })
 }
 
 fn host_key(url: &Url) -> String {

@@ -172,14 +172,16 @@ pub fn tokenize(text: &str) -> Vec<Token> {
             }
             let end = chars.get(j).map(|(b, _)| *b).unwrap_or(text.len());
             let word = &text[start..end];
-            tokens.push(Token {
-                text: word.to_string(),
-                key: match_key(word),
-                start,
-                is_number: false,
-                hyphen_before: hyphen,
-                punct_before: punct,
-            });
+            for (offset, part) in split_elision(word) {
+                tokens.push(Token {
+                    text: part.to_string(),
+                    key: match_key(part),
+                    start: start + offset,
+                    is_number: false,
+                    hyphen_before: hyphen && offset == 0,
+                    punct_before: punct && offset == 0,
+                });
+            }
             hyphen = false;
             punct = false;
             i = j;
@@ -190,6 +192,31 @@ pub fn tokenize(text: &str) -> Vec<Token> {
         }
     }
     tokens
+}
+
+/// Splits a Latin-script word at an elision or contraction: French "l'Ukraine" → "l" +
+/// "Ukraine", "d'observateurs"; English "doesn't" → "does" + "n't". Apostrophes inside Cyrillic
+/// words (Ukrainian "прем'єр") and other Latin words ("Ukraine's") stay. Yields (byte offset, part).
+fn split_elision(word: &str) -> Vec<(usize, &str)> {
+    let Some(apostrophe) = word.find('\'') else {
+        return vec![(0, word)];
+    };
+    let (head, tail) = (&word[..apostrophe], &word[apostrophe + 1..]);
+    let latin = word.chars().all(|c| c.is_ascii() || ('\u{00C0}'..='\u{024F}').contains(&c) || c == '\'');
+    if !latin || tail.is_empty() {
+        return vec![(0, word)];
+    }
+    let lower = head.to_lowercase();
+    if matches!(
+        lower.as_str(),
+        "l" | "d" | "j" | "m" | "n" | "s" | "t" | "c" | "qu" | "jusqu" | "lorsqu" | "puisqu" | "presqu"
+    ) {
+        return vec![(0, head), (apostrophe + 1, tail)];
+    }
+    if tail.eq_ignore_ascii_case("t") && lower.ends_with('n') && head.len() > 1 {
+        return vec![(0, &head[..head.len() - 1]), (apostrophe - 1, &word[apostrophe - 1..])];
+    }
+    vec![(0, word)]
 }
 
 /// Cyrillic to Latin, for the phonetic key of names that no gazetteer knows.
@@ -318,6 +345,9 @@ mod tests {
             .map(|t| t.text)
             .collect();
         assert_eq!(toks, ["800,000", "strong", "800 000", "troops", "25.000", "and", "1,5", "mld"]);
+        let keys: Vec<String> =
+            tokenize("l'Ukraine d'observateurs doesn't Ukraine's").into_iter().map(|t| t.key).collect();
+        assert_eq!(keys, ["l", "ukraine", "d", "observateurs", "does", "nt", "ukraines"]);
         let t = tokenize("800-тисячна прем'єр");
         assert!(t[1].hyphen_before);
         assert_eq!(t[2].key, "премєр");

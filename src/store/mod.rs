@@ -23,6 +23,24 @@ use thiserror::Error;
 pub mod trees {
     /// Schema version and other store-wide facts.
     pub const META: &str = "meta";
+    /// Article id → article record (no body).
+    pub const ARTICLES: &str = "articles";
+    /// seen-at millis + article id → article text; dropped after `store.retain_bodies`.
+    pub const ARTICLE_BODIES: &str = "article_bodies";
+    /// Exact article address → article id (dedup layer `item`).
+    pub const ITEMS: &str = "items";
+    /// Canonical URL key → article id (dedup layer `url`).
+    pub const URLS: &str = "urls";
+    /// Hash of the normalised text → article id (dedup layer `hash`).
+    pub const CONTENT_HASHES: &str = "content_hashes";
+    /// Article id → MinHash signature (dedup layer `near_copy`).
+    pub const SIGNATURES: &str = "signatures";
+    /// LSH band key + article id → () (candidates for `near_copy`).
+    pub const LSH: &str = "lsh";
+    /// Claim id → where and when it was seen (first source, story, source count, languages).
+    pub const CLAIM_PROVENANCE: &str = "claim_provenance";
+    /// Sink + sequence number → alert waiting for delivery to that sink.
+    pub const OUTBOX: &str = "outbox";
     /// Claims by id (`records::ClaimRecord`).
     pub const CLAIMS: &str = "claims";
     /// Inverted index: feature, 0xFF, claim id → nothing.

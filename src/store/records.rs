@@ -25,6 +25,69 @@ pub fn decode_u32(bytes: &[u8]) -> Option<u32> {
     Some(u32::from_be_bytes(bytes.try_into().ok()?))
 }
 
+/// One processed article, without its body (which lives in `article_bodies` until retention
+/// drops it).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub enum ArticleRecord {
+    V1(ArticleV1),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct ArticleV1 {
+    pub url: String,
+    pub feed: Option<String>,
+    pub title: Option<String>,
+    /// Unix milliseconds.
+    pub published: Option<i64>,
+    pub seen_at: i64,
+    pub lang: String,
+    /// The contract's article verdict (`duplicate`, `same_story`, `new_story`, `off_topic`).
+    pub verdict: String,
+    pub story: u64,
+    /// For a duplicate: the stored article it copies.
+    pub duplicate_of: Option<u64>,
+    /// The ids of the claims it states, new and known.
+    pub claims: Vec<String>,
+    pub seed: bool,
+}
+
+/// Where and when a claim was seen: what the `claims` command lists and alerts carry.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub enum ClaimProvenance {
+    V1(ClaimProvenanceV1),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct ClaimProvenanceV1 {
+    pub text: String,
+    pub lang: String,
+    /// Unix milliseconds of the first sighting.
+    pub first_seen: i64,
+    pub story: u64,
+    /// First seen in a seed article (known from the start, never alerted).
+    pub seed: bool,
+    pub entities: Vec<String>,
+    pub numbers: Vec<String>,
+    /// How many articles state it (including the first).
+    pub source_count: u32,
+    /// The languages of those articles, sorted.
+    pub langs: Vec<String>,
+    /// The first sources, up to [`MAX_SOURCES`]; the first is where the claim appeared.
+    pub sources: Vec<ProvenanceSourceV1>,
+}
+
+/// Sources kept per claim; the count goes on beyond.
+pub const MAX_SOURCES: usize = 20;
+
+/// One article stating a claim, with its language.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct ProvenanceSourceV1 {
+    pub url: String,
+    pub feed: Option<String>,
+    pub lang: String,
+    pub seen_at: i64,
+}
+
 /// A stored claim (tree `claims`, key: the claim id).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum ClaimRecord {

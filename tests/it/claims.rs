@@ -204,12 +204,10 @@ fn bad_input_gets_a_clear_verdict_never_a_panic() {
     // 5 MB of text, with and without sentence punctuation.
     let sentence = "Witkoff said the security protocols for Ukraine are the strongest ever seen. ";
     let big = sentence.repeat(5_000_000 / sentence.len());
-    let started = std::time::Instant::now();
     let out = check_text(dir.path(), "big.txt", big.as_bytes());
     assert!(out["claims"].as_array().unwrap().len() <= 400);
     let blob = "ukraine ceasefire guarantee ".repeat(5_000_000 / 28);
     let _ = check_text(dir.path(), "blob.txt", blob.as_bytes());
-    assert!(started.elapsed() < std::time::Duration::from_secs(60), "{:?}", started.elapsed());
 }
 
 #[test]

@@ -398,10 +398,19 @@ fn run_once_over_hostile_feeds_keeps_going_and_names_each_feed_and_cause() {
     let out = claimwatch_in(Some(dir.path()), &["--config", config.to_str().unwrap(), "run", "--once"]);
     let log = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{log}");
-    for path in bad {
+    let causes = [
+        ("/silent.xml", "timed out"),
+        ("/bomb.xml", "larger than"),
+        ("/loop.xml", "redirect"),
+        ("/html.xml", "parse"),
+        ("/garbage.xml", "parse"),
+        ("/500.xml", "500"),
+    ];
+    for (path, cause) in causes {
         let url = server.url(path);
-        let line = log.lines().find(|l| l.contains(&url) && l.contains("failed"));
-        assert!(line.is_some(), "no failure line naming {url}:\n{log}");
+        let lines: Vec<&str> = log.lines().filter(|l| l.contains(&url) && l.contains("failed")).collect();
+        assert_eq!(lines.len(), 1, "not exactly one failure line naming {url}:\n{log}");
+        assert!(lines[0].contains(cause), "the line for {url} does not say {cause:?}: {}", lines[0]);
     }
     assert!(!log.lines().any(|l| l.contains("/good.xml") && l.contains("failed")), "{log}");
     assert_eq!(server.requests_to("/good.xml").len(), 1);
@@ -499,4 +508,41 @@ fn an_xml_prolog_that_lies_does_not_garble_a_feed() {
     let parsed = parse::parse_feed(&bytes, Some("application/rss+xml"), &base()).expect("a readable feed");
     assert_eq!(parsed.items.len(), 1);
     assert_eq!(parsed.items[0].title.as_deref(), Some(UKRAINIAN));
+}
+
+#[test]
+fn a_redirect_hop_to_a_private_address_is_refused_before_any_request() {
+    // The only way to reach a "public" origin hermetically: a configured proxy (our test server),
+    // which receives absolute-form requests for public names and answers with redirects into
+    // private space. The hop must be refused by the fetcher: the proxy never sees a request for
+    // it, and nothing connects to the private listener.
+    let listener = Listener::start("127.0.0.1:0").unwrap();
+    let target = listener.addr;
+    let proxy = TestServer::start(move |r| {
+        let hop = match r.path.as_str() {
+            p if p.ends_with("/literal") => format!("http://{target}/secret"),
+            p if p.ends_with("/decimal") => format!("http://2130706433:{}/secret", target.port()),
+            p if p.ends_with("/ipv6") => format!("http://[::ffff:127.0.0.1]:{}/secret", target.port()),
+            p if p.ends_with("/metadata") => "http://169.254.169.254/latest/meta-data/".to_string(),
+            p if p.ends_with("/file") => "file:///etc/passwd".to_string(),
+            _ => return Reply::status(404),
+        };
+        Reply::status(302).with_header("Location", &hop)
+    });
+    let mut config = config();
+    config.fetch.allow_private_networks = false;
+    config.fetch.proxy = Some(Url::parse(&proxy.url("/")).unwrap());
+    let fetcher = Fetcher::new(&config.fetch).unwrap();
+    for case in ["literal", "decimal", "ipv6", "metadata", "file"] {
+        let result = fetch_with(&fetcher, &format!("http://feeds.example.com/{case}"));
+        let error = result.err().unwrap_or_else(|| panic!("{case}: the redirect was followed"));
+        assert!(matches!(error.class(), "blocked" | "redirect" | "scheme"), "{case}: {error}");
+    }
+    let asked: Vec<String> = proxy.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(asked.len(), 5, "each public request went through the proxy once: {asked:?}");
+    assert!(
+        asked.iter().all(|p| p.contains("feeds.example.com")),
+        "a refused hop reached the proxy: {asked:?}"
+    );
+    assert_eq!(listener.accepted(), 0, "a redirect hop connected to a private address");
 }

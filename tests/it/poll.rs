@@ -406,10 +406,10 @@ fn per_host_limit_and_delay_are_observed_on_the_server_side() {
     assert_eq!(most.load(Ordering::SeqCst), 2, "the per-host limit of 2 was exceeded or never reached");
     let mut starts: Vec<_> = requests.iter().map(|r| r.received_at).collect();
     starts.sort();
-    for pair in starts.windows(2) {
-        // 40 ms apart at the client; the server's clock sees them through thread scheduling.
-        assert!(pair[1] - pair[0] >= Duration::from_millis(25), "two starts {:?} apart", pair[1] - pair[0]);
-    }
+    // 40 ms apart at the client; the server sees them through thread scheduling, which under
+    // load may delay one request's timestamp, so the span is checked rather than each gap.
+    let span = *starts.last().unwrap() - starts[0];
+    assert!(span >= Duration::from_millis(40 * 19 * 8 / 10), "20 starts within {span:?}");
 }
 
 // ----------------------------------------------------------------------------------- identity
@@ -815,4 +815,62 @@ fn a_gzip_bomb_is_stopped_at_the_cap_after_decompression() {
     let err = rt().block_on(fetch(&ctx.fetcher, &server.url("/bomb"), Kind::Feed)).unwrap_err();
     assert!(matches!(err, FetchError::TooLarge { limit } if limit == 1 << 20), "{err}");
     assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn a_reloaded_fetcher_still_honours_retry_after() {
+    let server = TestServer::start(|_| Reply::status(429).with_header("Retry-After", "600"));
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = ctx(dir.path());
+    rt().block_on(async {
+        let err = fetch(&ctx.fetcher, &server.url("/feed"), Kind::Feed).await.unwrap_err();
+        assert!(matches!(err, FetchError::Status { status: 429, .. }), "{err}");
+        let mut config = (*ctx.config).clone();
+        config.fetch.timeout = Duration::from_secs(20);
+        let reloaded = ctx.reloaded(Arc::new(config)).unwrap();
+        let err = fetch(&reloaded.fetcher, &server.url("/feed"), Kind::Feed).await.unwrap_err();
+        assert!(matches!(err, FetchError::RateLimited { .. }), "{err}");
+    });
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[test]
+fn an_item_whose_page_failed_is_retried_on_the_next_poll_even_behind_a_304() {
+    let page_ok = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let p2 = page_ok.clone();
+    let server = TestServer::start(move |r| match (r.path.as_str(), r.header("if-none-match")) {
+        ("/feed", Some("\"v1\"")) => Reply::status(304),
+        ("/feed", _) => {
+            Reply::ok("application/rss+xml", rss(&[("A", "/a", "g-a")])).with_header("ETag", "\"v1\"")
+        }
+        ("/a", _) if !p2.load(Ordering::SeqCst) => Reply::status(503),
+        (path, _) => page(path),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = ctx(dir.path());
+    let f = feed(&server.url("/feed"));
+    rt().block_on(async {
+        let first = pipeline::refresh_feed(&ctx, &f, t("2026-01-01T00:00:00Z")).await.unwrap();
+        assert_eq!(first.outcome, Outcome::Fetched { items: 1, new_items: 0, deferred: 1 });
+        page_ok.store(true, Ordering::SeqCst);
+        let second = pipeline::refresh_feed(&ctx, &f, t("2026-01-01T01:00:00Z")).await.unwrap();
+        assert_eq!(second.outcome, Outcome::Fetched { items: 1, new_items: 1, deferred: 0 });
+        let third = pipeline::refresh_feed(&ctx, &f, t("2026-01-01T02:00:00Z")).await.unwrap();
+        assert_eq!(third.outcome, Outcome::NotModified);
+    });
+}
+
+#[test]
+fn fetch_blocking_serves_command_line_tools_under_the_same_rules() {
+    let server = TestServer::start(|_| page("One page"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = test_config(dir.path());
+    let url = Url::parse(&server.url("/article")).unwrap();
+    let fetched = claimwatch::fetch::fetch_blocking(&config.fetch, &url, Kind::Page).unwrap();
+    assert!(String::from_utf8_lossy(&fetched.body).contains("One page body text."));
+    let mut strict = config.fetch.clone();
+    strict.allow_private_networks = false;
+    let err = claimwatch::fetch::fetch_blocking(&strict, &url, Kind::Page).unwrap_err();
+    assert!(matches!(err, FetchError::Blocked(_)), "{err}");
+    assert_eq!(server.requests().len(), 1);
 }

@@ -19,6 +19,7 @@ pub struct Request {
     pub method: String,
     pub path: String,
     pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
     pub received_at: Instant,
 }
 
@@ -163,7 +164,7 @@ fn serve(
             .unwrap_or(0);
         let mut body = vec![0; length];
         let _ = reader.read_exact(&mut body);
-        let request = Request { method, path, headers, received_at: Instant::now() };
+        let request = Request { method, path, headers, body, received_at: Instant::now() };
         requests.lock().unwrap().push(request.clone());
         let now = active.fetch_add(1, Ordering::SeqCst) + 1;
         max_active.fetch_max(now, Ordering::SeqCst);
@@ -242,7 +243,9 @@ fn reason(status: u16) -> &'static str {
         301 => "Moved Permanently",
         302 => "Found",
         304 => "Not Modified",
+        400 => "Bad Request",
         404 => "Not Found",
+        408 => "Request Timeout",
         429 => "Too Many Requests",
         500 => "Internal Server Error",
         503 => "Service Unavailable",

@@ -1,0 +1,609 @@
+//! One article in, one commit out: fingerprint → dedup lookup → claim analysis → judgement →
+//! story → ONE sled transaction (article record and body, fingerprint index entries, new claims
+//! inserted and known ones corroborated, provenance, one outbox entry per new claim per sink) →
+//! flush → wake the alert drains. `pipeline::process_article` calls [`Ingest::process`].
+//!
+//! It owns the order of these steps and the commit; the judging belongs to `claims`, the
+//! fingerprints to `dedup`, delivery to `alert`. Trade-off: judging and committing hold one lock,
+//! so two feeds reporting the same new claim at once cannot both alert on it; analysis (the
+//! expensive, pure part) runs outside the lock.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context as _, Result};
+use chrono::{DateTime, Utc};
+use sled::transaction::TransactionError;
+use sled::Transactional;
+
+use crate::alert::outbox::{enqueue_in, SinkKind};
+use crate::alert::Wake;
+use crate::claims::index::{corroborate_in, insert_in};
+use crate::claims::{Analysis, ClaimDraft, ClaimIndex, ClaimSource, Engine, Judgement};
+use crate::config::AlertsConfig;
+use crate::dedup::{self, ArticleId, DedupIndex, Fingerprint, Layer, Seen};
+use crate::model::{Alert, AlertArticle, AlertClaim, Article, ArticleVerdict, ClaimVerdict};
+use crate::provenance::{corroborate_provenance, provenance};
+use crate::store::records::{
+    self, ArticleRecord, ArticleV1, ClaimProvenance, ClaimProvenanceV1, ProvenanceSourceV1,
+};
+use crate::store::{trees, Store, StoreError};
+
+/// Where an article comes from: seeds are known from the start and never alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Seed,
+    Feed,
+}
+
+/// What processing one article did.
+#[derive(Debug, Clone)]
+pub struct Processed {
+    pub id: ArticleId,
+    pub verdict: ArticleVerdict,
+    /// The dedup layer that recognised it, if any.
+    pub seen: Option<Seen>,
+    pub lang: String,
+    pub story: u64,
+    pub new_claims: usize,
+    pub known_claims: usize,
+    /// Outbox entries written (new claims × sinks).
+    pub alerts: usize,
+    /// The very same item was processed before: nothing was written.
+    pub repeat: bool,
+}
+
+/// The story id as users see it.
+pub fn story_id(story: u64) -> String {
+    format!("s-{story:016x}")
+}
+
+/// Everything processing needs; cheap to clone.
+#[derive(Clone)]
+pub struct Ingest {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    engine: Arc<Engine>,
+    dedup: DedupIndex,
+    claims: ClaimIndex,
+    articles: sled::Tree,
+    provenance: sled::Tree,
+    /// Every tree the commit writes, in the order of the `T_*` indices.
+    trees: Vec<sled::Tree>,
+    sinks: Vec<SinkKind>,
+    wake: Wake,
+    lock: Mutex<()>,
+}
+
+const T_ARTICLES: usize = 0;
+const T_BODIES: usize = 1;
+const T_PROVENANCE: usize = 2;
+const T_OUTBOX: usize = 3;
+const T_DEDUP: usize = 4; // five trees: items, urls, hashes, signatures, lsh
+const T_CLAIMS: usize = 9;
+const T_FEATURES: usize = 10;
+const T_DF: usize = 11;
+
+impl Ingest {
+    /// Processing for the daemon: new claims of feed articles go to the sinks of `alerts`.
+    pub fn new(store: &Store, alerts: &AlertsConfig, engine: Arc<Engine>, wake: Wake) -> Result<Ingest> {
+        Ingest::with_sinks(store, SinkKind::configured(alerts), engine, wake)
+    }
+
+    /// Processing without alert sinks (seed import).
+    pub fn for_seeds(store: &Store, engine: Arc<Engine>) -> Result<Ingest> {
+        Ingest::with_sinks(store, Vec::new(), engine, Wake::new())
+    }
+
+    fn with_sinks(store: &Store, sinks: Vec<SinkKind>, engine: Arc<Engine>, wake: Wake) -> Result<Ingest> {
+        let dedup = DedupIndex::open(store)?;
+        let claims = ClaimIndex::open(store, &engine.config)?;
+        let articles = store.tree(trees::ARTICLES)?;
+        let provenance = store.tree(trees::CLAIM_PROVENANCE)?;
+        let mut all = vec![
+            articles.clone(),
+            store.tree(trees::ARTICLE_BODIES)?,
+            provenance.clone(),
+            store.tree(trees::OUTBOX)?,
+        ];
+        all.extend(dedup.trees().iter().map(|t| (*t).clone()));
+        let (c, f, d) = claims.trees();
+        all.extend([c.clone(), f.clone(), d.clone()]);
+        Ok(Ingest {
+            inner: Arc::new(Inner {
+                store: store.clone(),
+                engine,
+                dedup,
+                claims,
+                articles,
+                provenance,
+                trees: all,
+                sinks,
+                wake,
+                lock: Mutex::new(()),
+            }),
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    pub fn dedup(&self) -> &DedupIndex {
+        &self.inner.dedup
+    }
+
+    pub fn wake(&self) -> &Wake {
+        &self.inner.wake
+    }
+
+    /// Processes one article; returns once its commit is durable.
+    pub fn process(&self, article: Article, origin: Origin) -> Result<Processed> {
+        let me = &*self.inner;
+        let fp = dedup::fingerprint(&article);
+        let seen = me.dedup.lookup(&fp)?;
+        if let Some(seen) = seen {
+            crate::metrics::dedup_hit(seen.layer.as_str());
+            tracing::debug!(article_url = %article.url, layer = seen.layer.as_str(), of = %seen.of, similarity = seen.similarity, "article seen before");
+        }
+        match seen {
+            Some(seen) if seen.layer == Layer::Item => {
+                crate::metrics::article(ArticleVerdict::Duplicate.as_str());
+                let stored = self.article(seen.of)?;
+                return Ok(Processed {
+                    id: seen.of,
+                    verdict: ArticleVerdict::Duplicate,
+                    seen: Some(seen),
+                    lang: stored.as_ref().map(|a| a.lang.clone()).unwrap_or_default(),
+                    story: stored.map(|a| a.story).unwrap_or(seen.of.0),
+                    new_claims: 0,
+                    known_claims: 0,
+                    alerts: 0,
+                    repeat: true,
+                });
+            }
+            Some(seen) if seen.layer != Layer::NearCopy => {
+                // The same text under another address: nothing in it can be new.
+                let stored = self.article(seen.of)?;
+                let lang = stored.as_ref().map(|a| a.lang.clone()).unwrap_or_default();
+                let story = stored.as_ref().map(|a| a.story).unwrap_or(seen.of.0);
+                let plan = Plan {
+                    verdict: ArticleVerdict::Duplicate,
+                    lang,
+                    story,
+                    duplicate_of: Some(seen.of),
+                    new: Vec::new(),
+                    known: Vec::new(),
+                    alert: false,
+                };
+                return self.commit(&article, &fp, origin, Some(seen), plan);
+            }
+            _ => {}
+        }
+
+        let analysis = me.engine.analyse(&article);
+        let _guard = me.lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let judgements = me.claims.judge(&me.engine, &analysis)?;
+        let mut verdict = me.claims.story_verdict(&me.engine, &analysis, &judgements)?;
+        let near_copy = seen.filter(|s| s.layer == Layer::NearCopy);
+        if near_copy.is_some() && verdict != ArticleVerdict::OffTopic {
+            verdict = ArticleVerdict::Duplicate;
+        }
+        let (new, known) = split_claims(&analysis, &judgements, verdict);
+        let story = match (verdict, near_copy) {
+            (ArticleVerdict::Duplicate, Some(seen)) => {
+                self.article(seen.of)?.map(|a| a.story).unwrap_or(seen.of.0)
+            }
+            (ArticleVerdict::SameStory, _) => self.majority_story(&known)?.unwrap_or(fp.id.0),
+            _ => fp.id.0,
+        };
+        if verdict == ArticleVerdict::SameStory {
+            crate::metrics::dedup_hit(Layer::Story.as_str());
+        }
+        let plan = Plan {
+            verdict,
+            lang: analysis.lang.clone(),
+            story,
+            duplicate_of: near_copy.map(|s| s.of),
+            new,
+            known,
+            alert: origin == Origin::Feed,
+        };
+        self.commit(&article, &fp, origin, near_copy, plan)
+    }
+
+    /// The stored record of an article.
+    pub fn article(&self, id: ArticleId) -> Result<Option<ArticleV1>, StoreError> {
+        match self.inner.articles.get(id.to_bytes())? {
+            Some(bytes) => {
+                let ArticleRecord::V1(article) = records::decode("article", &bytes)?;
+                Ok(Some(article))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The story most of these known claims belong to.
+    fn majority_story(&self, known: &[String]) -> Result<Option<u64>, StoreError> {
+        let mut votes: BTreeMap<u64, usize> = BTreeMap::new();
+        for id in known {
+            if let Some(p) = provenance(&self.inner.provenance, id)? {
+                *votes.entry(p.story).or_default() += 1;
+            }
+        }
+        Ok(votes.into_iter().max_by_key(|(story, n)| (*n, std::cmp::Reverse(*story))).map(|(s, _)| s))
+    }
+
+    fn commit(
+        &self,
+        article: &Article,
+        fp: &Fingerprint,
+        origin: Origin,
+        seen: Option<Seen>,
+        plan: Plan,
+    ) -> Result<Processed> {
+        let me = &*self.inner;
+        let now = Utc::now();
+        let alerting = plan.alert
+            && !me.sinks.is_empty()
+            && matches!(
+                plan.verdict,
+                ArticleVerdict::SameStory | ArticleVerdict::NewStory | ArticleVerdict::Duplicate
+            );
+        let seqs: Vec<u64> = if alerting {
+            (0..plan.new.len()).map(|_| me.store.db().generate_id()).collect::<Result<_, _>>()?
+        } else {
+            Vec::new()
+        };
+        let seen_at = article.seen_at.timestamp_millis();
+        let mut record = ArticleV1 {
+            url: article.url.to_string(),
+            feed: article.feed.clone(),
+            title: article.title.clone(),
+            published: article.published.map(|d| d.timestamp_millis()),
+            seen_at,
+            lang: plan.lang.clone(),
+            verdict: plan.verdict.as_str().to_string(),
+            story: plan.story,
+            duplicate_of: plan.duplicate_of.map(|id| id.0),
+            claims: plan.known.clone(),
+            seed: origin == Origin::Seed,
+        };
+        record.claims.extend(plan.new.iter().map(ClaimDraft::id));
+        let record_bytes = records::encode(&ArticleRecord::V1(record));
+        let mut body_key = [0u8; 16];
+        body_key[..8].copy_from_slice(&seen_at.to_be_bytes());
+        body_key[8..].copy_from_slice(&fp.id.to_bytes());
+        let source = ClaimSource {
+            url: article.url.to_string(),
+            title: article.title.clone(),
+            feed: article.feed.clone(),
+            seed: origin == Origin::Seed,
+        };
+        let source_v1 = ProvenanceSourceV1 {
+            url: article.url.to_string(),
+            feed: article.feed.clone(),
+            lang: plan.lang.clone(),
+            seen_at,
+        };
+        let alert_verdict = match plan.verdict {
+            ArticleVerdict::NewStory => ArticleVerdict::NewStory,
+            _ => ArticleVerdict::SameStory,
+        };
+
+        let result = me.trees.as_slice().transaction(|txs| {
+            let mut alerts = 0usize;
+            txs[T_ARTICLES].insert(&fp.id.to_bytes(), record_bytes.as_slice())?;
+            txs[T_BODIES].insert(&body_key, article.text.as_bytes())?;
+            dedup::insert_in(&txs[T_DEDUP..T_DEDUP + 5], fp)?;
+            for (i, draft) in plan.new.iter().enumerate() {
+                let id =
+                    insert_in(&txs[T_CLAIMS], &txs[T_FEATURES], &txs[T_DF], draft, &source, article.seen_at)?;
+                let (entities, numbers) = entities_and_numbers(draft);
+                let provenance = ClaimProvenanceV1 {
+                    text: draft.text.clone(),
+                    lang: draft.lang.clone(),
+                    first_seen: seen_at,
+                    story: plan.story,
+                    seed: origin == Origin::Seed,
+                    entities: entities.clone(),
+                    numbers: numbers.clone(),
+                    source_count: 1,
+                    langs: vec![plan.lang.clone()],
+                    sources: vec![source_v1.clone()],
+                };
+                txs[T_PROVENANCE].insert(id.as_bytes(), records::encode(&ClaimProvenance::V1(provenance)))?;
+                if alerting {
+                    let alert = Alert {
+                        kind: "new_claim".into(),
+                        id: id.clone(),
+                        detected_at: now,
+                        claim: AlertClaim { text: draft.text.clone(), lang: draft.lang.clone() },
+                        article: AlertArticle {
+                            url: article.url.to_string(),
+                            title: article.title.clone(),
+                            feed: article.feed.clone(),
+                            published: article.published,
+                            verdict: alert_verdict,
+                        },
+                        story_id: story_id(plan.story),
+                        entities,
+                        numbers,
+                        sources: vec![article.url.to_string()],
+                    };
+                    enqueue_in(&txs[T_OUTBOX], &me.sinks, seqs[i], &alert)?;
+                    alerts += me.sinks.len();
+                }
+            }
+            for id in &plan.known {
+                corroborate_in(&txs[T_CLAIMS], id, &source, article.seen_at)?;
+                corroborate_provenance(&txs[T_PROVENANCE], id, &source_v1)?;
+            }
+            Ok(alerts)
+        });
+        let alerts = match result {
+            Ok(alerts) => alerts,
+            Err(TransactionError::Abort(error)) => return Err(error).context("committing the article"),
+            Err(TransactionError::Storage(error)) => return Err(error).context("committing the article"),
+        };
+        // Durable before it counts as accepted (and before a feed marks the item seen).
+        me.store.flush().context("flushing the article commit")?;
+        if alerts > 0 {
+            me.wake.wake();
+        }
+        crate::metrics::article(plan.verdict.as_str());
+        crate::metrics::claims("new", plan.new.len() as u64);
+        crate::metrics::claims("known", plan.known.len() as u64);
+        tracing::info!(
+            article_url = %article.url,
+            verdict = plan.verdict.as_str(),
+            layer = seen.map(|s| s.layer.as_str()).unwrap_or(""),
+            lang = %plan.lang,
+            story_id = %story_id(plan.story),
+            new_claims = plan.new.len(),
+            known_claims = plan.known.len(),
+            "new article"
+        );
+        Ok(Processed {
+            id: fp.id,
+            verdict: plan.verdict,
+            seen,
+            lang: plan.lang,
+            story: plan.story,
+            new_claims: plan.new.len(),
+            known_claims: plan.known.len(),
+            alerts,
+            repeat: false,
+        })
+    }
+}
+
+struct Plan {
+    verdict: ArticleVerdict,
+    lang: String,
+    story: u64,
+    duplicate_of: Option<ArticleId>,
+    new: Vec<ClaimDraft>,
+    /// Ids of known claims this article corroborates.
+    known: Vec<String>,
+    alert: bool,
+}
+
+/// New drafts (each id once) and the ids of matched known claims (each once). An off-topic
+/// article has neither.
+fn split_claims(
+    analysis: &Analysis,
+    judgements: &[Judgement],
+    verdict: ArticleVerdict,
+) -> (Vec<ClaimDraft>, Vec<String>) {
+    if verdict == ArticleVerdict::OffTopic {
+        return (Vec::new(), Vec::new());
+    }
+    let mut seen = HashSet::new();
+    let (mut new, mut known) = (Vec::new(), Vec::new());
+    for (draft, judgement) in analysis.claims.iter().zip(judgements) {
+        match (judgement.verdict, &judgement.matched) {
+            (ClaimVerdict::Known, Some(m)) => {
+                let id = m.claim_id.to_string();
+                if seen.insert(id.clone()) {
+                    known.push(id);
+                }
+            }
+            (ClaimVerdict::Known, None) => {}
+            (ClaimVerdict::New, _) => {
+                let id = draft.id().to_string();
+                if seen.insert(id) {
+                    new.push(draft.clone());
+                }
+            }
+        }
+    }
+    (new, known)
+}
+
+/// Entities (`E:`, `N:`) and numbers (`Q:`, `V:`) among a draft's features.
+fn entities_and_numbers(draft: &ClaimDraft) -> (Vec<String>, Vec<String>) {
+    let mut entities = BTreeSet::new();
+    let mut numbers = BTreeSet::new();
+    for feature in &draft.features {
+        let feature: &str = feature.as_ref();
+        if let Some(e) = feature.strip_prefix("E:") {
+            entities.insert(e.to_string());
+        } else if let Some(q) = feature.strip_prefix("Q:") {
+            numbers.insert(q.to_string());
+        } else if let Some(v) = feature.strip_prefix("V:") {
+            if !numbers.iter().any(|n: &String| n.ends_with(&format!(":{v}"))) {
+                numbers.insert(v.to_string());
+            }
+        }
+    }
+    (entities.into_iter().collect(), numbers.into_iter().collect())
+}
+
+/// Drops article bodies first seen before `cutoff`; claims, fingerprints and URL entries stay.
+/// Returns how many were dropped.
+pub fn drop_bodies_before(store: &Store, cutoff: DateTime<Utc>) -> Result<usize, StoreError> {
+    let bodies = store.tree(trees::ARTICLE_BODIES)?;
+    let end = cutoff.timestamp_millis().to_be_bytes();
+    let mut batch = sled::Batch::default();
+    let mut n = 0;
+    for entry in bodies.range(..end.as_slice()) {
+        let (key, _) = entry?;
+        batch.remove(key);
+        n += 1;
+    }
+    bodies.apply_batch(batch)?;
+    if n > 0 {
+        store.flush()?;
+    }
+    Ok(n)
+}
+
+/// The retention task: drops old bodies at start and then every hour.
+pub async fn retention(
+    store: Store,
+    retain: std::time::Duration,
+    token: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        let cutoff = Utc::now() - chrono::Duration::from_std(retain).unwrap_or(chrono::Duration::MAX);
+        let store2 = store.clone();
+        match tokio::task::spawn_blocking(move || drop_bodies_before(&store2, cutoff)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(bodies = n, "retention dropped old article bodies"),
+            Ok(Err(error)) => tracing::error!(%error, "retention failed"),
+            Err(error) => tracing::error!(%error, "retention task panicked"),
+        }
+        tokio::select! {
+            _ = token.cancelled() => return,
+            _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::outbox::Outbox;
+    use crate::config::Config;
+    use crate::provenance::provenance;
+
+    fn setup() -> (tempfile::TempDir, Ingest) {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::defaults_with_state_dir(dir.path());
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        let engine = Arc::new(Engine::load(&config).unwrap());
+        let ingest = Ingest::new(&store, &config.alerts, engine, Wake::new()).unwrap();
+        (dir, ingest)
+    }
+
+    fn article(url: &str, text: &str) -> Article {
+        Article {
+            url: url::Url::parse(url).unwrap(),
+            feed: Some("https://example.org/rss".into()),
+            title: Some("t".into()),
+            text: text.into(),
+            published: None,
+            lang_hint: Some("en".into()),
+            seen_at: Utc::now(),
+        }
+    }
+
+    const TEXT: &str = "The coalition agreed to deploy 30,000 troops to Ukraine next spring. \
+        Leaders signed the Paris declaration on security guarantees for Kyiv.";
+
+    #[test]
+    fn a_new_article_commits_its_claims_and_one_alert_per_claim_per_sink() {
+        let (_dir, ingest) = setup();
+        let p = ingest.process(article("https://example.org/a?utm_source=x", TEXT), Origin::Feed).unwrap();
+        assert_eq!((p.verdict, p.new_claims, p.known_claims), (ArticleVerdict::NewStory, 2, 0));
+        let sinks = 2; // log + jsonl in the defaults
+        assert_eq!(p.alerts, 2 * sinks);
+        let outbox = Outbox::open(ingest.store()).unwrap();
+        let pending = outbox.pending(SinkKind::Jsonl, 10).unwrap();
+        assert_eq!(pending.len(), 2);
+        assert_eq!(pending[0].alert.article.url, "https://example.org/a?utm_source=x");
+        assert_eq!(pending[0].alert.story_id, story_id(p.story));
+        let stored = ingest.article(p.id).unwrap().unwrap();
+        assert_eq!(stored.claims.len(), 2);
+
+        // The same item again: a repeat, nothing written.
+        let again =
+            ingest.process(article("https://example.org/a?utm_source=x", TEXT), Origin::Feed).unwrap();
+        assert!(again.repeat);
+        // Its AMP variant: a url duplicate, no alert.
+        let amp = ingest.process(article("https://example.org/a/amp", TEXT), Origin::Feed).unwrap();
+        assert_eq!(
+            (amp.verdict, amp.seen.map(|s| s.layer), amp.alerts),
+            (ArticleVerdict::Duplicate, Some(Layer::Url), 0)
+        );
+        // The same text elsewhere: a hash duplicate of the first, same story.
+        let copy =
+            ingest.process(article("https://other.example/b", &TEXT.to_uppercase()), Origin::Feed).unwrap();
+        assert_eq!((copy.seen.map(|s| s.layer), copy.story), (Some(Layer::Hash), p.story));
+        assert_eq!(outbox.pending(SinkKind::Jsonl, 10).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_known_claim_gains_a_source_and_the_article_joins_its_story() {
+        let (_dir, ingest) = setup();
+        let first = ingest.process(article("https://example.org/a", TEXT), Origin::Seed).unwrap();
+        assert_eq!(first.alerts, 0, "seeds never alert");
+        let mut other = article(
+            "https://example.de/b",
+            "Leaders signed the Paris declaration on security guarantees for Kyiv. \
+             A new fund of 5 billion euros will pay for air defence systems.",
+        );
+        other.lang_hint = Some("de".into());
+        let p = ingest.process(other, Origin::Feed).unwrap();
+        assert_eq!(
+            (p.verdict, p.new_claims, p.known_claims, p.story),
+            (ArticleVerdict::SameStory, 1, 1, first.story)
+        );
+        let tree = ingest.store().tree(trees::CLAIM_PROVENANCE).unwrap();
+        let known_id = ingest.article(p.id).unwrap().unwrap().claims[0].clone();
+        let prov = provenance(&tree, &known_id).unwrap().unwrap();
+        assert_eq!(
+            (prov.source_count, prov.langs.clone(), prov.seed),
+            (2, vec!["de".to_string(), "en".to_string()], true)
+        );
+    }
+
+    #[test]
+    fn an_off_topic_article_stores_no_claims_and_raises_no_alert() {
+        let (_dir, ingest) = setup();
+        let p = ingest
+            .process(
+                article("https://example.org/sport", "The football team won the cup final in Kyiv today."),
+                Origin::Feed,
+            )
+            .unwrap();
+        assert_eq!((p.verdict, p.new_claims, p.alerts), (ArticleVerdict::OffTopic, 0, 0));
+    }
+
+    #[test]
+    fn retention_drops_old_bodies_and_keeps_the_fingerprints() {
+        let (_dir, ingest) = setup();
+        let mut old = article("https://example.org/old", TEXT);
+        old.seen_at = Utc::now() - chrono::Duration::days(100);
+        ingest.process(old, Origin::Feed).unwrap();
+        ingest
+            .process(
+                article("https://example.org/new", "Another text about the guarantees plan today."),
+                Origin::Feed,
+            )
+            .unwrap();
+        let dropped = drop_bodies_before(ingest.store(), Utc::now() - chrono::Duration::days(90)).unwrap();
+        assert_eq!(dropped, 1);
+        assert_eq!(ingest.store().tree(trees::ARTICLE_BODIES).unwrap().len(), 1);
+        let again = ingest.process(article("https://example.org/x", TEXT), Origin::Feed).unwrap();
+        assert_eq!(again.seen.map(|s| s.layer), Some(Layer::Hash), "dedup still knows the old article");
+    }
+}
