@@ -41,12 +41,21 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// The context for a reloaded configuration: a new client and engine, the same store, and
-    /// the fetcher's knowledge of hosts (Retry-After, per-host spacing) carried over.
+    /// The context for a reloaded configuration: a new HTTP client (keeping what the fetcher
+    /// learnt about hosts: Retry-After, per-host spacing) and new site rules. The same `Ingest`
+    /// is kept: its lock serialises judgements against in-flight refreshes and its wake handle
+    /// is the one the alert drains listen to.
     pub fn reloaded(&self, config: Arc<Config>) -> anyhow::Result<Ctx> {
-        let mut ctx = Ctx::new(config, self.store.clone())?;
-        ctx.fetcher = self.fetcher.reconfigured(&ctx.config.fetch).context("building the HTTP client")?;
-        Ok(ctx)
+        let fetcher = self.fetcher.reconfigured(&config.fetch).context("building the HTTP client")?;
+        let sites =
+            SiteRules::load(config.extract.sites_file.as_deref()).context("loading extraction site rules")?;
+        Ok(Ctx {
+            config,
+            store: self.store.clone(),
+            fetcher,
+            sites: Arc::new(sites),
+            ingest: self.ingest.clone(),
+        })
     }
 
     pub fn new(config: Arc<Config>, store: Store) -> anyhow::Result<Ctx> {
@@ -308,6 +317,12 @@ fn build_article(
     {
         extracted.text
     } else {
+        tracing::info!(
+            stage = "extract",
+            extracted_chars = extracted.text.chars().count(),
+            summary_chars = summary.chars().count(),
+            "extracted text too short; using the feed item's content"
+        );
         summary
     };
     // The page's rel=canonical / og:url unless it looks like a CMS mistake, canonicalised.

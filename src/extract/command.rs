@@ -53,7 +53,7 @@ pub fn run(config: &Config, json: bool, inputs: &[String]) -> anyhow::Result<Exi
                 None => extract_input(input, &rules, config, &mut fetching),
             };
             let i = index + offset;
-            match result {
+            match result.map(with_detected_lang) {
                 Ok(extracted) => {
                     if json {
                         writeln!(out, "{}", to_json(&extracted))?;
@@ -162,6 +162,18 @@ fn extract_local(input: &str, rules: &Rules<'_>) -> anyhow::Result<Extracted> {
     };
     let decoded = crate::charset::decode(&bytes, None);
     Ok(extract_with(&decoded.text, &base, rules))
+}
+
+/// The page's declared language, else the one its text is written in (extraction itself only
+/// reports what the page declares).
+fn with_detected_lang(mut extracted: Extracted) -> Extracted {
+    if extracted.lang.is_none() {
+        let detected = crate::normalize::lang::detect(&extracted.text, None);
+        if detected != crate::normalize::lang::UNSUPPORTED {
+            extracted.lang = Some(detected.to_string());
+        }
+    }
+    extracted
 }
 
 fn to_json(e: &Extracted) -> String {

@@ -5,9 +5,9 @@
 //! Rules are a hint, not a requirement: when a body selector finds too little text the generic
 //! extractor runs, so a site redesign degrades to the generic result instead of an empty one.
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::OnceLock;
 
 use scraper::Selector;
 use serde::Deserialize;
@@ -71,26 +71,6 @@ impl SiteRules {
             rules.layer(&shown, &text)?;
         }
         Ok(rules)
-    }
-
-    /// The rules for a configuration's `extract.sites_file`, loaded once per process and shared
-    /// (the daemon extracts many pages with the same table). A file that cannot be loaded is
-    /// reported once and the built-in table is used.
-    pub fn cached(user_file: Option<&Path>) -> Arc<SiteRules> {
-        static CACHE: OnceLock<Mutex<HashMap<Option<PathBuf>, Arc<SiteRules>>>> = OnceLock::new();
-        let cache = CACHE.get_or_init(Mutex::default);
-        let mut cache = cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let key = user_file.map(Path::to_path_buf);
-        cache
-            .entry(key)
-            .or_insert_with(|| match SiteRules::load(user_file) {
-                Ok(rules) => Arc::new(rules),
-                Err(error) => {
-                    tracing::error!(%error, stage = "extract", "site rules not loaded; using the built-in ones");
-                    Arc::new(SiteRules::builtin().clone())
-                }
-            })
-            .clone()
     }
 
     /// Adds the rules of one TOML text, overriding existing domains.

@@ -183,3 +183,22 @@ fn user_site_rules_pick_the_body() {
     assert!(text.contains("Według źródeł"), "{value}");
     assert!(!text.contains("Rozmowy w Warszawie"), "the rule was not used: {value}");
 }
+
+#[test]
+fn a_page_that_declares_no_language_gets_the_language_of_its_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("uk.html", "Лідери коаліції охочих обговорили гарантії безпеки для України в Парижі. Їхні радники підготували спільну декларацію, яку підпишуть наступного тижня."),
+        ("ru.html", "Лидеры коалиции желающих обсудили гарантии безопасности для Украины в Париже. Их советники подготовили общую декларацию, которую подпишут на следующей неделе."),
+        ("ro.html", "Liderii coaliției de voință au discutat în această săptămână la Paris despre garanțiile de securitate pentru Ucraina și despre o declarație comună."),
+    ];
+    for (name, text) in cases {
+        let file = dir.path().join(name);
+        fs::write(&file, format!("<html><body><article><p>{text}</p><p>{text}</p></article></body></html>"))
+            .unwrap();
+        let out = claimwatch(&["extract", "--json", path_str(&file)]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let value: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+        assert_eq!(value["lang"], name.trim_end_matches(".html"), "{name}: {value}");
+    }
+}

@@ -747,9 +747,13 @@ fn the_offline_demo_polls_its_bundled_feed_once() {
     let err = plain(&stderr(&once));
     assert!(once.status.success(), "{err}");
     assert!(err.lines().any(|l| l.contains("poll finished") && l.contains("new_items=5")), "{err}");
-    // A second run finds nothing new.
+    let alerts = || std::fs::read_to_string(state.join("alerts.jsonl")).unwrap_or_default().lines().count();
+    let first = alerts();
+    assert!(first >= 5, "the demo's new facts should alert; {first} alerts:\n{err}");
+    // A second run finds nothing new and alerts nothing.
     let again = plain(&stderr(&run(&["run", "--once"])));
     assert!(again.lines().any(|l| l.contains("poll finished") && l.contains("new_items=0")), "{again}");
+    assert_eq!(alerts(), first);
 }
 
 /// Log text without ANSI colour sequences.
