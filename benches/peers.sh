@@ -19,8 +19,14 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 mkdir -p benches/results
 "$venv/bin/python" benches/peers.py --bench "$bench" --json benches/results/peers.json "$@"
 if [ "${BENCH_SKIP_SCALE:-}" != 1 ]; then
-    # Scaling: claim judgement at 10k/100k claims (BENCH_SIZE=full adds 1M) and the daemon with
-    # 1,000 local feeds over stores pre-filled with 0/10k/100k (full: 1M) articles.
-    "$bench" claims memory | tee benches/results/scale.txt
+    # Scaling: claim judgement, dedup lookup and commit, and the daemon with 1,000 local feeds
+    # over pre-filled stores, at growing sizes (BENCH_SIZE=full: up to 1M).
+    # Quick sizes keep the whole script under 10 minutes on 2 busy cores; the figures in
+    # BENCHMARKS.md used BENCH_CLAIMS=10000,100000 and BENCH_ARTICLES=0,2000,20000.
+    if [ "${BENCH_SIZE:-quick}" = quick ]; then
+        export BENCH_CLAIMS="${BENCH_CLAIMS:-10000,50000}" BENCH_ARTICLES="${BENCH_ARTICLES:-0,2000,10000}"
+        export BENCH_DEDUP="${BENCH_DEDUP:-10000,50000}"
+    fi
+    "$bench" claims dedup memory | tee benches/results/scale.txt
     "$venv/bin/python" benches/plot.py benches/results/scale.txt benches/scaling.png
 fi

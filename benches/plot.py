@@ -24,8 +24,9 @@ def main():
         if pts:
             left.plot(*zip(*pts), marker="o", label=label)
     left.set_xscale("log")
+    left.set_yscale("log")
     left.set_xlabel("stored articles (claims = 5 × articles)")
-    left.set_ylabel("ms")
+    left.set_ylabel("ms (log)")
     left.set_title("time per operation")
     left.grid(True, which="both", alpha=0.3)
     left.legend(fontsize=8)

@@ -30,7 +30,7 @@ use hyper::body::Bytes;
 use serde_json::json;
 use url::Url;
 
-const STAGES: &[&str] = &["parse", "extract", "poll", "pipeline", "claims", "memory"];
+const STAGES: &[&str] = &["parse", "extract", "poll", "pipeline", "claims", "dedup", "memory"];
 
 fn main() {
     // `cargo bench` passes `--bench`; everything starting with `--` before a mode is ignored.
@@ -38,6 +38,7 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("parse-files") => return parse_files(&args[1..]),
         Some("extract-files") => return extract_files(&args[1..]),
+        Some("minhash-files") => return minhash_files(&args[1..]),
         Some("stage") => return run_stage(&args[1]),
         _ => {}
     }
@@ -68,6 +69,7 @@ fn run_stage(stage: &str) {
         "poll" => bench_poll(),
         "pipeline" => bench_pipeline(),
         "claims" => bench_claims(),
+        "dedup" => bench_dedup(),
         "memory" => bench_memory(),
         other => panic!("unknown stage {other}"),
     }
@@ -585,7 +587,22 @@ fn prefill(dir: &Path, articles: usize) -> Option<String> {
     let store = Store::open(dir, config.store.cache_size).unwrap();
     let index = claimwatch::claims::ClaimIndex::open(&store, &config.claims).unwrap();
     fill_claims(&store, &index, &drafts, articles * 5);
-    Some(format!("{} claims; no article records: dedup is not on this branch yet", articles * 5))
+    let dedup = claimwatch::dedup::DedupIndex::open(&store).unwrap();
+    let mut rng = fastrand::Rng::with_seed(9);
+    let mut batch = Vec::with_capacity(10_000);
+    for i in 0..articles {
+        let a = article(&format!("https://news{}.example/{i}", i % 97), random_text(&mut rng, 300), None);
+        batch.push(claimwatch::dedup::fingerprint(&a));
+        if batch.len() == 10_000 || i + 1 == articles {
+            claimwatch::dedup::insert_batch(&dedup, &batch).unwrap();
+            batch.clear();
+        }
+    }
+    store.flush().unwrap();
+    Some(format!(
+        "{} claims and {articles} dedup fingerprints; not the article records, provenance or bodies",
+        articles * 5
+    ))
 }
 
 fn http_status(addr: &str, path: &str) -> Option<u16> {
@@ -924,4 +941,136 @@ fn bench_pipeline() {
     );
     result(json!({"stage": "pipeline", "articles": files.len(), "articles_per_s": wall,
         "articles_per_cpu_s": core, "peak_rss_mib": peak_rss_mib()}));
+}
+
+// -------------------------------------------------------------------------------------- dedup
+
+/// `minhash-files [--repeat R] JSONL…`: MinHash signatures of the texts (one `{"text"}` per
+/// line), words split outside the timed loop, like the datasketch side.
+fn minhash_files(args: &[String]) {
+    let (repeat, files) = repeat_and_files(args);
+    let mut words = Vec::new();
+    for file in &files {
+        for line in std::fs::read_to_string(file).unwrap().lines() {
+            let value: serde_json::Value = serde_json::from_str(line).unwrap();
+            words.push(claimwatch::dedup::words(value["text"].as_str().unwrap_or("")));
+        }
+    }
+    let started = Instant::now();
+    for _ in 0..repeat {
+        for w in &words {
+            std::hint::black_box(claimwatch::dedup::signature(w));
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let n = words.len() * repeat;
+    result(json!({"docs": n, "secs": secs, "docs_per_s": n as f64 / secs}));
+}
+
+fn random_text(rng: &mut fastrand::Rng, words: usize) -> String {
+    (0..words).map(|_| format!("w{}", rng.u32(0..20_000))).collect::<Vec<_>>().join(" ")
+}
+
+fn article_sizes() -> Vec<usize> {
+    match std::env::var("BENCH_DEDUP") {
+        Ok(list) => list.split(',').filter_map(|s| s.trim().parse().ok()).collect(),
+        Err(_) if full() => vec![10_000, 100_000, 1_000_000],
+        Err(_) => vec![10_000, 100_000],
+    }
+}
+
+/// Dedup lookup (fingerprint + store lookup) of 500 near copies and 500 unseen articles against
+/// N stored fingerprints; then the commit of one article with 20 claims through
+/// `Ingest::process` (which returns once the commit is durable, as in the daemon).
+fn bench_dedup() {
+    use claimwatch::dedup::{self, DedupIndex};
+    for n in article_sizes() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::defaults_with_state_dir(dir.path());
+        let store = Store::open(dir.path(), config.store.cache_size).unwrap();
+        let index = DedupIndex::open(&store).unwrap();
+        let mut rng = fastrand::Rng::with_seed(7);
+        let started = Instant::now();
+        let mut kept = Vec::new();
+        let mut batch = Vec::with_capacity(10_000);
+        for i in 0..n {
+            let t = random_text(&mut rng, 300);
+            let fp = dedup::fingerprint(&article(
+                &format!("https://news{}.example/{i}", i % 97),
+                t.clone(),
+                Some("en".into()),
+            ));
+            if i % (n / 500).max(1) == 0 {
+                kept.push(t);
+            }
+            batch.push(fp);
+            if batch.len() == 10_000 {
+                dedup::insert_batch(&index, &batch).unwrap();
+                batch.clear();
+            }
+        }
+        dedup::insert_batch(&index, &batch).unwrap();
+        store.flush().unwrap();
+        let fill = started.elapsed().as_secs_f64();
+        let mut lookups = Vec::new();
+        let mut found = 0;
+        for t in &kept {
+            let copy = format!("Photo: Reuters. Read our live blog. {t} Subscribe to our newsletter.");
+            let a = article(&format!("https://copy.example/{}", rng.u64(..)), copy, Some("en".into()));
+            let s = Instant::now();
+            found += index.lookup(&dedup::fingerprint(&a)).unwrap().is_some() as usize;
+            lookups.push(s.elapsed().as_secs_f64() * 1e3);
+        }
+        for _ in 0..500 {
+            let a = article(
+                &format!("https://new.example/{}", rng.u64(..)),
+                random_text(&mut rng, 300),
+                Some("en".into()),
+            );
+            let s = Instant::now();
+            std::hint::black_box(index.lookup(&dedup::fingerprint(&a)).unwrap());
+            lookups.push(s.elapsed().as_secs_f64() * 1e3);
+        }
+        let (p50, p99) = (percentile(lookups.clone(), 0.5), percentile(lookups, 0.99));
+        println!(
+            "dedup: {n} articles stored (filled in {fill:.1} s): lookup incl. fingerprint p50 {p50:.3} ms, p99 {p99:.3} ms; near copies found {found}/{}; store {:.0} bytes/article",
+            kept.len(),
+            store.size_on_disk() as f64 / n as f64
+        );
+        // Commit of one article (fresh claims) through the daemon's own path, durable on return.
+        let engine = std::sync::Arc::new(claimwatch::claims::Engine::load(&config).unwrap());
+        let drafts: Vec<String> = topic_articles()
+            .iter()
+            .map(|a| engine.analyse(a))
+            .filter(|a| a.on_topic)
+            .flat_map(|a| a.claims.into_iter().map(|c| c.text))
+            .collect();
+        let ingest =
+            claimwatch::ingest::Ingest::new(&store, &config.alerts, engine, claimwatch::alert::Wake::new())
+                .unwrap();
+        let (mut commits, mut claims) = (Vec::new(), 0);
+        for i in 0..if full() { 300 } else { 100 } {
+            let text: Vec<String> = (0..20)
+                .map(|k| {
+                    let d = &drafts[rng.usize(..drafts.len())];
+                    format!("{} The figure was {} in report {}.", d, 1000 + i * 20 + k, rng.u32(..))
+                })
+                .collect();
+            let a = article(&format!("https://commit.example/{i}"), text.join(" "), Some("en".into()));
+            let s = Instant::now();
+            let processed = ingest.process(a, claimwatch::ingest::Origin::Feed).unwrap();
+            commits.push(s.elapsed().as_secs_f64() * 1e3);
+            claims += processed.new_claims + processed.known_claims;
+        }
+        let (c50, c99) = (percentile(commits.clone(), 0.5), percentile(commits.clone(), 0.99));
+        println!(
+            "commit: {} articles of 20 topic sentences ({:.1} claims each on average) through Ingest::process (dedup, analyse, judge, one transaction, flush) over {n} articles: p50 {c50:.2} ms, p99 {c99:.2} ms",
+            commits.len(),
+            claims as f64 / commits.len() as f64
+        );
+        println!(
+            "SCALE {}",
+            json!({"articles": n, "dedup_p50_ms": p50, "dedup_p99_ms": p99, "commit_p50_ms": c50, "commit_p99_ms": c99, "machine": machine()})
+        );
+    }
 }
