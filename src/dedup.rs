@@ -1,7 +1,7 @@
 //! Article dedup in layers, cheapest first, each counted separately (`claimwatch_dedup_hits`):
 //! 1. `item`: the exact address the article arrived under;
 //! 2. `url`: its canonical URL key (tracking parameters, AMP/mobile variants folded, see
-//!    [`crate::canonical_url`]);
+//!    [`crate::normalize::url`]);
 //! 3. `hash`: a hash of the normalised text (case, Unicode form, punctuation, ş/ţ folded);
 //! 4. `near_copy`: MinHash over word shingles, candidates found through LSH bands stored in
 //!    sled, confirmed by the Jaccard estimate of the two signatures;
@@ -141,12 +141,12 @@ pub fn fingerprint(article: &Article) -> Fingerprint {
     };
     // An item without a link is known by its feed's URL with the item key as fragment; the
     // canonical key (which drops fragments) would then be the feed's own, shared by all its items.
-    let url_key = is_web.then(|| crate::canonical_url::key(&article.url)).filter(|key| {
+    let url_key = is_web.then(|| crate::normalize::url::key(&article.url)).filter(|key| {
         let feed_key = article
             .feed
             .as_deref()
             .and_then(|f| url::Url::parse(f).ok())
-            .map(|f| crate::canonical_url::key(&f));
+            .map(|f| crate::normalize::url::key(&f));
         feed_key.as_deref() != Some(key.as_str())
     });
     let id = ArticleId(u64::from_be_bytes(Sha256::digest(item_key.as_bytes())[..8].try_into().expect("8")));
@@ -310,7 +310,7 @@ impl DedupIndex {
         if let Some(id) = self.items.get(link.as_str().as_bytes())? {
             return Ok(Some(exact(Layer::Item, &id)));
         }
-        if let Some(id) = self.urls.get(crate::canonical_url::key(link).as_bytes())? {
+        if let Some(id) = self.urls.get(crate::normalize::url::key(link).as_bytes())? {
             return Ok(Some(exact(Layer::Url, &id)));
         }
         Ok(None)

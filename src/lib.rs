@@ -6,8 +6,6 @@
 
 /// Alert delivery: the outbox drain and its sinks (log, JSONL, webhook).
 pub mod alert;
-/// URL canonicalisation: tracking parameters, AMP and mobile variants, rel=canonical.
-pub mod canonical_url;
 /// Bytes → UTF-8: BOM, header, in-document declaration, validation, detection.
 pub mod charset;
 /// Claim engine: sentences → claims with features → known | new against the store.

@@ -327,8 +327,8 @@ fn build_article(
     };
     // The page's rel=canonical / og:url unless it looks like a CMS mistake, canonicalised.
     let url = match page_url {
-        Some(link) => Some(crate::canonical_url::choose(&link, extracted.canonical_url.as_ref())),
-        None => extracted.canonical_url.map(|u| crate::canonical_url::canonicalize(&u)),
+        Some(link) => Some(crate::normalize::url::choose(&link, extracted.canonical_url.as_ref())),
+        None => extracted.canonical_url.map(|u| crate::normalize::url::canonicalize(&u)),
     };
     let url = url.unwrap_or_else(|| {
         let mut url = feed.url.clone();

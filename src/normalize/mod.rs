@@ -2,12 +2,14 @@
 //! and apostrophes (including the Ukrainian apostrophe variants), Romanian ş/ţ (cedilla) folded to
 //! ș/ț (comma), control characters dropped and whitespace collapsed inside lines. It also owns the
 //! tokenizer and the "match key" of a word (case folded, diacritics dropped) that every lexicon is
-//! compiled to. It does not know any lexicon; language identification is in [`lang`].
+//! compiled to. It does not know any lexicon; language identification is in [`lang`], URL
+//! canonicalisation in [`url`].
 //!
 //! Trade-off: match keys drop diacritics (ă→a, й→и, ё→е) so that text typed without diacritics
 //! still matches; a few distinct words collide, which the lexicons tolerate.
 
 pub mod lang;
+pub mod url;
 
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
