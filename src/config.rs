@@ -281,7 +281,7 @@ pub struct ClaimsConfig {
 
 impl Default for ClaimsConfig {
     fn default() -> Self {
-        ClaimsConfig { known_threshold: 0.62, detail_threshold: 0.8, max_candidates: 12, max_postings: 600 }
+        ClaimsConfig { known_threshold: 0.6, detail_threshold: 0.8, max_candidates: 12, max_postings: 600 }
     }
 }
 
