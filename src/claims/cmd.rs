@@ -6,7 +6,7 @@ use std::io::Read;
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use chrono::Utc;
 use serde_json::json;
 use url::Url;
@@ -95,23 +95,27 @@ pub fn seed_if_needed(config: &Config, store: &Store) {
     }
 }
 
-fn read_input(input: &str) -> Result<(Article, bool)> {
-    if input.starts_with("http://") || input.starts_with("https://") {
-        bail!("check of a URL is not supported yet; save the page and check the file");
-    }
-    let (bytes, url, name) = if input == "-" {
+/// Reads a file, standard input, or an http(s) URL fetched under the daemon's `[fetch]` rules.
+fn read_input(input: &str, config: &Config) -> Result<(Article, bool)> {
+    let (bytes, url, name, content_type) = if input.starts_with("http://") || input.starts_with("https://") {
+        let url = Url::parse(input).with_context(|| format!("invalid URL {input}"))?;
+        let page = crate::fetch::fetch_blocking(&config.fetch, &url, crate::fetch::Kind::Page)
+            .with_context(|| format!("fetching {url}"))?;
+        let html = page.content_type.as_deref().is_some_and(|ct| ct.contains("html"));
+        (page.body, page.url, if html { "page.html" } else { "" }.to_string(), page.content_type)
+    } else if input == "-" {
         let mut buf = Vec::new();
         std::io::stdin().read_to_end(&mut buf).context("reading standard input")?;
-        (buf, Url::parse("file:///dev/stdin").expect("static URL"), String::new())
+        (buf, Url::parse("file:///dev/stdin").expect("static URL"), String::new(), None)
     } else {
         let path = Path::new(input);
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
         let url = Url::from_file_path(&absolute)
             .unwrap_or_else(|_| Url::parse("file:///input").expect("static URL"));
-        (bytes, url, input.to_ascii_lowercase())
+        (bytes, url, input.to_ascii_lowercase(), None)
     };
-    let text = crate::charset::decode(&bytes, None).text;
+    let text = crate::charset::decode(&bytes, content_type.as_deref()).text;
     let head = text.trim_start().chars().take(15).collect::<String>().to_ascii_lowercase();
     let is_html = name.ends_with(".html")
         || name.ends_with(".htm")
@@ -126,9 +130,9 @@ fn read_input(input: &str) -> Result<(Article, bool)> {
     Ok((article, is_html))
 }
 
-/// `claimwatch check [--json] FILE|-`.
+/// `claimwatch check [--json] FILE|URL|-`.
 pub fn check_command(config: &Config, input: &str, as_json: bool) -> Result<ExitCode> {
-    let (article, _) = read_input(input)?;
+    let (article, _) = read_input(input, config)?;
     let store = open_store(config)?;
     let engine = Engine::load(config)?;
     ensure_seeded(&store, &engine, config);

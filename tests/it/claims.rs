@@ -263,3 +263,32 @@ fn readable_check_explains_matches_and_differences() {
     let text = stdout(&out);
     assert!(text.contains("[NEW]") && text.contains("best match:") && text.contains("differed:"), "{text}");
 }
+
+#[test]
+fn check_of_a_url_fetches_the_page_under_the_fetch_rules() {
+    use crate::support::{Reply, TestServer};
+    let page = "<html lang=\"en\"><body><article><h1>Guarantees</h1>\
+        <p>US envoys Steve Witkoff and Jared Kushner will represent the United States at the talks in Paris on security guarantees for Ukraine.</p>\
+        <p>The coalition of the willing agreed that 45,000 troops from twelve countries will be deployed to western Ukraine after a ceasefire.</p>\
+        </article></body></html>";
+    let server = TestServer::start(move |_| Reply::ok("text/html; charset=utf-8", page));
+    let dir = seeded();
+    let state = dir.path().join("state");
+    let config = dir.path().join("c.toml");
+    std::fs::write(&config, "[fetch]\nallow_private_networks = true\n").unwrap();
+    let url = server.url("/article");
+    let args =
+        ["--config", config.to_str().unwrap(), "check", "--json", "--state-dir", state.to_str().unwrap()];
+    let out = claimwatch(&[&args[..], &[url.as_str()]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let value: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_verdict(&value, "Witkoff", "known");
+    assert_verdict(&value, "45,000", "new");
+
+    // Without the opt-in, the loopback server is a private address: refused, and never contacted.
+    let before = server.requests().len();
+    let refused = claimwatch(&["check", "--json", "--state-dir", state.to_str().unwrap(), &url]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stderr(&refused).contains(&url), "{}", stderr(&refused));
+    assert_eq!(server.requests().len(), before);
+}
