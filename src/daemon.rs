@@ -95,8 +95,9 @@ pub async fn run(config: Config, once: bool) -> Result<ExitCode> {
     let signals = if once { None } else { Some(Signals::install()?) };
     let (store, _moved_aside) = Store::open_or_recover(&config.state_dir, config.store.cache_size)
         .with_context(|| format!("opening the store in {}", config.state_dir.display()))?;
-    // On first start the seed set is what the store knows (a missing seed set is only a warning).
-    crate::claims::cmd::seed_if_needed(&config, &store);
+    // On first start the seed set is what the store knows; a seed set that cannot be imported
+    // stops start-up (exit 1) rather than alerting on the whole known story.
+    crate::claims::cmd::seed_if_needed(&config, &store)?;
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         state_dir = %config.state_dir.display(),

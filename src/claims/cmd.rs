@@ -68,31 +68,26 @@ pub fn import_seeds(store: &Store, engine: &Engine, dir: &Path) -> Result<(usize
     Ok((seeds.len(), total))
 }
 
-/// Seeds the store from `seeds_dir` if it has never been seeded (for `check` and `run`). A
-/// seed set that cannot be read is logged and skipped: the store then starts empty.
-pub fn ensure_seeded(store: &Store, engine: &Engine, config: &Config) {
-    match store.is_seeded() {
-        Ok(true) => {}
-        Ok(false) => match import_seeds(store, engine, &config.seeds_dir) {
-            Ok((articles, claims)) => tracing::info!(articles, claims, "store seeded"),
-            Err(error) => tracing::warn!(
-                error = format!("{error:#}"),
-                seeds_dir = %config.seeds_dir.display(),
-                "the store has never been seeded and the seed set could not be imported"
-            ),
-        },
-        Err(error) => tracing::warn!(%error, "cannot tell whether the store was seeded"),
+/// Seeds the store from `seeds_dir` if it has never been seeded (for `check` and `run`). A seed
+/// set that cannot be read stops the command: without it every claim would look new and the
+/// daemon would alert on the whole known story.
+pub fn ensure_seeded(store: &Store, engine: &Engine, config: &Config) -> Result<()> {
+    if store.is_seeded()? {
+        return Ok(());
     }
+    let (articles, claims) = import_seeds(store, engine, &config.seeds_dir).with_context(|| {
+        format!(
+            "the store has never been seeded and the seed set in {} cannot be imported",
+            config.seeds_dir.display()
+        )
+    })?;
+    tracing::info!(articles, claims, "store seeded");
+    Ok(())
 }
 
 /// [`ensure_seeded`] with the engine loaded from `config` (for the daemon's start).
-pub fn seed_if_needed(config: &Config, store: &Store) {
-    match Engine::load(config) {
-        Ok(engine) => ensure_seeded(store, &engine, config),
-        Err(error) => {
-            tracing::warn!(error = format!("{error:#}"), "claim engine not loaded; seeds not imported")
-        }
-    }
+pub fn seed_if_needed(config: &Config, store: &Store) -> Result<()> {
+    ensure_seeded(store, &Engine::load(config)?, config)
 }
 
 /// Reads a file, standard input, or an http(s) URL fetched under the daemon's `[fetch]` rules.
@@ -135,7 +130,7 @@ pub fn check_command(config: &Config, input: &str, as_json: bool) -> Result<Exit
     let (article, _) = read_input(input, config)?;
     let store = open_store(config)?;
     let engine = Engine::load(config)?;
-    ensure_seeded(&store, &engine, config);
+    ensure_seeded(&store, &engine, config)?;
     let index = ClaimIndex::open(&store, &engine.config)?;
     let (analysis, judgements, mut verdict) = check_article(&engine, &index, &article)?;
     // A near-verbatim copy (or an exact one) of a stored article is a duplicate, whatever its

@@ -290,6 +290,7 @@ fn daemon_config(dir: &Path, server: &TestServer) -> std::path::PathBuf {
     let config = dir.join("claimwatch.toml");
     let text = format!(
         "state_dir = \"{state}\"\n\
+         seeds_dir = \"{seeds}\"\n\
          [log]\nlevel = \"info\"\n\
          [fetch]\nallow_private_networks = true\nper_host_delay = \"0s\"\nper_host = 4\ntimeout = \"5s\"\n\
          [schedule]\nmin_interval = \"1s\"\nmax_interval = \"2s\"\nmax_backoff = \"2s\"\n\
@@ -298,6 +299,7 @@ fn daemon_config(dir: &Path, server: &TestServer) -> std::path::PathBuf {
          [shutdown]\ndeadline = \"5s\"\n\
          [[feeds]]\nurl = \"{feed}\"\n",
         state = dir.join("state").display(),
+        seeds = crate::support::repo().join("seeds").display(),
         jsonl = dir.join("alerts.jsonl").display(),
         feed = server.url("/feed.xml"),
     );

@@ -120,3 +120,19 @@ fn second_instance_is_refused_and_sigterm_stops_the_first_cleanly() {
     assert_eq!(status.code(), Some(0), "{log}");
     assert!(log.contains("stopped cleanly"), "{log}");
 }
+
+#[test]
+fn a_missing_seed_set_stops_run_and_check_naming_the_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.toml");
+    fs::write(&config, "seeds_dir = \"/nonexistent/seeds\"\nfeeds = []\n[server]\nlisten = \"\"\n").unwrap();
+    let state = dir.path().join("state");
+    let article = dir.path().join("a.txt");
+    fs::write(&article, "Security guarantees for Ukraine were discussed in Paris.").unwrap();
+    let (config, state) = (config.to_str().unwrap(), state.to_str().unwrap());
+    for args in [vec!["run", "--once"], vec!["check", "--json", article.to_str().unwrap()]] {
+        let out = claimwatch(&[&["--config", config, "--state-dir", state][..], &args[..]].concat());
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(stderr(&out).contains("/nonexistent/seeds"), "{args:?}: {}", stderr(&out));
+    }
+}

@@ -386,9 +386,10 @@ fn run_once_over_hostile_feeds_keeps_going_and_names_each_feed_and_cause() {
     let dir = tempfile::tempdir().unwrap();
     let bad = ["/silent.xml", "/bomb.xml", "/loop.xml", "/html.xml", "/garbage.xml", "/500.xml"];
     let mut toml = format!(
-        "state_dir = \"{}\"\n[server]\nlisten = \"\"\n[fetch]\nallow_private_networks = true\n\
-         per_host_delay = \"0s\"\ntimeout = \"4s\"\nread_timeout = \"2s\"\n",
-        dir.path().join("state").display()
+        "state_dir = \"{}\"\nseeds_dir = \"{}\"\n[server]\nlisten = \"\"\n[fetch]\n\
+         allow_private_networks = true\nper_host_delay = \"0s\"\ntimeout = \"4s\"\nread_timeout = \"2s\"\n",
+        dir.path().join("state").display(),
+        crate::support::repo().join("seeds").display()
     );
     for path in bad.iter().chain(["/good.xml"].iter()) {
         toml.push_str(&format!("[[feeds]]\nurl = \"{}\"\n", server.url(path)));

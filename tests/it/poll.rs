@@ -585,9 +585,10 @@ fn bodies_over_the_cap_are_refused_while_streaming() {
 
 fn write_config(dir: &Path, feeds: &[&str], allow_private: bool) -> PathBuf {
     let mut toml = format!(
-        "state_dir = \"{}\"\n[fetch]\nallow_private_networks = {allow_private}\nper_host_delay = \"0s\"\n\
-         connect_timeout = \"2s\"\n[server]\nlisten = \"\"\n",
-        dir.join("state").display()
+        "state_dir = \"{}\"\nseeds_dir = \"{}\"\n[fetch]\nallow_private_networks = {allow_private}\n\
+         per_host_delay = \"0s\"\nconnect_timeout = \"2s\"\n[server]\nlisten = \"\"\n",
+        dir.join("state").display(),
+        repo().join("seeds").display()
     );
     for url in feeds {
         toml.push_str(&format!("[[feeds]]\nurl = \"{url}\"\n"));
