@@ -375,22 +375,29 @@ fn succeed(
     state.last_error = None;
     state.last_ok_at = Some(now.timestamp());
     let input = ScheduleInput {
-        min_interval: feed.min_interval,
-        max_interval: feed.max_interval,
-        max_backoff: ctx.config.schedule.max_backoff,
         publishing_interval,
         ttl,
         max_age: cache.max_age,
         expires: cache.expires,
-        retry_after: None,
-        consecutive_errors: 0,
-        jitter: feeds::random_jitter(),
+        ..schedule_bounds(ctx, feed)
     };
     let next = feeds::next_check(now, &input);
     state.next_check_at = next.timestamp();
     feeds::save_state(&ctx.store, &feed.url, &state)?;
     tracing::debug!(outcome = ?outcome, next_check = %next, "feed refreshed");
     Ok(Refreshed { outcome, next_check_at: next })
+}
+
+/// What every schedule decision for `feed` starts from: its interval bounds, the backoff cap and a
+/// fresh jitter; no observations, no errors.
+fn schedule_bounds(ctx: &Ctx, feed: &Feed) -> ScheduleInput {
+    ScheduleInput {
+        min_interval: feed.min_interval,
+        max_interval: feed.max_interval,
+        max_backoff: ctx.config.schedule.max_backoff,
+        jitter: feeds::random_jitter(),
+        ..ScheduleInput::default()
+    }
 }
 
 fn fail(
@@ -405,13 +412,9 @@ fn fail(
     state.failing_since.get_or_insert(now.timestamp());
     state.last_error = Some(error.clone());
     let input = ScheduleInput {
-        min_interval: feed.min_interval,
-        max_interval: feed.max_interval,
-        max_backoff: ctx.config.schedule.max_backoff,
         retry_after,
         consecutive_errors: state.consecutive_errors,
-        jitter: feeds::random_jitter(),
-        ..ScheduleInput::default()
+        ..schedule_bounds(ctx, feed)
     };
     let next = feeds::next_check(now, &input);
     state.next_check_at = next.timestamp();
