@@ -86,8 +86,6 @@ const T_PROVENANCE: usize = 2;
 const T_OUTBOX: usize = 3;
 const T_DEDUP: usize = 4; // five trees: items, urls, hashes, signatures, lsh
 const T_CLAIMS: usize = 9;
-const T_FEATURES: usize = 10;
-const T_DF: usize = 11;
 
 impl Ingest {
     /// Processing for the daemon: new claims of feed articles go to the sinks of `alerts`.
@@ -112,8 +110,7 @@ impl Ingest {
             store.tree(trees::OUTBOX)?,
         ];
         all.extend(dedup.trees().iter().map(|t| (*t).clone()));
-        let (c, f, d) = claims.trees();
-        all.extend([c.clone(), f.clone(), d.clone()]);
+        all.push(claims.tree().clone());
         Ok(Ingest {
             inner: Arc::new(Inner {
                 store: store.clone(),
@@ -201,7 +198,7 @@ impl Ingest {
 
         let analysis = me.engine.analyse(&article);
         let _guard = me.lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let judgements = me.claims.judge(&me.engine, &analysis)?;
+        let judgements = me.claims.judge(&analysis)?;
         let mut verdict = me.claims.story_verdict(&me.engine, &analysis, &judgements)?;
         let near_copy = seen.filter(|s| s.layer == Layer::NearCopy);
         if near_copy.is_some() && verdict != ArticleVerdict::OffTopic {
@@ -312,12 +309,15 @@ impl Ingest {
         let started = std::time::Instant::now();
         let result = me.trees.as_slice().transaction(|txs| {
             let mut alerts = 0usize;
+            let mut inserted = Vec::new();
             txs[T_ARTICLES].insert(&fp.id.to_bytes(), record_bytes.as_slice())?;
             txs[T_BODIES].insert(&body_key, article.text.as_bytes())?;
             dedup::insert_in(&txs[T_DEDUP..T_DEDUP + 5], fp)?;
             for (i, draft) in plan.new.iter().enumerate() {
-                let id =
-                    insert_in(&txs[T_CLAIMS], &txs[T_FEATURES], &txs[T_DF], draft, &source, article.seen_at)?;
+                let (id, is_new) = insert_in(&txs[T_CLAIMS], draft, &source, article.seen_at)?;
+                if is_new {
+                    inserted.push(i);
+                }
                 let (entities, numbers) = entities_and_numbers(draft);
                 let provenance = ClaimProvenanceV1 {
                     text: draft.text.clone(),
@@ -358,10 +358,13 @@ impl Ingest {
                 corroborate_in(&txs[T_CLAIMS], id, &source, article.seen_at)?;
                 corroborate_provenance(&txs[T_PROVENANCE], id, &source_v1)?;
             }
-            Ok(alerts)
+            Ok((alerts, inserted))
         });
         let alerts = match result {
-            Ok(alerts) => alerts,
+            Ok((alerts, inserted)) => {
+                me.claims.remember(inserted.into_iter().map(|i| &plan.new[i]));
+                alerts
+            }
             Err(TransactionError::Abort(error)) => return Err(error).context("committing the article"),
             Err(TransactionError::Storage(error)) => return Err(error).context("committing the article"),
         };

@@ -157,7 +157,7 @@ pub fn check_article(
     article: &Article,
 ) -> Result<(Analysis, Vec<Judgement>, ArticleVerdict)> {
     let analysis = engine.analyse(article);
-    let judgements = index.judge(engine, &analysis)?;
+    let judgements = index.judge(&analysis)?;
     let verdict = index.story_verdict(engine, &analysis, &judgements)?;
     Ok((analysis, judgements, verdict))
 }

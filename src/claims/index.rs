@@ -1,17 +1,22 @@
-//! The claim store: stored claims (tree `claims`), an inverted index feature → claims (tree
-//! `claim_features`) and document frequencies (tree `claim_df`). The read side, [`ClaimIndex`],
-//! judges drafts: candidates come from the postings of the draft's features (capped), each is
-//! scored by how much of the draft's rarity-weighted facts it carries, and hard rules decide
-//! what a score cannot: a quantity of the same kind with another value, a number, name, place or
-//! date the store has never seen, or a reversed polarity make a claim new.
+//! The claim store: stored claims (tree `claims`, the record of truth) and, in memory, every
+//! claim's facts as feature numbers with an inverted index feature → claims. The read side,
+//! [`ClaimIndex`], judges drafts: candidates come from the postings of the draft's rarest
+//! features (a bounded budget), each is scored by how much of the draft's rarity-weighted facts
+//! it carries, and hard rules decide what a score cannot: a quantity of the same kind with
+//! another value, a number, name, place or date the store has never seen, or a reversed polarity
+//! make a claim new.
 //!
 //! The write side ([`insert_in`], [`corroborate_in`]) works inside a sled transaction owned by
-//! the caller, so an article, its claims and its alerts commit together.
+//! the caller, so an article, its claims and its alerts commit together; the caller then hands
+//! the inserted claims to [`ClaimIndex::remember`].
 //!
-//! Trade-off: document frequencies are exact but the candidate scan is capped per feature, so a
-//! claim whose only shared features are extremely common may miss its match in a huge store.
+//! Trade-off: the index lives in memory (about 100–200 bytes per claim) and is rebuilt from the
+//! `claims` tree at start-up, so judging never waits on the disk; document frequencies are exact
+//! but the candidate scan is capped, so a claim whose only shared features are extremely common
+//! may miss its match in a huge store.
 
 use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use chrono::{DateTime, TimeZone, Utc};
 use sled::transaction::{TransactionalTree, UnabortableTransactionError};
@@ -23,9 +28,6 @@ use crate::model::{ArticleVerdict, ClaimVerdict};
 use crate::store::records::{self, ClaimRecord, ClaimV1, SourceV1};
 use crate::store::{trees, Store, StoreError};
 
-/// Key of the claim count in `claim_df`.
-const COUNT_KEY: &[u8] = b"#claims";
-const SEP: u8 = 0xFF;
 /// Length of a claim id (16 hex digits).
 const ID_LEN: usize = 16;
 
@@ -103,44 +105,38 @@ fn decode_claim(id: &[u8], bytes: &[u8]) -> Result<StoredClaim, StoreError> {
     })
 }
 
-fn posting_key(feature: &str, id: &str) -> Vec<u8> {
-    let mut key = Vec::with_capacity(feature.len() + 1 + id.len());
-    key.extend_from_slice(feature.as_bytes());
-    key.push(SEP);
-    key.extend_from_slice(id.as_bytes());
-    key
-}
-
 fn indexed(feature: &str) -> bool {
     !feature.starts_with("X:")
 }
 
-fn add_u64(tree: &TransactionalTree, key: &[u8], delta: u64) -> Result<(), UnabortableTransactionError> {
-    let old = tree.get(key)?.map(|v| decode_u64(&v)).unwrap_or(0);
-    tree.insert(key, &(old + delta).to_be_bytes())?;
-    Ok(())
-}
-
-fn decode_u64(bytes: &[u8]) -> u64 {
-    bytes.try_into().map(u64::from_be_bytes).unwrap_or(0)
+/// A claim id (16 hex digits) as the number it spells.
+fn id_number(id: &str) -> Option<u64> {
+    u64::from_str_radix(id, 16).ok()
 }
 
 /// Stores `draft` inside the caller's transaction, or, when the same claim (same id) is already
-/// stored, records `source` as corroborating it. Returns the claim's id.
+/// stored, records `source` as corroborating it. Returns the claim's id and whether it was
+/// inserted (then the caller tells the index with [`ClaimIndex::remember`] once the
+/// transaction has committed).
 pub fn insert_in(
     claims: &TransactionalTree,
-    features: &TransactionalTree,
-    df: &TransactionalTree,
     draft: &ClaimDraft,
     source: &ClaimSource,
     seen_at: DateTime<Utc>,
-) -> Result<ClaimId, UnabortableTransactionError> {
+) -> Result<(ClaimId, bool), UnabortableTransactionError> {
     let id = draft.id();
     if claims.get(id.as_bytes())?.is_some() {
         corroborate_in(claims, &id, source, seen_at)?;
-        return Ok(id);
+        return Ok((id, false));
     }
-    let record = ClaimRecord::V1(ClaimV1 {
+    claims.insert(id.as_bytes(), claim_record(draft, source, seen_at))?;
+    Ok((id, true))
+}
+
+/// The stored record of a newly seen claim (for [`insert_in`], and for bulk loads that write
+/// records with a `sled::Batch` and then open the index).
+pub fn claim_record(draft: &ClaimDraft, source: &ClaimSource, seen_at: DateTime<Utc>) -> Vec<u8> {
+    records::encode(&ClaimRecord::V1(ClaimV1 {
         text: draft.text.clone(),
         lang: draft.lang.clone(),
         features: draft.features.clone(),
@@ -148,14 +144,7 @@ pub fn insert_in(
         first_seen: seen_at.timestamp(),
         source: source_v1(source, seen_at),
         corroborations: Vec::new(),
-    });
-    claims.insert(id.as_bytes(), records::encode(&record))?;
-    for feature in draft.features.iter().filter(|f| indexed(f)) {
-        features.insert(posting_key(feature, &id), &[])?;
-        add_u64(df, feature.as_bytes(), 1)?;
-    }
-    add_u64(df, COUNT_KEY, 1)?;
-    Ok(id)
+    }))
 }
 
 fn source_v1(source: &ClaimSource, seen_at: DateTime<Utc>) -> SourceV1 {
@@ -190,12 +179,272 @@ pub fn corroborate_in(
     Ok(true)
 }
 
+/// What judging reads: every stored claim's facts as feature numbers and the postings feature →
+/// claims, in memory. Built from the `claims` tree when the index opens and extended by
+/// [`ClaimIndex::remember`] after each commit, so a judgement never touches the disk until it
+/// reads the one claim it names.
+#[derive(Default)]
+struct Memory {
+    numbers: HashMap<Arc<str>, u32>,
+    names: Vec<Arc<str>>,
+    /// Per feature number: the claims that carry it themselves (not in their setting), oldest
+    /// first. Its length is the feature's document frequency.
+    postings: Vec<Vec<u32>>,
+    claims: Vec<Facts>,
+    langs: Vec<Box<str>>,
+}
+
+/// One stored claim in memory.
+struct Facts {
+    id: u64,
+    lang: u16,
+    /// Its own feature numbers, sorted, then those of its setting, sorted.
+    numbers: Box<[u32]>,
+    own: u32,
+}
+
+impl Facts {
+    fn features(&self) -> &[u32] {
+        &self.numbers[..self.own as usize]
+    }
+
+    fn context(&self) -> &[u32] {
+        &self.numbers[self.own as usize..]
+    }
+}
+
+impl Memory {
+    fn number(&self, feature: &str) -> Option<u32> {
+        self.numbers.get(feature).copied()
+    }
+
+    fn df(&self, feature: &str) -> u32 {
+        self.number(feature).map_or(0, |n| self.postings[n as usize].len() as u32)
+    }
+
+    fn intern(&mut self, feature: &str) -> u32 {
+        if let Some(n) = self.number(feature) {
+            return n;
+        }
+        let n = self.names.len() as u32;
+        let name: Arc<str> = Arc::from(feature);
+        self.names.push(name.clone());
+        self.numbers.insert(name, n);
+        self.postings.push(Vec::new());
+        n
+    }
+
+    fn sorted_numbers(&mut self, features: &[String]) -> Vec<u32> {
+        let mut numbers: Vec<u32> = features.iter().map(|f| self.intern(f)).collect();
+        numbers.sort_unstable();
+        numbers.dedup();
+        numbers
+    }
+
+    fn add(&mut self, id: u64, lang: &str, features: &[String], context: &[String]) {
+        let slot = self.claims.len() as u32;
+        let lang = match self.langs.iter().position(|l| &**l == lang) {
+            Some(i) => i as u16,
+            None => {
+                self.langs.push(lang.into());
+                (self.langs.len() - 1) as u16
+            }
+        };
+        let mut numbers = self.sorted_numbers(features);
+        for (n, feature) in numbers.iter().map(|n| (*n, self.names[*n as usize].clone())) {
+            if indexed(&feature) {
+                self.postings[n as usize].push(slot);
+            }
+        }
+        let own = numbers.len() as u32;
+        numbers.extend(self.sorted_numbers(context));
+        self.claims.push(Facts { id, lang, numbers: numbers.into_boxed_slice(), own });
+    }
+}
+
+/// A draft resolved against the memory once, so that comparing it with each candidate is
+/// binary searches over small sorted arrays.
+struct Probe<'d> {
+    lang: Option<u16>,
+    /// Features that count in the score: number, weight (type × rarity), and for a role pair
+    /// (`R:actor~concept`) the numbers of its two parts.
+    facts: Vec<(Option<u32>, f32, Option<(Option<u32>, Option<u32>)>)>,
+    /// Same-language stems (`W:`) with their rarity weight, and their total.
+    words: Vec<(Option<u32>, f32)>,
+    word_total: f32,
+    /// Concepts the draft denies: name, `C:` number, `G:` number.
+    denied: Vec<(&'d str, Option<u32>, Option<u32>)>,
+    /// Concepts the draft states without denying them: name, `G:` number.
+    affirmed: Vec<(&'d str, Option<u32>)>,
+    /// Quantities: the feature, its `V:value` number, its `Q:unit:` prefix (none for bare counts).
+    quantities: Vec<(&'d str, Option<u32>, Option<String>)>,
+    /// Indexed features with their number and document frequency.
+    indexed: Vec<(&'d str, Option<u32>, u32, f32)>,
+}
+
+impl<'d> Probe<'d> {
+    fn new(memory: &Memory, draft: &'d ClaimDraft) -> Probe<'d> {
+        let n = memory.claims.len() as f32;
+        let idf = |df: u32| ((n + 1.0) / (df as f32 + 0.5)).ln().max(0.1);
+        let weight = |f: &str| if indexed(f) { idf(memory.df(f)) } else { 0.1 };
+        let mut probe = Probe {
+            lang: memory.langs.iter().position(|l| **l == *draft.lang).map(|i| i as u16),
+            facts: Vec::new(),
+            words: Vec::new(),
+            word_total: 0.0,
+            denied: Vec::new(),
+            affirmed: Vec::new(),
+            quantities: Vec::new(),
+            indexed: Vec::new(),
+        };
+        for f in draft.features.iter().map(String::as_str) {
+            let number = memory.number(f);
+            if indexed(f) {
+                probe.indexed.push((f, number, memory.df(f), weight(f)));
+            }
+            let tw = type_weight(f);
+            if tw > 0.0 {
+                let role = f.strip_prefix("R:").map(|pair| {
+                    let (e, c) = pair.split_once('~').unwrap_or((pair, ""));
+                    (memory.number(&format!("E:{e}")), memory.number(&format!("C:{c}")))
+                });
+                probe.facts.push((number, tw * weight(f), role));
+            }
+            if f.starts_with("W:") {
+                probe.words.push((number, weight(f)));
+                probe.word_total += weight(f);
+            }
+            if let Some(g) = f.strip_prefix("G:") {
+                probe.denied.push((g, memory.number(&format!("C:{g}")), number));
+            }
+            if let Some(c) = f.strip_prefix("C:") {
+                if !draft.has(&format!("G:{c}")) {
+                    probe.affirmed.push((c, memory.number(&format!("G:{c}"))));
+                }
+            }
+            if let Some(rest) = f.strip_prefix("Q:") {
+                let (unit, value) = rest.split_once(':').unwrap_or((rest, ""));
+                let prefix = (unit != "n").then(|| format!("Q:{unit}:"));
+                probe.quantities.push((f, memory.number(&format!("V:{value}")), prefix));
+            }
+        }
+        probe
+    }
+
+    /// Candidates from the postings of the selective features, rarest first, with the summed
+    /// weight of the features that found them; the best `max_candidates`.
+    fn candidates(&self, memory: &Memory, config: &ClaimsConfig) -> Vec<u32> {
+        let n = memory.claims.len() as u64;
+        // A feature carried by a large share of the store (a country, a common word) selects
+        // nothing and is skipped; when nothing selective is left, the three rarest are used.
+        let mut by_rarity: Vec<&(&str, Option<u32>, u32, f32)> =
+            self.indexed.iter().filter(|(_, _, df, _)| *df > 0).collect();
+        by_rarity.sort_by(|a, b| a.2.cmp(&b.2).then_with(|| a.0.cmp(b.0)));
+        let selective_cap = (n / 20).max(config.max_postings as u64 / 4).max(64);
+        let mut chosen: Vec<_> = by_rarity.iter().filter(|f| f.2 as u64 <= selective_cap).collect();
+        if chosen.len() < 3 {
+            chosen = by_rarity.iter().take(3).collect();
+        }
+        // `max_postings` is the budget of postings read per draft, spent rarest feature first
+        // and newest claim first: rare features (names, numbers, places) find a repeat at once.
+        let mut budget = config.max_postings;
+        let mut hits: Vec<(u32, f32)> = Vec::with_capacity(budget);
+        for (f, number, _, weight) in chosen.into_iter().copied() {
+            let Some(number) = number else { continue };
+            let w = weight * if f.starts_with("W:") { 0.5 } else { type_weight(f).max(0.2) };
+            let postings = &memory.postings[*number as usize];
+            let take = budget.min(postings.len());
+            budget -= take;
+            hits.extend(postings.iter().rev().take(take).map(|slot| (*slot, w)));
+            if budget == 0 {
+                break;
+            }
+        }
+        hits.sort_unstable_by_key(|(slot, _)| *slot);
+        let mut summed: Vec<(u32, f32)> = Vec::with_capacity(hits.len());
+        for (slot, w) in hits {
+            match summed.last_mut() {
+                Some((last, total)) if *last == slot => *total += w,
+                _ => summed.push((slot, w)),
+            }
+        }
+        let id = |slot: u32| memory.claims[slot as usize].id;
+        summed.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| id(a.0).cmp(&id(b.0))));
+        summed.truncate(config.max_candidates);
+        summed.into_iter().map(|(slot, _)| slot).collect()
+    }
+
+    /// Scores how much of the draft's facts `claim` carries (its setting counting partly), and
+    /// states the hard rule that makes them different claims, if one does.
+    fn compare(&self, memory: &Memory, claim: &Facts) -> (f32, Option<String>) {
+        let in_claim = |n: Option<u32>| n.is_some_and(|n| claim.features().binary_search(&n).is_ok());
+        let in_context = |n: Option<u32>| n.is_some_and(|n| claim.context().binary_search(&n).is_ok());
+        let mut total = 0.0f32;
+        let mut matched = 0.0f32;
+        let mut own = 0.0f32;
+        for (number, weight, role) in &self.facts {
+            // A role pair counts only when the claim has both parts: then it tells who did
+            // what (Russia attacks vs Ukraine attacks).
+            if let Some((actor, concept)) = role {
+                if !(in_claim(*actor) && in_claim(*concept)) {
+                    continue;
+                }
+            }
+            total += weight;
+            if in_claim(*number) {
+                matched += weight;
+                own += weight;
+            } else if role.is_none() && in_context(*number) {
+                matched += weight * CONTEXT_CREDIT;
+            }
+        }
+        let mut score = if total > 0.0 { matched / total } else { 0.0 };
+        if self.lang == Some(claim.lang) && self.word_total > 0.0 {
+            let shared: f32 = self.words.iter().filter(|(n, _)| in_claim(*n)).map(|(_, w)| w).sum();
+            score = score.max(0.5 * score + 0.5 * shared / self.word_total);
+        }
+        // The setting only tops up: the claim itself must carry a good part of the facts.
+        if total > 0.0 && own / total < OWN_FLOOR {
+            return (
+                score,
+                Some(format!("the known claim itself carries only {:.2} of the facts", own / total)),
+            );
+        }
+        // Polarity: a concept negated on one side only. A negated concept is what the claim
+        // denies, so a stored claim that does not speak of it at all is not the same claim.
+        for (g, concept, negated) in &self.denied {
+            if !in_claim(*concept) {
+                return (score, Some(format!("the known claim does not speak of {g}, which this one denies")));
+            }
+            if !in_claim(*negated) {
+                return (score, Some(format!("{g} is negated here, not in the known claim")));
+            }
+        }
+        for (c, negated) in &self.affirmed {
+            if in_claim(*negated) {
+                return (score, Some(format!("{c} is negated in the known claim, not here")));
+            }
+        }
+        // Same kind of quantity, another value.
+        for (q, value, unit_prefix) in &self.quantities {
+            if in_claim(*value) || in_context(*value) {
+                continue;
+            }
+            if let Some(prefix) = unit_prefix {
+                if claim.features().iter().any(|n| memory.names[*n as usize].starts_with(prefix.as_str())) {
+                    return (score, Some(format!("{q} differs from the known claim's quantity")));
+                }
+            }
+        }
+        (score, None)
+    }
+}
+
 /// The read side of the claim store.
 #[derive(Clone)]
 pub struct ClaimIndex {
     claims: sled::Tree,
-    features: sled::Tree,
-    df: sled::Tree,
+    memory: Arc<RwLock<Memory>>,
     config: ClaimsConfig,
 }
 
@@ -222,33 +471,53 @@ fn type_weight(feature: &str) -> f32 {
 }
 
 impl ClaimIndex {
-    /// Opens C's trees of `store`.
+    /// Opens the `claims` tree of `store` and reads every stored claim's facts into memory.
     pub fn open(store: &Store, config: &ClaimsConfig) -> Result<ClaimIndex, StoreError> {
-        Ok(ClaimIndex {
-            claims: store.tree(trees::CLAIMS)?,
-            features: store.tree(trees::CLAIM_FEATURES)?,
-            df: store.tree(trees::CLAIM_DF)?,
-            config: config.clone(),
-        })
+        let claims = store.tree(trees::CLAIMS)?;
+        let mut memory = Memory::default();
+        for item in claims.iter() {
+            let (key, bytes) = item?;
+            let id = std::str::from_utf8(&key).ok().and_then(id_number).ok_or_else(|| StoreError::Corrupt {
+                what: format!("claims/{}", String::from_utf8_lossy(&key)),
+                reason: "the key is not a claim id".into(),
+            })?;
+            let ClaimRecord::V1(v) = records::decode::<ClaimRecord>("claims", &bytes)?;
+            memory.add(id, &v.lang, &v.features, &v.context);
+        }
+        Ok(ClaimIndex { claims, memory: Arc::new(RwLock::new(memory)), config: config.clone() })
     }
 
-    /// The three trees, for a caller's transaction: `(claims, claim_features, claim_df)`.
-    pub fn trees(&self) -> (&sled::Tree, &sled::Tree, &sled::Tree) {
-        (&self.claims, &self.features, &self.df)
+    /// The `claims` tree, for a caller's transaction.
+    pub fn tree(&self) -> &sled::Tree {
+        &self.claims
+    }
+
+    fn memory(&self) -> std::sync::RwLockReadGuard<'_, Memory> {
+        self.memory.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Tells the index about claims that [`insert_in`] inserted and whose transaction committed.
+    pub fn remember<'a>(&self, drafts: impl IntoIterator<Item = &'a ClaimDraft>) {
+        let mut memory = self.memory.write().unwrap_or_else(PoisonError::into_inner);
+        for draft in drafts {
+            if let Some(id) = id_number(&draft.id()) {
+                memory.add(id, &draft.lang, &draft.features, &draft.context);
+            }
+        }
     }
 
     /// Number of stored claims.
-    pub fn len(&self) -> Result<u64, StoreError> {
-        Ok(self.df.get(COUNT_KEY)?.map(|v| decode_u64(&v)).unwrap_or(0))
+    pub fn len(&self) -> usize {
+        self.memory().claims.len()
     }
 
-    pub fn is_empty(&self) -> Result<bool, StoreError> {
-        Ok(self.len()? == 0)
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
-    /// How many stored claims carry `feature`.
-    pub fn df(&self, feature: &str) -> Result<u64, StoreError> {
-        Ok(self.df.get(feature.as_bytes())?.map(|v| decode_u64(&v)).unwrap_or(0))
+    /// How many stored claims carry `feature` themselves.
+    pub fn df(&self, feature: &str) -> u64 {
+        self.memory().df(feature) as u64
     }
 
     pub fn get(&self, id: &str) -> Result<Option<StoredClaim>, StoreError> {
@@ -267,99 +536,54 @@ impl ClaimIndex {
     }
 
     /// Judges every claim of an analysis (none for an off-topic article).
-    pub fn judge(&self, engine: &Engine, analysis: &Analysis) -> Result<Vec<Judgement>, StoreError> {
-        let _ = engine;
+    pub fn judge(&self, analysis: &Analysis) -> Result<Vec<Judgement>, StoreError> {
         analysis.claims.iter().map(|draft| self.judge_claim(draft)).collect()
     }
 
     /// Judges one draft against the store.
     pub fn judge_claim(&self, draft: &ClaimDraft) -> Result<Judgement, StoreError> {
-        let n = self.len()? as f32;
-        let mut dfs: HashMap<&str, u64> = HashMap::new();
-        for f in draft.features.iter().filter(|f| indexed(f)) {
-            dfs.insert(f.as_str(), self.df(f)?);
-        }
-        let weights: HashMap<&str, f32> =
-            dfs.iter().map(|(f, df)| (*f, ((n + 1.0) / (*df as f32 + 0.5)).ln().max(0.1))).collect();
-        // Candidates from the postings of the draft's selective features, rarest first. A feature
-        // carried by a large share of the store (a country, a common word) selects nothing and
-        // is skipped; when nothing selective is left, the three rarest are used anyway.
-        let mut by_rarity: Vec<(&str, u64)> =
-            dfs.iter().filter(|(_, df)| **df > 0).map(|(f, df)| (*f, *df)).collect();
-        by_rarity.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(b.0)));
-        let selective_cap = (n as u64 / 20).max(self.config.max_postings as u64 / 4).max(64);
-        let mut chosen: Vec<&str> =
-            by_rarity.iter().filter(|(_, df)| *df <= selective_cap).map(|(f, _)| *f).collect();
-        if chosen.len() < 3 {
-            chosen = by_rarity.iter().take(3).map(|(f, _)| *f).collect();
-        }
-        // `max_postings` is the budget of postings read per draft, spent rarest feature first:
-        // rare features (names, numbers, places) find a repeated claim at once.
-        let mut budget = self.config.max_postings;
-        let mut acc: HashMap<[u8; ID_LEN], f32> = HashMap::new();
-        for f in chosen {
-            if budget == 0 {
-                break;
-            }
-            let w = weights[f] * if f.starts_with("W:") { 0.5 } else { type_weight(f).max(0.2) };
-            let mut prefix = f.as_bytes().to_vec();
-            prefix.push(SEP);
-            let take = budget.min((dfs[f] as usize).max(1));
-            budget -= take;
-            for item in self.features.scan_prefix(&prefix).keys().take(take) {
-                let key = item?;
-                if let Ok(id) = <[u8; ID_LEN]>::try_from(&key[prefix.len()..]) {
-                    *acc.entry(id).or_default() += w;
+        // The best candidate that passes the hard rules, and the best overall, as (score, id).
+        let (best_pass, best_any, novel) = {
+            let memory = self.memory();
+            let probe = Probe::new(&memory, draft);
+            let mut best_pass: Option<(f32, u64)> = None;
+            let mut best_any: Option<(f32, u64, Option<String>)> = None;
+            for slot in probe.candidates(&memory, &self.config) {
+                let claim = &memory.claims[slot as usize];
+                let (score, objection) = probe.compare(&memory, claim);
+                if objection.is_none() && best_pass.is_none_or(|(s, _)| score > s) {
+                    best_pass = Some((score, claim.id));
+                }
+                if best_any.as_ref().is_none_or(|(s, _, _)| score > *s) {
+                    best_any = Some((score, claim.id, objection));
                 }
             }
-        }
-        let mut candidates: Vec<([u8; ID_LEN], f32)> = acc.into_iter().collect();
-        candidates.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        candidates.truncate(self.config.max_candidates);
-
-        let novel: Vec<String> = draft
-            .features
-            .iter()
-            .filter(|f| {
-                ["E:", "N:", "V:", "D:", "M:"].iter().any(|p| f.starts_with(p))
-                    && dfs.get(f.as_str()) == Some(&0)
-            })
-            .cloned()
-            .collect();
+            let novel: Vec<String> = probe
+                .indexed
+                .iter()
+                .filter(|(f, _, df, _)| *df == 0 && ["E:", "N:", "V:", "D:", "M:"].iter().any(|p| f.starts_with(p)))
+                .map(|(f, _, _, _)| f.to_string())
+                .collect();
+            (best_pass, best_any, novel)
+        };
         let attributed = draft.has("X:attr");
-
-        // The best candidate that passes the hard rules, and the best overall.
-        let mut best_pass: Option<(f32, StoredClaim)> = None;
-        let mut best_any: Option<(f32, StoredClaim, Option<String>)> = None;
-        for (id, _) in candidates {
-            let Some(bytes) = self.claims.get(id)? else { continue };
-            let claim = decode_claim(&id, &bytes)?;
-            let (score, objection) = self.compare(draft, &claim, &weights);
-            if objection.is_none() && best_pass.as_ref().is_none_or(|(s, _)| score > *s) {
-                best_pass = Some((score, claim.clone()));
-            }
-            if best_any.as_ref().is_none_or(|(s, _, _)| score > *s) {
-                best_any = Some((score, claim, objection));
-            }
-        }
-
         let novelty = novel
             .iter()
             .find(|f| {
                 let detail = f.starts_with("D:") || f.starts_with("M:");
-                let pass_score = best_pass.as_ref().map(|(s, _)| *s).unwrap_or(0.0);
+                let pass_score = best_pass.map(|(s, _)| s).unwrap_or(0.0);
                 !(detail && attributed && pass_score >= self.config.detail_threshold)
             })
             .map(|f| format!("{f} appears in no known claim"));
-        let (verdict, score, nearest_claim, reason) = match (&best_pass, &best_any) {
-            (Some((s, c)), _) if *s >= self.config.known_threshold && novelty.is_none() => {
-                (ClaimVerdict::Known, *s, Some(c.clone()), None)
+        let (verdict, score, nearest_id, reason) = match (best_pass, best_any) {
+            (Some((s, id)), _) if s >= self.config.known_threshold && novelty.is_none() => {
+                (ClaimVerdict::Known, s, Some(id), None)
             }
-            (_, Some((s, c, objection))) => {
+            (_, Some((s, id, objection))) => {
                 let reason = novelty
-                    .or_else(|| objection.clone())
+                    .or(objection)
                     .unwrap_or_else(|| format!("best match {s:.2} below {:.2}", self.config.known_threshold));
-                (ClaimVerdict::New, *s, Some(c.clone()), Some(reason))
+                (ClaimVerdict::New, s, Some(id), Some(reason))
             }
             (_, None) => (
                 ClaimVerdict::New,
@@ -367,6 +591,10 @@ impl ClaimIndex {
                 None,
                 Some(novelty.unwrap_or_else(|| "no stored claim shares a feature".into())),
             ),
+        };
+        let nearest_claim = match nearest_id {
+            Some(id) => self.get(&format!("{id:0width$x}", width = ID_LEN))?,
+            None => None,
         };
         let mut shared = Vec::new();
         let mut differing = Vec::new();
@@ -397,94 +625,6 @@ impl ClaimIndex {
             novel,
             reason,
         })
-    }
-
-    /// Scores how much of the draft's facts `claim` carries (its setting counting partly), and
-    /// states the hard rule that makes them different claims, if one does.
-    fn compare(
-        &self,
-        draft: &ClaimDraft,
-        claim: &StoredClaim,
-        weights: &HashMap<&str, f32>,
-    ) -> (f32, Option<String>) {
-        let w = |f: &str| weights.get(f).copied().unwrap_or(0.1);
-        let in_claim = |f: &str| has(&claim.features, f);
-        let in_context = |f: &str| has(&claim.context, f);
-        let mut total = 0.0f32;
-        let mut matched = 0.0f32;
-        let mut own = 0.0f32;
-        for f in draft.features.iter().map(String::as_str) {
-            let tw = type_weight(f);
-            if tw == 0.0 {
-                continue;
-            }
-            if let Some(pair) = f.strip_prefix("R:") {
-                // A role pair counts only when the claim has both parts: then it tells who did
-                // what (Russia attacks vs Ukraine attacks).
-                let (e, c) = pair.split_once('~').unwrap_or((pair, ""));
-                if !(in_claim(&format!("E:{e}")) && in_claim(&format!("C:{c}"))) {
-                    continue;
-                }
-            }
-            let weight = tw * w(f);
-            total += weight;
-            if in_claim(f) {
-                matched += weight;
-                own += weight;
-            } else if in_context(f) && !f.starts_with("R:") {
-                matched += weight * CONTEXT_CREDIT;
-            }
-        }
-        let mut score = if total > 0.0 { matched / total } else { 0.0 };
-        if claim.lang == draft.lang {
-            let words: Vec<&str> =
-                draft.features.iter().map(String::as_str).filter(|f| f.starts_with("W:")).collect();
-            let word_total: f32 = words.iter().map(|f| w(f)).sum();
-            if word_total > 0.0 {
-                let shared: f32 = words.iter().filter(|f| in_claim(f)).map(|f| w(f)).sum();
-                score = score.max(0.5 * score + 0.5 * shared / word_total);
-            }
-        }
-        // The setting only tops up: the claim itself must carry a good part of the facts.
-        if total > 0.0 && own / total < OWN_FLOOR {
-            return (
-                score,
-                Some(format!("the known claim itself carries only {:.2} of the facts", own / total)),
-            );
-        }
-        // Polarity: a concept negated on one side only. A negated concept is what the claim
-        // denies, so a stored claim that does not speak of it at all is not the same claim.
-        for g in draft.features.iter().filter_map(|f| f.strip_prefix("G:")) {
-            let concept = format!("C:{g}");
-            if !in_claim(&concept) {
-                return (
-                    score,
-                    Some(format!("the known claim does not speak of {g}, which this one denies")),
-                );
-            }
-            if (in_claim(&concept) || in_context(&concept)) && !in_claim(&format!("G:{g}")) {
-                return (score, Some(format!("{g} is negated here, not in the known claim")));
-            }
-        }
-        for g in claim.features.iter().filter_map(|f| f.strip_prefix("G:")) {
-            if draft.has(&format!("C:{g}")) && !draft.has(&format!("G:{g}")) {
-                return (score, Some(format!("{g} is negated in the known claim, not here")));
-            }
-        }
-        // Same kind of quantity, another value.
-        for q in draft.features.iter().filter(|f| f.starts_with("Q:")) {
-            let mut parts = q.splitn(3, ':');
-            let (_, unit, value) = (parts.next(), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-            let value_key = format!("V:{value}");
-            if in_claim(&value_key) || in_context(&value_key) {
-                continue;
-            }
-            let unit_prefix = format!("Q:{unit}:");
-            if unit != "n" && claim.features.iter().any(|f| f.starts_with(&unit_prefix)) {
-                return (score, Some(format!("{q} differs from the known claim's quantity")));
-            }
-        }
-        (score, None)
     }
 
     /// Whether the article is on topic after judging: as analysed, or, when it names none of
@@ -523,7 +663,7 @@ impl ClaimIndex {
         };
         let mut dateline_novel = false;
         for f in analysis.dateline.iter().filter(|f| is_place_or_date(f)) {
-            if self.df(f)? == 0 {
+            if self.df(f) == 0 {
                 dateline_novel = true;
             }
         }

@@ -43,10 +43,9 @@ pub mod trees {
     pub const OUTBOX: &str = "outbox";
     /// Claims by id (`records::ClaimRecord`).
     pub const CLAIMS: &str = "claims";
-    /// Inverted index: feature, 0xFF, claim id → nothing.
-    pub const CLAIM_FEATURES: &str = "claim_features";
-    /// Document frequency of each feature (u64 BE); key `#claims` holds the number of claims.
-    pub const CLAIM_DF: &str = "claim_df";
+    /// Trees of earlier builds that nothing reads any more; dropped when a store opens.
+    /// `claim_features` and `claim_df` held the claim index, which now lives in memory.
+    pub const RETIRED: &[&str] = &["claim_features", "claim_df"];
     /// Feed subscriptions added with `feeds add` / `feeds import`: URL → `records::Subscription`.
     pub const SUBSCRIPTIONS: &str = "subscriptions";
     /// Per-feed schedule and health: URL → `records::FeedState`.
@@ -136,6 +135,9 @@ impl Store {
                 .map_err(|source| StoreError::Io { dir: dir.to_path_buf(), source })?;
         }
         store.check_schema()?;
+        for name in trees::RETIRED {
+            store.db.drop_tree(name)?;
+        }
         Ok(store)
     }
 

@@ -10,7 +10,6 @@ use claimwatch::claims::Engine;
 use claimwatch::config::Config;
 use claimwatch::store::Store;
 use serde_json::Value;
-use sled::Transactional;
 
 use crate::support::{claimwatch, repo, stderr, stdout};
 
@@ -59,7 +58,7 @@ fn assert_verdict(out: &Value, fragment: &str, expected: &str) {
 fn claim_count(state: &Path) -> u64 {
     let store = Store::open(state, 1 << 20).unwrap();
     let config = Config::defaults_with_state_dir(state);
-    ClaimIndex::open(&store, &config.claims).unwrap().len().unwrap()
+    ClaimIndex::open(&store, &config.claims).unwrap().len() as u64
 }
 
 #[test]
@@ -228,22 +227,25 @@ fn claims_commit_inside_a_callers_transaction_and_corroborate() {
     let analysis = engine.analyse(&article);
     assert_eq!(analysis.claims.len(), 1, "{analysis:#?}");
     let index = ClaimIndex::open(&store, &config.claims).unwrap();
-    let (claims, features, df) = index.trees();
     let first = ClaimSource { url: "https://example.org/a".into(), title: None, feed: None, seed: false };
     let second = ClaimSource { url: "https://example.org/b".into(), ..first.clone() };
     for source in [&first, &second, &second] {
-        (claims, features, df)
-            .transaction(|(c, f, d)| {
-                index::insert_in(c, f, d, &analysis.claims[0], source, chrono::Utc::now())?;
-                Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
+        let (_, inserted) = index
+            .tree()
+            .transaction(|c| {
+                index::insert_in(c, &analysis.claims[0], source, chrono::Utc::now())
+                    .map_err(sled::transaction::ConflictableTransactionError::<()>::from)
             })
             .unwrap();
+        if inserted {
+            index.remember([&analysis.claims[0]]);
+        }
     }
-    assert_eq!(index.len().unwrap(), 1);
+    assert_eq!(index.len(), 1);
     let stored = index.get(&analysis.claims[0].id()).unwrap().unwrap();
     assert_eq!(stored.source.url, "https://example.org/a");
     assert_eq!(stored.corroborations.len(), 1);
-    let judged = index.judge(&engine, &analysis).unwrap();
+    let judged = index.judge(&analysis).unwrap();
     assert_eq!(judged[0].verdict, claimwatch::model::ClaimVerdict::Known);
     assert_eq!(judged[0].matched.as_ref().unwrap().claim_id, analysis.claims[0].id());
 }
