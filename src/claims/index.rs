@@ -15,7 +15,7 @@
 //! but the candidate scan is capped, so a claim whose only shared features are extremely common
 //! may miss its match in a huge store.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -185,18 +185,20 @@ pub fn corroborate_in(
 /// reads the one claim it names.
 #[derive(Default)]
 struct Memory {
-    numbers: HashMap<Arc<str>, u32>,
+    numbers: FxHashMap<Arc<str>, u32>,
     names: Vec<Arc<str>>,
     /// Per feature number: the claims that carry it themselves (not in their setting), oldest
     /// first. Its length is the feature's document frequency.
     postings: Vec<Vec<u32>>,
+    /// Per claim slot: its id, and its facts. Ids live apart so that ranking hundreds of
+    /// candidates by id reads one compact array.
+    ids: Vec<u64>,
     claims: Vec<Facts>,
     langs: Vec<Box<str>>,
 }
 
 /// One stored claim in memory.
 struct Facts {
-    id: u64,
     lang: u16,
     /// Its own feature numbers, sorted, then those of its setting, sorted.
     numbers: Box<[u32]>,
@@ -234,14 +236,14 @@ impl Memory {
         n
     }
 
-    fn sorted_numbers(&mut self, features: &[String]) -> Vec<u32> {
-        let mut numbers: Vec<u32> = features.iter().map(|f| self.intern(f)).collect();
+    fn sorted_numbers<S: AsRef<str>>(&mut self, features: &[S]) -> Vec<u32> {
+        let mut numbers: Vec<u32> = features.iter().map(|f| self.intern(f.as_ref())).collect();
         numbers.sort_unstable();
         numbers.dedup();
         numbers
     }
 
-    fn add(&mut self, id: u64, lang: &str, features: &[String], context: &[String]) {
+    fn add<S: AsRef<str>>(&mut self, id: u64, lang: &str, features: &[S], context: &[S]) {
         let slot = self.claims.len() as u32;
         let lang = match self.langs.iter().position(|l| &**l == lang) {
             Some(i) => i as u16,
@@ -258,7 +260,8 @@ impl Memory {
         }
         let own = numbers.len() as u32;
         numbers.extend(self.sorted_numbers(context));
-        self.claims.push(Facts { id, lang, numbers: numbers.into_boxed_slice(), own });
+        self.ids.push(id);
+        self.claims.push(Facts { lang, numbers: numbers.into_boxed_slice(), own });
     }
 }
 
@@ -277,7 +280,7 @@ struct Probe<'d> {
     /// Concepts the draft states without denying them: name, `G:` number.
     affirmed: Vec<(&'d str, Option<u32>)>,
     /// Quantities: the feature, its `V:value` number, its `Q:unit:` prefix (none for bare counts).
-    quantities: Vec<(&'d str, Option<u32>, Option<String>)>,
+    quantities: Vec<(&'d str, Option<u32>, Option<&'d str>)>,
     /// Indexed features with their number and document frequency.
     indexed: Vec<(&'d str, Option<u32>, u32, f32)>,
 }
@@ -285,8 +288,6 @@ struct Probe<'d> {
 impl<'d> Probe<'d> {
     fn new(memory: &Memory, draft: &'d ClaimDraft) -> Probe<'d> {
         let n = memory.claims.len() as f32;
-        let idf = |df: u32| ((n + 1.0) / (df as f32 + 0.5)).ln().max(0.1);
-        let weight = |f: &str| if indexed(f) { idf(memory.df(f)) } else { 0.1 };
         let mut probe = Probe {
             lang: memory.langs.iter().position(|l| **l == *draft.lang).map(|i| i as u16),
             facts: Vec::new(),
@@ -297,35 +298,48 @@ impl<'d> Probe<'d> {
             quantities: Vec::new(),
             indexed: Vec::new(),
         };
+        // The number of `prefix` + `name`, through one reused buffer.
+        let mut key = String::new();
+        let mut number_of = |prefix: &str, name: &str| {
+            key.clear();
+            key.push_str(prefix);
+            key.push_str(name);
+            memory.number(&key)
+        };
         for f in draft.features.iter().map(String::as_str) {
             let number = memory.number(f);
-            if indexed(f) {
-                probe.indexed.push((f, number, memory.df(f), weight(f)));
-            }
+            let weight = if indexed(f) {
+                let df = number.map_or(0, |n| memory.postings[n as usize].len() as u32);
+                let idf = ((n + 1.0) / (df as f32 + 0.5)).ln().max(0.1);
+                probe.indexed.push((f, number, df, idf));
+                idf
+            } else {
+                0.1
+            };
             let tw = type_weight(f);
             if tw > 0.0 {
                 let role = f.strip_prefix("R:").map(|pair| {
                     let (e, c) = pair.split_once('~').unwrap_or((pair, ""));
-                    (memory.number(&format!("E:{e}")), memory.number(&format!("C:{c}")))
+                    (number_of("E:", e), number_of("C:", c))
                 });
-                probe.facts.push((number, tw * weight(f), role));
+                probe.facts.push((number, tw * weight, role));
             }
             if f.starts_with("W:") {
-                probe.words.push((number, weight(f)));
-                probe.word_total += weight(f);
+                probe.words.push((number, weight));
+                probe.word_total += weight;
             }
             if let Some(g) = f.strip_prefix("G:") {
-                probe.denied.push((g, memory.number(&format!("C:{g}")), number));
+                probe.denied.push((g, number_of("C:", g), number));
             }
             if let Some(c) = f.strip_prefix("C:") {
                 if !draft.has(&format!("G:{c}")) {
-                    probe.affirmed.push((c, memory.number(&format!("G:{c}"))));
+                    probe.affirmed.push((c, number_of("G:", c)));
                 }
             }
             if let Some(rest) = f.strip_prefix("Q:") {
                 let (unit, value) = rest.split_once(':').unwrap_or((rest, ""));
-                let prefix = (unit != "n").then(|| format!("Q:{unit}:"));
-                probe.quantities.push((f, memory.number(&format!("V:{value}")), prefix));
+                let prefix = if unit == "n" { None } else { f.get(..unit.len() + 3) };
+                probe.quantities.push((f, number_of("V:", value), prefix));
             }
         }
         probe
@@ -348,35 +362,40 @@ impl<'d> Probe<'d> {
         // `max_postings` is the budget of postings read per draft, spent rarest feature first
         // and newest claim first: rare features (names, numbers, places) find a repeat at once.
         let mut budget = config.max_postings;
-        let mut hits: Vec<(u32, f32)> = Vec::with_capacity(budget);
+        let mut summed: FxHashMap<u32, f32> = FxHashMap::default();
+        summed.reserve(budget);
         for (f, number, _, weight) in chosen.into_iter().copied() {
             let Some(number) = number else { continue };
             let w = weight * if f.starts_with("W:") { 0.5 } else { type_weight(f).max(0.2) };
             let postings = &memory.postings[*number as usize];
             let take = budget.min(postings.len());
             budget -= take;
-            hits.extend(postings.iter().rev().take(take).map(|slot| (*slot, w)));
+            for slot in postings.iter().rev().take(take) {
+                *summed.entry(*slot).or_default() += w;
+            }
             if budget == 0 {
                 break;
             }
         }
-        hits.sort_unstable_by_key(|(slot, _)| *slot);
-        let mut summed: Vec<(u32, f32)> = Vec::with_capacity(hits.len());
-        for (slot, w) in hits {
-            match summed.last_mut() {
-                Some((last, total)) if *last == slot => *total += w,
-                _ => summed.push((slot, w)),
-            }
+        // The best `max_candidates`, ties to the lower claim id (the same choice after a
+        // restart): keep what scores at least the k-th best score, then rank only those by id.
+        let k = config.max_candidates;
+        let mut best: Vec<(f32, u32)> = summed.into_iter().map(|(slot, w)| (w, slot)).collect();
+        if best.len() > k {
+            let (_, kth, _) = best.select_nth_unstable_by(k - 1, |a, b| b.0.total_cmp(&a.0));
+            let kth = kth.0;
+            best.retain(|(w, _)| *w >= kth);
         }
-        let id = |slot: u32| memory.claims[slot as usize].id;
-        summed.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| id(a.0).cmp(&id(b.0))));
-        summed.truncate(config.max_candidates);
-        summed.into_iter().map(|(slot, _)| slot).collect()
+        let mut ranked: Vec<(f32, u64, u32)> =
+            best.into_iter().map(|(w, slot)| (w, memory.ids[slot as usize], slot)).collect();
+        ranked.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        ranked.truncate(k);
+        ranked.into_iter().map(|(_, _, slot)| slot).collect()
     }
 
     /// Scores how much of the draft's facts `claim` carries (its setting counting partly), and
     /// states the hard rule that makes them different claims, if one does.
-    fn compare(&self, memory: &Memory, claim: &Facts) -> (f32, Option<String>) {
+    fn compare(&self, memory: &Memory, claim: &Facts) -> (f32, Option<Objection<'d>>) {
         let in_claim = |n: Option<u32>| n.is_some_and(|n| claim.features().binary_search(&n).is_ok());
         let in_context = |n: Option<u32>| n.is_some_and(|n| claim.context().binary_search(&n).is_ok());
         let mut total = 0.0f32;
@@ -405,24 +424,21 @@ impl<'d> Probe<'d> {
         }
         // The setting only tops up: the claim itself must carry a good part of the facts.
         if total > 0.0 && own / total < OWN_FLOOR {
-            return (
-                score,
-                Some(format!("the known claim itself carries only {:.2} of the facts", own / total)),
-            );
+            return (score, Some(Objection::OwnShare(own / total)));
         }
         // Polarity: a concept negated on one side only. A negated concept is what the claim
         // denies, so a stored claim that does not speak of it at all is not the same claim.
         for (g, concept, negated) in &self.denied {
             if !in_claim(*concept) {
-                return (score, Some(format!("the known claim does not speak of {g}, which this one denies")));
+                return (score, Some(Objection::Unspoken(g)));
             }
             if !in_claim(*negated) {
-                return (score, Some(format!("{g} is negated here, not in the known claim")));
+                return (score, Some(Objection::NegatedHere(g)));
             }
         }
         for (c, negated) in &self.affirmed {
             if in_claim(*negated) {
-                return (score, Some(format!("{c} is negated in the known claim, not here")));
+                return (score, Some(Objection::NegatedThere(c)));
             }
         }
         // Same kind of quantity, another value.
@@ -431,12 +447,38 @@ impl<'d> Probe<'d> {
                 continue;
             }
             if let Some(prefix) = unit_prefix {
-                if claim.features().iter().any(|n| memory.names[*n as usize].starts_with(prefix.as_str())) {
-                    return (score, Some(format!("{q} differs from the known claim's quantity")));
+                if claim.features().iter().any(|n| memory.names[*n as usize].starts_with(prefix)) {
+                    return (score, Some(Objection::OtherQuantity(q)));
                 }
             }
         }
         (score, None)
+    }
+}
+
+/// The hard rule that makes a stored claim another claim than the draft, whatever the score.
+enum Objection<'d> {
+    /// The stored claim itself (not its setting) carries only this share of the draft's facts.
+    OwnShare(f32),
+    /// The draft denies a concept the stored claim does not speak of.
+    Unspoken(&'d str),
+    /// The draft denies a concept the stored claim states.
+    NegatedHere(&'d str),
+    /// The stored claim denies a concept the draft states.
+    NegatedThere(&'d str),
+    /// The same kind of quantity with another value.
+    OtherQuantity(&'d str),
+}
+
+impl std::fmt::Display for Objection<'_> {
+    fn fmt(&self, out: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Objection::OwnShare(share) => write!(out, "the known claim itself carries only {share:.2} of the facts"),
+            Objection::Unspoken(g) => write!(out, "the known claim does not speak of {g}, which this one denies"),
+            Objection::NegatedHere(g) => write!(out, "{g} is negated here, not in the known claim"),
+            Objection::NegatedThere(c) => write!(out, "{c} is negated in the known claim, not here"),
+            Objection::OtherQuantity(q) => write!(out, "{q} differs from the known claim's quantity"),
+        }
     }
 }
 
@@ -452,10 +494,6 @@ pub struct ClaimIndex {
 const CONTEXT_CREDIT: f32 = 0.6;
 /// Least share of a draft's facts a stored claim must carry itself (not in its setting).
 const OWN_FLOOR: f32 = 0.4;
-
-fn has(sorted: &[String], feature: &str) -> bool {
-    sorted.binary_search_by(|x| x.as_str().cmp(feature)).is_ok()
-}
 
 /// How much one feature of each type counts in a comparison.
 fn type_weight(feature: &str) -> f32 {
@@ -481,8 +519,8 @@ impl ClaimIndex {
                 what: format!("claims/{}", String::from_utf8_lossy(&key)),
                 reason: "the key is not a claim id".into(),
             })?;
-            let ClaimRecord::V1(v) = records::decode::<ClaimRecord>("claims", &bytes)?;
-            memory.add(id, &v.lang, &v.features, &v.context);
+            let head = records::decode_claim_head("claims", &bytes)?;
+            memory.add(id, head.lang, &head.features, &head.context);
         }
         Ok(ClaimIndex { claims, memory: Arc::new(RwLock::new(memory)), config: config.clone() })
     }
@@ -547,15 +585,15 @@ impl ClaimIndex {
             let memory = self.memory();
             let probe = Probe::new(&memory, draft);
             let mut best_pass: Option<(f32, u64)> = None;
-            let mut best_any: Option<(f32, u64, Option<String>)> = None;
+            let mut best_any: Option<(f32, u64, Option<Objection<'_>>)> = None;
             for slot in probe.candidates(&memory, &self.config) {
-                let claim = &memory.claims[slot as usize];
-                let (score, objection) = probe.compare(&memory, claim);
+                let (score, objection) = probe.compare(&memory, &memory.claims[slot as usize]);
+                let id = memory.ids[slot as usize];
                 if objection.is_none() && best_pass.is_none_or(|(s, _)| score > s) {
-                    best_pass = Some((score, claim.id));
+                    best_pass = Some((score, id));
                 }
                 if best_any.as_ref().is_none_or(|(s, _, _)| score > *s) {
-                    best_any = Some((score, claim.id, objection));
+                    best_any = Some((score, id, objection));
                 }
             }
             let novel: Vec<String> = probe
@@ -581,7 +619,7 @@ impl ClaimIndex {
             }
             (_, Some((s, id, objection))) => {
                 let reason = novelty
-                    .or(objection)
+                    .or(objection.map(|o| o.to_string()))
                     .unwrap_or_else(|| format!("best match {s:.2} below {:.2}", self.config.known_threshold));
                 (ClaimVerdict::New, s, Some(id), Some(reason))
             }
@@ -592,28 +630,28 @@ impl ClaimIndex {
                 Some(novelty.unwrap_or_else(|| "no stored claim shares a feature".into())),
             ),
         };
-        let nearest_claim = match nearest_id {
-            Some(id) => self.get(&format!("{id:0width$x}", width = ID_LEN))?,
-            None => None,
-        };
         let mut shared = Vec::new();
         let mut differing = Vec::new();
-        if let Some(c) = &nearest_claim {
+        let mut nearest = None;
+        if let Some(id) = nearest_id {
+            let key = format!("{id:0width$x}", width = ID_LEN);
+            let bytes = self.claims.get(&key)?.ok_or_else(|| StoreError::Corrupt {
+                what: format!("claims/{key}"),
+                reason: "in the index but not in the store".into(),
+            })?;
+            let claim = records::decode_claim_head(&format!("claims/{key}"), &bytes)?;
+            let has = |sorted: &[&str], f: &str| sorted.binary_search(&f).is_ok();
             for f in draft.features.iter().filter(|f| !f.starts_with("W:")) {
-                if has(&c.features, f) {
+                if has(&claim.features, f) {
                     shared.push(f.clone());
-                } else if has(&c.context, f) {
+                } else if has(&claim.context, f) {
                     shared.push(format!("{f} (context)"));
                 } else {
                     differing.push(f.clone());
                 }
             }
+            nearest = Some(ClaimMatch { claim_id: key, text: claim.text.into(), source: claim.source_url.into() });
         }
-        let nearest = nearest_claim.as_ref().map(|c| ClaimMatch {
-            claim_id: c.id.clone(),
-            text: c.text.clone(),
-            source: c.source.url.clone(),
-        });
         Ok(Judgement {
             text: draft.text.clone(),
             verdict,

@@ -112,6 +112,35 @@ pub struct ClaimV1 {
     pub corroborations: Vec<SourceV1>,
 }
 
+/// The leading fields of a stored claim, borrowed from its bytes: what the claim index reads on
+/// open and what a judgement shows, without copying the rest. It follows `ClaimV1`'s layout
+/// (postcard writes fields one after the other, so the first field of `source` comes next).
+#[derive(Debug, serde::Deserialize)]
+pub enum ClaimHead<'a> {
+    V1(#[serde(borrow)] ClaimHeadV1<'a>),
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct ClaimHeadV1<'a> {
+    pub text: &'a str,
+    pub lang: &'a str,
+    #[serde(borrow)]
+    pub features: Vec<&'a str>,
+    #[serde(borrow)]
+    pub context: Vec<&'a str>,
+    pub first_seen: i64,
+    /// `source.url`.
+    pub source_url: &'a str,
+}
+
+/// Decodes the head of a stored claim (see [`ClaimHead`]).
+pub fn decode_claim_head<'a>(what: &str, bytes: &'a [u8]) -> Result<ClaimHeadV1<'a>, StoreError> {
+    match postcard::take_from_bytes::<ClaimHead<'a>>(bytes) {
+        Ok((ClaimHead::V1(head), _rest)) => Ok(head),
+        Err(e) => Err(StoreError::Corrupt { what: what.to_string(), reason: e.to_string() }),
+    }
+}
+
 /// Where a claim was seen.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SourceV1 {
