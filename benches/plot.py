@@ -30,12 +30,13 @@ def main():
     left.set_title("time per operation")
     left.grid(True, which="both", alpha=0.3)
     left.legend(fontsize=8)
-    for key, label in [("daemon_rss_mib", "daemon peak RSS, 1,000 feeds (MiB)"),
+    feeds = next((r["feeds"] for r in rows if "feeds" in r), "?")
+    for key, label in [("daemon_rss_mib", f"daemon peak RSS, {feeds:,} feeds (MiB)"),
                        ("store_mib", "store on disk (MiB)")]:
         pts = [(r["articles"], r[key]) for r in rows if r.get(key) is not None]
         if pts:
             right.plot(*zip(*pts), marker="o", label=label)
-    right.set_xscale("log")
+    right.set_xscale("symlog", linthresh=1000)  # the empty store (0 articles) is a point too
     right.set_yscale("log")
     right.set_xlabel("stored articles (claims = 5 × articles)")
     right.set_title("memory and disk")

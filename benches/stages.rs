@@ -9,7 +9,8 @@
 //! Stages: `parse` (feed bytes → items), `extract` (page HTML → article), `poll` (N local feeds
 //! of 20 items from an in-process HTTP server, then a round that is mostly 304).
 //! Modes used by the peer runner on identical inputs: `parse-files [--repeat R] FILE…`,
-//! `extract-files --out JSONL FILE…` (time only the in-process loop, like the Python side).
+//! `extract-files --out JSONL FILE…` (time only the in-process loop, like the Python side),
+//! `serve-feeds N` (the poll stage's local site, for a daemon in another process).
 //!
 //! Timing is wall-clock on a shared machine: each stage repeats its measurement and reports the
 //! median; ratios against peers are measured by the runner, interleaved.
@@ -39,6 +40,7 @@ fn main() {
         Some("parse-files") => return parse_files(&args[1..]),
         Some("extract-files") => return extract_files(&args[1..]),
         Some("minhash-files") => return minhash_files(&args[1..]),
+        Some("serve-feeds") => return serve_feeds(&args[1..]),
         Some("stage") => return run_stage(&args[1]),
         _ => {}
     }
@@ -370,6 +372,10 @@ struct Route {
 struct Site {
     routes: RwLock<HashMap<String, Route>>,
     requests: std::sync::atomic::AtomicUsize,
+    /// Answers 304 to a matching `If-None-Match`.
+    not_modified: std::sync::atomic::AtomicUsize,
+    /// Generated article pages served.
+    pages: std::sync::atomic::AtomicUsize,
 }
 
 impl Site {
@@ -387,10 +393,13 @@ impl Site {
                 Some(synthetic_page(feed.parse().ok()?, item.parse().ok()?))
             });
             return match generated {
-                Some(page) => hyper::Response::builder()
-                    .header("Content-Type", "text/html; charset=utf-8")
-                    .body(Full::new(Bytes::from(page)))
-                    .unwrap(),
+                Some(page) => {
+                    self.pages.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    hyper::Response::builder()
+                        .header("Content-Type", "text/html; charset=utf-8")
+                        .body(Full::new(Bytes::from(page)))
+                        .unwrap()
+                }
                 None => hyper::Response::builder().status(404).body(Full::new(Bytes::new())).unwrap(),
             };
         };
@@ -400,6 +409,7 @@ impl Site {
             .is_some_and(|v| v.as_bytes() == route.etag.as_bytes());
         let builder = hyper::Response::builder().header("ETag", route.etag.as_str());
         if matches {
+            self.not_modified.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return builder.status(304).body(Full::new(Bytes::new())).unwrap();
         }
         builder.header("Content-Type", route.content_type).body(Full::new(route.body.clone())).unwrap()
@@ -438,6 +448,37 @@ fn start_server(site: Arc<Site>) -> Server {
     });
     let (addr, stat_path) = rx.recv().unwrap();
     Server { addr, stat_path }
+}
+
+/// Items in each local feed.
+const ITEMS: usize = 20;
+
+/// The local site of `n` feeds of `ITEMS` items each (`/f/N.xml`, pages under `/p/`), served on
+/// 127.0.0.1; returns it, its server and its base URL.
+fn local_site(n: usize) -> (Arc<Site>, Server, String) {
+    let site = Arc::new(Site::default());
+    let server = start_server(site.clone());
+    let base = format!("http://{}", server.addr);
+    for feed in 0..n {
+        site.put(format!("/f/{feed}.xml"), "application/rss+xml", synthetic_feed(&base, feed, 0, ITEMS), 1);
+    }
+    (site, server, base)
+}
+
+/// `serve-feeds N`: the local site of the poll stage for a daemon in another process (the peer
+/// runner's daemon comparison). Prints `LISTEN BASE_URL`, then answers each line read on stdin
+/// with `COUNTS {json}` (requests, 304 answers and pages served so far); ends at EOF.
+fn serve_feeds(args: &[String]) {
+    let n = args.first().and_then(|a| a.parse().ok()).unwrap_or_else(n_feeds);
+    let (site, _server, base) = local_site(n);
+    println!("LISTEN {base}");
+    for _ in std::io::stdin().lines() {
+        let load = |c: &std::sync::atomic::AtomicUsize| c.load(std::sync::atomic::Ordering::Relaxed);
+        println!(
+            "COUNTS {}",
+            json!({"requests": load(&site.requests), "not_modified": load(&site.not_modified), "pages": load(&site.pages)})
+        );
+    }
 }
 
 // --------------------------------------------------------------------------------------- poll
@@ -505,14 +546,8 @@ fn local_config(dir: &Path, feeds: Vec<Feed>) -> Config {
 }
 
 fn bench_poll() {
-    const ITEMS: usize = 20;
     let n = n_feeds();
-    let site = Arc::new(Site::default());
-    let server = start_server(site.clone());
-    let base = format!("http://{}", server.addr);
-    for feed in 0..n {
-        site.put(format!("/f/{feed}.xml"), "application/rss+xml", synthetic_feed(&base, feed, 0, ITEMS), 1);
-    }
+    let (site, server, base) = local_site(n);
     let dir = tempfile::tempdir().unwrap();
     let template = Config::defaults_with_state_dir(dir.path());
     let feeds: Vec<Feed> = (0..n)
@@ -639,29 +674,23 @@ fn dir_size(path: &Path) -> u64 {
 /// pre-filled with each size in turn: start-up time (spawn → /readyz 200), time of its first
 /// poll of every feed, peak RSS (VmHWM) and store size on disk.
 fn bench_memory() {
-    const ITEMS: usize = 20;
     let n = n_feeds();
     let sizes: Vec<usize> = match std::env::var("BENCH_ARTICLES") {
         Ok(list) => list.split(',').filter_map(|s| s.trim().parse().ok()).collect(),
         Err(_) if full() => vec![0, 20_000, 200_000, 1_000_000],
         Err(_) => vec![0, 2_000, 20_000],
     };
-    let site = Arc::new(Site::default());
-    let server = start_server(site.clone());
-    let base = format!("http://{}", server.addr);
-    for feed in 0..n {
-        site.put(format!("/f/{feed}.xml"), "application/rss+xml", synthetic_feed(&base, feed, 0, ITEMS), 1);
-    }
+    let (site, _server, base) = local_site(n);
     let bin = env!("CARGO_BIN_EXE_claimwatch");
     for articles in sizes {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("state");
-        let seeds = dir.path().join("seeds");
-        std::fs::create_dir_all(&seeds).unwrap();
+        // The project's seed set, imported before the daemon starts (as a user would), so that
+        // start-up is the store's own.
+        let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds");
         let started = Instant::now();
         let filled = prefill(&state, articles);
         let fill_secs = started.elapsed().as_secs_f64();
-        let store_before = dir_size(&state);
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let listen = format!("127.0.0.1:{port}");
         let mut toml = format!(
@@ -674,6 +703,16 @@ fn bench_memory() {
         }
         let config = dir.path().join("claimwatch.toml");
         std::fs::write(&config, toml).unwrap();
+        let seeded = std::process::Command::new(bin)
+            .args(["--config", config.to_str().unwrap(), "seed"])
+            .output()
+            .expect("the claimwatch binary");
+        assert!(
+            seeded.status.success(),
+            "claimwatch seed failed: {}",
+            String::from_utf8_lossy(&seeded.stderr)
+        );
+        let store_before = dir_size(&state);
         let requests0 = site.requests.load(std::sync::atomic::Ordering::Relaxed);
         let spawned = Instant::now();
         let mut child = std::process::Command::new(bin)
@@ -687,6 +726,9 @@ fn bench_memory() {
             if http_status(&listen, "/readyz") == Some(200) {
                 startup = Some(spawned.elapsed().as_secs_f64());
                 break;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("claimwatch run exited before it was ready: {status}");
             }
             std::thread::sleep(Duration::from_millis(5));
         }
