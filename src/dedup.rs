@@ -182,7 +182,13 @@ pub fn fingerprint(article: &Article) -> Fingerprint {
 pub fn words(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut word = String::new();
-    for c in text.nfkc().flat_map(char::to_lowercase) {
+    // Most texts are in NFKC already; the quick check is a table lookup per character, the
+    // normalising iterator a decomposition and recomposition per character.
+    let normalised: std::borrow::Cow<str> = match unicode_normalization::is_nfkc_quick(text.chars()) {
+        unicode_normalization::IsNormalized::Yes => text.into(),
+        _ => text.nfkc().collect::<String>().into(),
+    };
+    for c in normalised.chars().flat_map(char::to_lowercase) {
         let c = match c {
             'ş' => 'ș',
             'ţ' => 'ț',
