@@ -959,7 +959,13 @@ fn minhash_files(args: &[String]) {
 }
 
 fn random_text(rng: &mut fastrand::Rng, words: usize) -> String {
-    (0..words).map(|_| format!("w{}", rng.u32(0..20_000))).collect::<Vec<_>>().join(" ")
+    use std::fmt::Write as _;
+    let mut text = String::with_capacity(words * 7);
+    for i in 0..words {
+        let sep = if i == 0 { "" } else { " " };
+        write!(text, "{sep}w{}", rng.u32(0..20_000)).expect("writing to a String");
+    }
+    text
 }
 
 fn article_sizes() -> Vec<usize> {
@@ -984,7 +990,7 @@ fn fill_fingerprints(
         keep(i, &text);
         let a = article(&format!("https://news{}.example/{i}", i % 97), text, Some("en".into()));
         load.add(&claimwatch::dedup::fingerprint(&a));
-        if load.len() == 20_000 {
+        if load.len() == 50_000 {
             load.write(index).unwrap();
         }
     }

@@ -145,7 +145,22 @@ pub fn fingerprint(article: &Article) -> Fingerprint {
     while !article.text.is_char_boundary(end) {
         end -= 1;
     }
-    let words = words(&article.text[..end]);
+    // The words go into one buffer (no allocation per word): this runs for every lookup.
+    let mut buffer = String::with_capacity(end);
+    let mut ends = Vec::new();
+    each_word(&article.text[..end], |word| {
+        buffer.push_str(word);
+        ends.push(buffer.len());
+    });
+    let mut start = 0;
+    let words: Vec<&str> = ends
+        .iter()
+        .map(|&e| {
+            let word = &buffer[start..e];
+            start = e;
+            word
+        })
+        .collect();
     let mut hasher = Sha256::new();
     if end < article.text.len() {
         hasher.update((article.text.len() as u64).to_be_bytes());
@@ -181,6 +196,12 @@ pub fn fingerprint(article: &Article) -> Fingerprint {
 /// apostrophes dropped, everything that is not a letter or digit a separator.
 pub fn words(text: &str) -> Vec<String> {
     let mut out = Vec::new();
+    each_word(text, |word| out.push(word.to_string()));
+    out
+}
+
+/// Calls `f` with each of [`words`] in turn.
+fn each_word(text: &str, mut f: impl FnMut(&str)) {
     let mut word = String::new();
     // Most texts are in NFKC already; the quick check is a table lookup per character, the
     // normalising iterator a decomposition and recomposition per character.
@@ -199,17 +220,17 @@ pub fn words(text: &str) -> Vec<String> {
         } else if matches!(c, '\'' | '’' | 'ʼ' | '`') {
             continue;
         } else if !word.is_empty() {
-            out.push(std::mem::take(&mut word));
+            f(&word);
+            word.clear();
         }
     }
     if !word.is_empty() {
-        out.push(word);
+        f(&word);
     }
-    out
 }
 
 /// The MinHash signature of a word sequence's shingles; none below [`MIN_SHINGLES`].
-pub fn signature(words: &[String]) -> Option<Signature> {
+pub fn signature<W: AsRef<str>>(words: &[W]) -> Option<Signature> {
     if words.len() < SHINGLE + MIN_SHINGLES - 1 {
         return None;
     }
@@ -220,7 +241,7 @@ pub fn signature(words: &[String]) -> Option<Signature> {
         .map(|w| {
             let mut h = 0xcbf2_9ce4_8422_2325u64;
             for word in w {
-                for b in word.as_bytes() {
+                for b in word.as_ref().as_bytes() {
                     h ^= u64::from(*b);
                     h = h.wrapping_mul(0x0000_0100_0000_01b3);
                 }
