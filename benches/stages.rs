@@ -990,7 +990,7 @@ fn fill_fingerprints(
         keep(i, &text);
         let a = article(&format!("https://news{}.example/{i}", i % 97), text, Some("en".into()));
         load.add(&claimwatch::dedup::fingerprint(&a));
-        if load.len() == 50_000 {
+        if load.pending() == 50_000 {
             load.write(index).unwrap();
         }
     }

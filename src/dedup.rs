@@ -538,12 +538,8 @@ impl BulkLoad {
     }
 
     /// Articles and URLs added since the last write.
-    pub fn len(&self) -> usize {
+    pub fn pending(&self) -> usize {
         self.fingerprints.len() + self.urls.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// Writes everything added and starts over.
@@ -612,7 +608,7 @@ pub fn upgrade_v1(store: &Store) -> Result<usize, StoreError> {
         };
         load.add_article(id, sig.as_ref());
         articles += 1;
-        if load.len() == 20_000 {
+        if load.pending() == 20_000 {
             load.write(&index)?;
         }
     }
@@ -620,7 +616,7 @@ pub fn upgrade_v1(store: &Store) -> Result<usize, StoreError> {
         let (key, id) = entry?;
         let key = std::str::from_utf8(&key).map_err(|_| corrupt("urls"))?;
         load.add_url(key, ArticleId::from_bytes(&id).ok_or_else(|| corrupt("urls"))?);
-        if load.len() == 20_000 {
+        if load.pending() == 20_000 {
             load.write(&index)?;
         }
     }
