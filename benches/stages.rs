@@ -632,16 +632,7 @@ fn prefill(dir: &Path, articles: usize) -> Option<String> {
     let index = claimwatch::claims::ClaimIndex::open(&store, &config.claims).unwrap();
     fill_claims(&store, &index, &drafts, articles * 5);
     let dedup = claimwatch::dedup::DedupIndex::open(&store).unwrap();
-    let mut rng = fastrand::Rng::with_seed(9);
-    let mut batch = Vec::with_capacity(10_000);
-    for i in 0..articles {
-        let a = article(&format!("https://news{}.example/{i}", i % 97), random_text(&mut rng, 300), None);
-        batch.push(claimwatch::dedup::fingerprint(&a));
-        if batch.len() == 10_000 || i + 1 == articles {
-            claimwatch::dedup::insert_batch(&dedup, &batch).unwrap();
-            batch.clear();
-        }
-    }
+    fill_fingerprints(&dedup, &mut fastrand::Rng::with_seed(9), articles, |_, _| {});
     store.flush().unwrap();
     Some(format!(
         "{} claims and {articles} dedup fingerprints; not the article records, provenance or bodies",
@@ -1033,7 +1024,13 @@ fn minhash_files(args: &[String]) {
 }
 
 fn random_text(rng: &mut fastrand::Rng, words: usize) -> String {
-    (0..words).map(|_| format!("w{}", rng.u32(0..20_000))).collect::<Vec<_>>().join(" ")
+    use std::fmt::Write as _;
+    let mut text = String::with_capacity(words * 7);
+    for i in 0..words {
+        let sep = if i == 0 { "" } else { " " };
+        write!(text, "{sep}w{}", rng.u32(0..20_000)).expect("writing to a String");
+    }
+    text
 }
 
 fn article_sizes() -> Vec<usize> {
@@ -1044,11 +1041,70 @@ fn article_sizes() -> Vec<usize> {
     }
 }
 
+/// Writes the fingerprints of `n` generated articles (300 random words each) the way the schema
+/// upgrade does, through `dedup::BulkLoad`; `keep` sees each article's number and text.
+fn fill_fingerprints(
+    index: &claimwatch::dedup::DedupIndex,
+    rng: &mut fastrand::Rng,
+    n: usize,
+    mut keep: impl FnMut(usize, &str),
+) {
+    let mut load = claimwatch::dedup::BulkLoad::default();
+    for i in 0..n {
+        let text = random_text(rng, 300);
+        keep(i, &text);
+        let a = article(&format!("https://news{}.example/{i}", i % 97), text, Some("en".into()));
+        load.add(&claimwatch::dedup::fingerprint(&a));
+        if load.pending() == 50_000 {
+            load.write(index).unwrap();
+        }
+    }
+    load.write(index).unwrap();
+}
+
+/// Live bytes (keys + values) of a tree, and its number of keys.
+fn live_bytes(tree: &sled::Tree) -> (u64, u64) {
+    tree.iter().map(|e| e.unwrap()).fold((0, 0), |(bytes, keys), (k, v)| (bytes + (k.len() + v.len()) as u64, keys + 1))
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
+
+/// One timed dedup lookup: wall time (fingerprint + store), the store part alone, and the time
+/// the thread spent runnable but waiting for a CPU (`/proc/thread-self/schedstat`, ns), which on
+/// a shared machine is most of the tail.
+struct LookupTiming {
+    wall_ms: f64,
+    store_ms: f64,
+    runqueue_ms: f64,
+}
+
+fn runqueue_wait_ns() -> u64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    stat.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+fn timed_lookup(
+    index: &claimwatch::dedup::DedupIndex,
+    a: &claimwatch::model::Article,
+) -> (Option<claimwatch::dedup::Seen>, LookupTiming) {
+    let waited = runqueue_wait_ns();
+    let started = Instant::now();
+    let fp = claimwatch::dedup::fingerprint(a);
+    let store_started = Instant::now();
+    let seen = index.lookup(&fp).unwrap();
+    let (wall, store) = (started.elapsed(), store_started.elapsed());
+    let runqueue_ms = runqueue_wait_ns().saturating_sub(waited) as f64 / 1e6;
+    (seen, LookupTiming { wall_ms: wall.as_secs_f64() * 1e3, store_ms: store.as_secs_f64() * 1e3, runqueue_ms })
+}
+
 /// Dedup lookup (fingerprint + store lookup) of 500 near copies and 500 unseen articles against
-/// N stored fingerprints; then the commit of one article with 20 claims through
-/// `Ingest::process` (which returns once the commit is durable, as in the daemon).
+/// N stored fingerprints (filled in bulk, see `fill_fingerprints`), bytes on disk and per tree;
+/// then the commit of one article with 20 claims through `Ingest::process` (which returns once
+/// the commit is durable, as in the daemon).
 fn bench_dedup() {
-    use claimwatch::dedup::{self, DedupIndex};
+    use claimwatch::dedup::DedupIndex;
     for n in article_sizes() {
         let dir = tempfile::tempdir().unwrap();
         let config = Config::defaults_with_state_dir(dir.path());
@@ -1057,50 +1113,48 @@ fn bench_dedup() {
         let mut rng = fastrand::Rng::with_seed(7);
         let started = Instant::now();
         let mut kept = Vec::new();
-        let mut batch = Vec::with_capacity(10_000);
-        for i in 0..n {
-            let t = random_text(&mut rng, 300);
-            let fp = dedup::fingerprint(&article(
-                &format!("https://news{}.example/{i}", i % 97),
-                t.clone(),
-                Some("en".into()),
-            ));
+        fill_fingerprints(&index, &mut rng, n, |i, text| {
             if i % (n / 500).max(1) == 0 {
-                kept.push(t);
+                kept.push(text.to_string());
             }
-            batch.push(fp);
-            if batch.len() == 10_000 {
-                dedup::insert_batch(&index, &batch).unwrap();
-                batch.clear();
-            }
-        }
-        dedup::insert_batch(&index, &batch).unwrap();
+        });
         store.flush().unwrap();
         let fill = started.elapsed().as_secs_f64();
-        let mut lookups = Vec::new();
+        let on_disk = store.size_on_disk() as f64 / n as f64;
+        let per_tree: Vec<String> = index
+            .trees()
+            .iter()
+            .map(|tree| {
+                let (bytes, keys) = live_bytes(tree);
+                format!("{} {:.0} B in {keys} keys", String::from_utf8_lossy(&tree.name()), bytes as f64 / n as f64)
+            })
+            .collect();
+        let mut timings = Vec::new();
         let mut found = 0;
         for t in &kept {
             let copy = format!("Photo: Reuters. Read our live blog. {t} Subscribe to our newsletter.");
             let a = article(&format!("https://copy.example/{}", rng.u64(..)), copy, Some("en".into()));
-            let s = Instant::now();
-            found += index.lookup(&dedup::fingerprint(&a)).unwrap().is_some() as usize;
-            lookups.push(s.elapsed().as_secs_f64() * 1e3);
+            let (seen, timing) = timed_lookup(&index, &a);
+            found += seen.is_some() as usize;
+            timings.push(timing);
         }
         for _ in 0..500 {
-            let a = article(
-                &format!("https://new.example/{}", rng.u64(..)),
-                random_text(&mut rng, 300),
-                Some("en".into()),
-            );
-            let s = Instant::now();
-            std::hint::black_box(index.lookup(&dedup::fingerprint(&a)).unwrap());
-            lookups.push(s.elapsed().as_secs_f64() * 1e3);
+            let text = random_text(&mut rng, 300);
+            let a = article(&format!("https://new.example/{}", rng.u64(..)), text, Some("en".into()));
+            timings.push(timed_lookup(&index, &a).1);
         }
-        let (p50, p99) = (percentile(lookups.clone(), 0.5), percentile(lookups, 0.99));
+        let p = |f: fn(&LookupTiming) -> f64, q: f64| percentile(timings.iter().map(f).collect(), q);
+        let (p50, p99) = (p(|t| t.wall_ms, 0.5), p(|t| t.wall_ms, 0.99));
+        let (running50, running99) = (p(|t| t.wall_ms - t.runqueue_ms, 0.5), p(|t| t.wall_ms - t.runqueue_ms, 0.99));
+        let (store50, store99) = (p(|t| t.store_ms, 0.5), p(|t| t.store_ms, 0.99));
+        let waited = timings.iter().filter(|t| t.runqueue_ms > 0.1).count();
+        let rss = peak_rss_mib();
         println!(
-            "dedup: {n} articles stored (filled in {fill:.1} s): lookup incl. fingerprint p50 {p50:.3} ms, p99 {p99:.3} ms; near copies found {found}/{}; store {:.0} bytes/article",
+            "dedup: {n} articles stored (filled in {fill:.1} s): lookup incl. fingerprint p50 {p50:.3} ms, p99 {p99:.3} ms (load average {}; {waited}/{} lookups waited > 0.1 ms for a CPU; without that wait p50 {running50:.3} ms, p99 {running99:.3} ms; the store part alone p50 {store50:.3} ms, p99 {store99:.3} ms); near copies found {found}/{}; store {on_disk:.0} bytes/article on disk; live per article: {}; peak RSS {rss:.0} MiB",
+            load_average(),
+            timings.len(),
             kept.len(),
-            store.size_on_disk() as f64 / n as f64
+            per_tree.join(", ")
         );
         // Commit of one article (fresh claims) through the daemon's own path, durable on return.
         let engine = std::sync::Arc::new(claimwatch::claims::Engine::load(&config).unwrap());
@@ -1135,7 +1189,9 @@ fn bench_dedup() {
         );
         println!(
             "SCALE {}",
-            json!({"articles": n, "dedup_p50_ms": p50, "dedup_p99_ms": p99, "commit_p50_ms": c50, "commit_p99_ms": c99, "machine": machine()})
+            json!({"articles": n, "dedup_p50_ms": p50, "dedup_p99_ms": p99, "dedup_running_p99_ms": running99, "dedup_store_p99_ms": store99, "dedup_bytes_per_article": on_disk,
+                "dedup_fill_s": fill, "peak_rss_mib": rss, "commit_p50_ms": c50, "commit_p99_ms": c99, "machine": machine()})
         );
     }
 }
+

@@ -85,8 +85,8 @@ const T_ARTICLES: usize = 0;
 const T_BODIES: usize = 1;
 const T_PROVENANCE: usize = 2;
 const T_OUTBOX: usize = 3;
-const T_DEDUP: usize = 4; // five trees: items, urls, hashes, signatures, lsh
-const T_CLAIMS: usize = 9;
+const T_DEDUP: usize = 4; // dedup::TREES trees: fingerprints, url keys, hashes, LSH buckets
+const T_CLAIMS: usize = T_DEDUP + dedup::TREES;
 
 impl Ingest {
     /// Processing for the daemon: new claims of feed articles go to the sinks of `alerts`.
@@ -314,7 +314,7 @@ impl Ingest {
             let mut inserted = Vec::new();
             txs[T_ARTICLES].insert(&fp.id.to_bytes(), record_bytes.as_slice())?;
             txs[T_BODIES].insert(&body_key, article.text.as_bytes())?;
-            dedup::insert_in(&txs[T_DEDUP..T_DEDUP + 5], fp)?;
+            dedup::insert_in(&txs[T_DEDUP..T_CLAIMS], fp)?;
             for (i, draft) in plan.new.iter().enumerate() {
                 let (id, is_new) = insert_in(&txs[T_CLAIMS], draft, &source, article.seen_at)?;
                 if is_new {

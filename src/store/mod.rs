@@ -27,31 +27,46 @@ pub mod trees {
     pub const ARTICLES: &str = "articles";
     /// seen-at millis + article id → article text; dropped after `store.retain_bodies`.
     pub const ARTICLE_BODIES: &str = "article_bodies";
-    /// Exact article address → article id (dedup layer `item`).
-    pub const ITEMS: &str = "items";
-    /// Canonical URL key → article id (dedup layer `url`).
-    pub const URLS: &str = "urls";
+    /// Article id (hash of its item key) → MinHash signature, empty for a short text (dedup
+    /// layers `item` and `near_copy`; layout in `dedup`).
+    pub const FINGERPRINTS: &str = "fingerprints";
+    /// Hash of the canonical URL key → article id (dedup layer `url`).
+    pub const URL_KEYS: &str = "url_keys";
     /// Hash of the normalised text → article id (dedup layer `hash`).
     pub const CONTENT_HASHES: &str = "content_hashes";
-    /// Article id → MinHash signature (dedup layer `near_copy`).
-    pub const SIGNATURES: &str = "signatures";
-    /// LSH band key + article id → () (candidates for `near_copy`).
-    pub const LSH: &str = "lsh";
+    /// LSH band + band hash prefix → packed (hash rest, article id) entries (candidates for
+    /// `near_copy`).
+    pub const LSH_BUCKETS: &str = "lsh_buckets";
     /// Claim id → where and when it was seen (first source, story, source count, languages).
     pub const CLAIM_PROVENANCE: &str = "claim_provenance";
     /// Sink + sequence number → alert waiting for delivery to that sink.
     pub const OUTBOX: &str = "outbox";
     /// Claims by id (`records::ClaimRecord`).
     pub const CLAIMS: &str = "claims";
-    /// Trees of earlier builds that nothing reads any more; dropped when a store opens.
-    /// `claim_features` and `claim_df` held the claim index, which now lives in memory.
-    pub const RETIRED: &[&str] = &["claim_features", "claim_df"];
     /// Feed subscriptions added with `feeds add` / `feeds import`: URL → `records::Subscription`.
     pub const SUBSCRIPTIONS: &str = "subscriptions";
     /// Per-feed schedule and health: URL → `records::FeedState`.
     pub const FEED_STATE: &str = "feed_state";
     /// Items already processed, per feed: `feed URL \0 item key` → seen-at (unix seconds, BE).
     pub const FEED_ITEMS: &str = "feed_items";
+
+    /// Trees of schema 1 that schema 2 replaced; read only by the upgrade, then dropped.
+    pub mod v1 {
+        /// Exact article address → article id.
+        pub const ITEMS: &str = "items";
+        /// Canonical URL key → article id.
+        pub const URLS: &str = "urls";
+        /// Article id → shingle count and 64 u32 MinHash minima.
+        pub const SIGNATURES: &str = "signatures";
+        /// LSH band key + article id → ().
+        pub const LSH: &str = "lsh";
+        /// Inverted index feature, 0xFF, claim id → (); the claim index now lives in memory.
+        pub const CLAIM_FEATURES: &str = "claim_features";
+        /// Document frequency of each feature; now counted in memory.
+        pub const CLAIM_DF: &str = "claim_df";
+        /// Trees that schema 2 no longer has, dropped by the upgrade.
+        pub const ALL: [&str; 6] = [ITEMS, URLS, SIGNATURES, LSH, CLAIM_FEATURES, CLAIM_DF];
+    }
 }
 
 /// Keys of the `meta` tree.
@@ -134,11 +149,42 @@ impl Store {
                 .and_then(|_| std::fs::File::open(&marker)?.sync_all())
                 .map_err(|source| StoreError::Io { dir: dir.to_path_buf(), source })?;
         }
-        store.check_schema()?;
-        for name in trees::RETIRED {
-            store.db.drop_tree(name)?;
+        let found = store.check_schema()?;
+        if found < records::SCHEMA_VERSION {
+            store.upgrade(found)?;
         }
         Ok(store)
+    }
+
+    /// Brings a store written by an older schema to this one, in place. Each step rewrites only
+    /// what changed and can be run again if killed: the version is recorded after the new
+    /// layout is flushed, and the old trees are dropped only after that.
+    fn upgrade(&self, found: u32) -> Result<(), StoreError> {
+        if found != 1 {
+            return Err(StoreError::Corrupt {
+                what: "meta/schema_version".into(),
+                reason: format!("schema {found} is not one this build can read or upgrade"),
+            });
+        }
+        // Schema 2: the dedup trees' compact layout (see `dedup`).
+        let started = std::time::Instant::now();
+        let articles = crate::dedup::upgrade_v1(self)?;
+        self.flush()?;
+        self.tree(trees::META)?.insert(meta_keys::SCHEMA_VERSION, &records::SCHEMA_VERSION.to_be_bytes())?;
+        self.flush()?;
+        for name in trees::v1::ALL {
+            self.db.drop_tree(name)?;
+        }
+        self.flush()?;
+        tracing::info!(
+            dir = %self.dir.display(),
+            from = found,
+            to = records::SCHEMA_VERSION,
+            articles,
+            secs = started.elapsed().as_secs_f64(),
+            "store upgraded: dedup index rebuilt in the new layout"
+        );
+        Ok(())
     }
 
     /// Like [`Store::open`], but a corrupt store is moved aside (renamed with a timestamp) and a
@@ -187,7 +233,8 @@ impl Store {
         Ok(true)
     }
 
-    fn check_schema(&self) -> Result<(), StoreError> {
+    /// The store's schema version; refuses a newer one.
+    fn check_schema(&self) -> Result<u32, StoreError> {
         let meta = self.tree(trees::META)?;
         let bytes = meta.get(meta_keys::SCHEMA_VERSION)?.ok_or_else(|| StoreError::Corrupt {
             // The version is flushed before the creation marker is written, and sled reads a
@@ -206,7 +253,7 @@ impl Store {
                 supported: records::SCHEMA_VERSION,
             });
         }
-        Ok(())
+        Ok(found)
     }
 
     /// One named tree; names come from [`trees`].

@@ -7,8 +7,12 @@ use serde::Serialize;
 
 use super::StoreError;
 
-/// The schema this build writes; stores with a higher version are refused.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The schema this build writes; stores with a higher version are refused, older ones upgraded
+/// on open (`Store::upgrade`).
+/// - 1: the first layout.
+/// - 2: the dedup trees `fingerprints`, `url_keys`, `lsh_buckets` replace `items`, `urls`,
+///   `signatures`, `lsh` (16-bit MinHash minima, LSH bands packed per bucket).
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Encodes a record.
 pub fn encode<T: Serialize>(record: &T) -> Vec<u8> {
