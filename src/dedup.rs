@@ -21,8 +21,9 @@
 //!   band's hash, article id), so a band costs one `get` and the tree holds at most
 //!   16 × 65,536 keys however many articles are stored. (Schema 1 had one key per band and
 //!   article; sled splits leaves past 16 keys, so its page table, its files and the lookup's
-//!   tail grew with them.) It deliberately does not judge
-//! claims. Trade-off: the near-copy test measures word overlap, so a rewrite of the same facts
+//!   tail grew with them.)
+//!
+//! It deliberately does not judge claims. Trade-off: the near-copy test measures word overlap, so a rewrite of the same facts
 //! by another outlet (different words) is not a copy, while a reprint with a new intro and footer
 //! is; the threshold below is set from the labelled syndicated cases.
 
