@@ -9,7 +9,7 @@
 //! expensive, pure part) runs outside the lock.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
@@ -75,7 +75,9 @@ struct Inner {
     provenance: sled::Tree,
     /// Every tree the commit writes, in the order of the `T_*` indices.
     trees: Vec<sled::Tree>,
-    sinks: Vec<SinkKind>,
+    /// The sinks an alert is enqueued for; a commit holds the read lock, so a reload
+    /// ([`Ingest::set_sinks`]) waits for commits in flight.
+    sinks: RwLock<Vec<SinkKind>>,
     wake: Wake,
     lock: Mutex<()>,
 }
@@ -123,7 +125,7 @@ impl Ingest {
                 articles,
                 provenance,
                 trees: all,
-                sinks,
+                sinks: RwLock::new(sinks),
                 wake,
                 lock: Mutex::new(()),
             }),
@@ -144,6 +146,12 @@ impl Ingest {
 
     pub fn wake(&self) -> &Wake {
         &self.inner.wake
+    }
+
+    /// Enqueues the alerts of later commits for the sinks of `alerts` (a reload). Returns once
+    /// no commit in flight still uses the old set.
+    pub fn set_sinks(&self, alerts: &AlertsConfig) {
+        *self.inner.sinks.write().unwrap_or_else(PoisonError::into_inner) = SinkKind::configured(alerts);
     }
 
     /// Processes one article; returns once its commit is durable.
@@ -262,8 +270,9 @@ impl Ingest {
     ) -> Result<Processed> {
         let me = &*self.inner;
         let now = Utc::now();
+        let sinks = me.sinks.read().unwrap_or_else(PoisonError::into_inner);
         let alerting = plan.alert
-            && !me.sinks.is_empty()
+            && !sinks.is_empty()
             && matches!(
                 plan.verdict,
                 ArticleVerdict::SameStory | ArticleVerdict::NewStory | ArticleVerdict::Duplicate
@@ -350,8 +359,8 @@ impl Ingest {
                         numbers,
                         sources: vec![article.url.to_string()],
                     };
-                    enqueue_in(&txs[T_OUTBOX], &me.sinks, seqs[i], &alert)?;
-                    alerts += me.sinks.len();
+                    enqueue_in(&txs[T_OUTBOX], &sinks, seqs[i], &alert)?;
+                    alerts += sinks.len();
                 }
             }
             for id in &plan.known {
@@ -365,6 +374,7 @@ impl Ingest {
             Err(TransactionError::Abort(error)) => return Err(error).context("committing the article"),
             Err(TransactionError::Storage(error)) => return Err(error).context("committing the article"),
         };
+        drop(sinks);
         // Durable before it counts as accepted (and before a feed marks the item seen).
         me.store.flush().context("flushing the article commit")?;
         let commit_time = started.elapsed();
