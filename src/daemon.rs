@@ -12,9 +12,9 @@
 //! Reload (SIGHUP): [`reload`] re-reads every configuration layer with the same command-line
 //! flags; a valid result is published on a `tokio::sync::watch` channel ([`ConfigWatch`]) that
 //! the poller and the alert sinks ([`follow_sinks`]) read at their next safe point, so in-flight
-//! work finishes under the configuration it started with. A bad new configuration is logged and the old one
-//! kept. Keys that only take effect at start-up (state dir, listen address, store cache) are
-//! named in a warning.
+//! work finishes under the configuration it started with. A bad new configuration is logged and
+//! the old one kept. Keys that only take effect at start-up (state dir, listen address, store
+//! cache) are named in a warning.
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -136,7 +136,8 @@ pub async fn run(config: Config, once: bool) -> Result<ExitCode> {
         tasks.spawn("server", crate::server::serve(listener, health.clone(), tasks.token()));
     }
     let drains = crate::alert::Drains::start(&tasks, &store, &config, ctx.ingest.wake())?;
-    tasks.spawn("alert-sinks", follow_sinks(drains, ctx.ingest.clone(), config_tx.subscribe(), tasks.token()));
+    tasks
+        .spawn("alert-sinks", follow_sinks(drains, ctx.ingest.clone(), config_tx.subscribe(), tasks.token()));
     tasks.spawn(
         "retention",
         crate::ingest::retention(store.clone(), config.store.retain_bodies, tasks.token()),

@@ -6,8 +6,9 @@
 //!
 //! Sinks are independent: a webhook outage delays only the webhook's entries; ingestion never
 //! waits for delivery. A reload ([`Drains::apply`]) restarts only the drains whose sink changed;
-//! entries waiting for a sink that is no longer configured stay in the outbox until it is again. Trade-off: entries of one sink go out in commit order, so an alert the
-//! webhook keeps failing on holds back later ones until it succeeds, is refused, or is given up.
+//! entries waiting for a sink that is no longer configured stay in the outbox until it is again.
+//! Trade-off: entries of one sink go out in commit order, so an alert the webhook keeps failing
+//! on holds back later ones until it succeeds, is refused, or is given up.
 
 pub mod outbox;
 pub mod sinks;
@@ -71,7 +72,10 @@ impl SinkConfig {
             sinks.push(SinkConfig::Jsonl(path.clone()));
         }
         if let Some(webhook) = &alerts.webhook {
-            sinks.push(SinkConfig::Webhook { webhook: webhook.clone(), user_agent: config.fetch.user_agent.clone() });
+            sinks.push(SinkConfig::Webhook {
+                webhook: webhook.clone(),
+                user_agent: config.fetch.user_agent.clone(),
+            });
         }
         sinks
     }

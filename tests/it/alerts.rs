@@ -16,7 +16,8 @@ use claimwatch::store::Store;
 use tokio_util::sync::CancellationToken;
 
 use crate::support::{
-    assert_each_alert_once, claim_daemon_config, jsonl_alerts, jsonl_lines, ClaimFeed, Reply, Request, TestServer,
+    assert_each_alert_once, claim_daemon_config, jsonl_alerts, jsonl_lines, ClaimFeed, Reply, Request,
+    TestServer,
 };
 
 fn alert(id: &str) -> Alert {

@@ -12,7 +12,9 @@ use std::time::Duration;
 use claimwatch::store::records::{self, ArticleRecord};
 use claimwatch::store::{trees, Store};
 
-use crate::support::{assert_each_alert_once, claim_daemon_config, jsonl_alerts, items_alerted, ClaimFeed, Daemon};
+use crate::support::{
+    assert_each_alert_once, claim_daemon_config, items_alerted, jsonl_alerts, ClaimFeed, Daemon,
+};
 
 const ITEMS: usize = 30;
 const KILLS: usize = 6;
@@ -57,7 +59,9 @@ fn sigkill_during_ingestion_loses_no_article_and_repeats_no_alert() {
         assert!(missing.is_empty(), "round {round}: accepted, then lost: {missing:?}\n{log}");
     }
     let mut last = Daemon::start(&args, &[]);
-    last.wait_until("every alert delivered", Duration::from_secs(120), || items_alerted(&jsonl).len() >= ITEMS);
+    last.wait_until("every alert delivered", Duration::from_secs(120), || {
+        items_alerted(&jsonl).len() >= ITEMS
+    });
     last.signal("TERM");
     assert_eq!(last.wait(Duration::from_secs(30)), Some(0), "{}", last.log());
     accepted.extend(accepted_articles(&last.log()));

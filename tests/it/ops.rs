@@ -140,9 +140,11 @@ fn a_reload_sends_new_alerts_to_the_new_sinks_exactly_once() {
     // The webhook fails on item 4 and is removed meanwhile: its alert is kept, loudly.
     up.store(false, Ordering::SeqCst);
     feed.grow_to(5);
-    daemon.wait_until("item 4 in the second file and refused by the webhook", Duration::from_secs(60), || {
-        items_alerted(&second).len() >= 3 && posts.lock().unwrap().iter().any(|p| *p == (4, false))
-    });
+    daemon.wait_until(
+        "item 4 in the second file and refused by the webhook",
+        Duration::from_secs(60),
+        || items_alerted(&second).len() >= 3 && posts.lock().unwrap().iter().any(|p| *p == (4, false)),
+    );
     reload(&jsonl_alerts(&second));
     let kept = daemon.wait_for("no longer configured", Duration::from_secs(10));
     assert!(kept.contains("webhook") && kept.contains("alerts=1"), "{kept}");
