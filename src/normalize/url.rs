@@ -164,20 +164,25 @@ fn unwrap_amp_cache(url: &Url) -> Option<Url> {
     Some(target)
 }
 
+/// Suffixes of the AMP variant of a page's last path segment.
+const AMP_SUFFIXES: [&str; 2] = [".amp.html", ".amp"];
+/// Last path segments that add nothing: the AMP marker and pages named after their directory.
+const EMPTY_LAST: [&str; 4] = ["amp", "index.html", "index.htm", "index.php"];
+
 /// Drops AMP path variants (`/amp`, `/amp/` segments, `.amp` and `.amp.html` suffixes), an
-/// `index.html`-style last segment, duplicate slashes and the trailing slash.
+/// `index.html`-style last segment, duplicate slashes and the trailing slash. The last segment is
+/// trimmed until none of these applies (`story.amp.amp`, `amp.amp`, `index.html/amp`), so a
+/// canonical path is its own canonical path.
 fn canonical_path(path: &str) -> String {
     let mut segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     segments.retain(|s| !s.eq_ignore_ascii_case("amp"));
-    if let Some(last) = segments.last_mut() {
-        for suffix in [".amp.html", ".amp"] {
-            if last.len() > suffix.len() && last.to_ascii_lowercase().ends_with(suffix) {
-                *last = &last[..last.len() - suffix.len()];
-                break;
-            }
-        }
-        if matches!(last.to_ascii_lowercase().as_str(), "index.html" | "index.htm" | "index.php") {
+    while let Some(last) = segments.last_mut() {
+        if let Some(stem) = AMP_SUFFIXES.iter().find_map(|suffix| strip_suffix_ignore_case(last, suffix)) {
+            *last = stem;
+        } else if EMPTY_LAST.iter().any(|empty| last.eq_ignore_ascii_case(empty)) {
             segments.pop();
+        } else {
+            break;
         }
     }
     let mut out = String::with_capacity(path.len() + 1);
@@ -189,6 +194,13 @@ fn canonical_path(path: &str) -> String {
         out.push('/');
     }
     out
+}
+
+/// `s` without `suffix` (ASCII, any case), when something is left.
+fn strip_suffix_ignore_case<'a>(s: &'a str, suffix: &str) -> Option<&'a str> {
+    let cut = s.len().checked_sub(suffix.len()).filter(|cut| *cut > 0)?;
+    // An ASCII suffix starts on a character boundary whenever the bytes match.
+    s.as_bytes()[cut..].eq_ignore_ascii_case(suffix.as_bytes()).then(|| &s[..cut])
 }
 
 #[cfg(test)]
@@ -249,6 +261,23 @@ mod tests {
         );
         // "m." alone is not stripped from a bare domain like m.com.
         assert_eq!(key(&Url::parse("https://m.com/x").unwrap()), "m.com/x");
+    }
+
+    #[test]
+    fn a_canonical_url_is_its_own_canonical_form() {
+        // Found by the `url_key` fuzz target: removing `/amp/index.html` exposed a `.amp` suffix
+        // that only a second pass stripped, so one page had two keys.
+        check("https://example.org/2026/x.cdn.amp/amp/index.html", "https://example.org/2026/x.cdn");
+        check("https://example.org/story.amp.amp", "https://example.org/story");
+        check("https://example.org/news/amp.amp", "https://example.org/news");
+        check("https://example.org/a/index.html/index.php/", "https://example.org/a");
+        for input in [
+            "https://www.news.example.org/2026/01/http%00%00%00%00%00%00%00:/mplww-example-org.cdn.amp/amp/index.html",
+            "https://example.org/x.AMP.amp.html/AMP/index.htm",
+        ] {
+            let once = canonicalize(&Url::parse(input).unwrap());
+            assert_eq!(canonicalize(&once), once, "{input}");
+        }
     }
 
     #[test]
