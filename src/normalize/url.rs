@@ -145,9 +145,10 @@ pub fn choose(link: &Url, page_canonical: Option<&Url>) -> Url {
 }
 
 /// `https://www-example-com.cdn.ampproject.org/c/s/www.example.com/a/b` → the publisher's URL.
+/// An AMP cache address wrapped in another is left alone: unwrapping one layer per pass would
+/// give it a different canonical form on every pass.
 fn unwrap_amp_cache(url: &Url) -> Option<Url> {
-    let host = url.host_str()?;
-    if !host.ends_with(".cdn.ampproject.org") && host != "cdn.ampproject.org" {
+    if !is_amp_cache(url) {
         return None;
     }
     let path = url.path();
@@ -161,7 +162,14 @@ fn unwrap_amp_cache(url: &Url) -> Option<Url> {
     };
     let mut target = Url::parse(&format!("{scheme}://{rest}")).ok()?;
     target.set_query(url.query());
-    Some(target)
+    (!is_amp_cache(&target)).then_some(target)
+}
+
+fn is_amp_cache(url: &Url) -> bool {
+    matches!(url.scheme(), "http" | "https")
+        && url
+            .host_str()
+            .is_some_and(|host| host == "cdn.ampproject.org" || host.ends_with(".cdn.ampproject.org"))
 }
 
 /// Suffixes of the AMP variant of a page's last path segment.
@@ -271,7 +279,13 @@ mod tests {
         check("https://example.org/story.amp.amp", "https://example.org/story");
         check("https://example.org/news/amp.amp", "https://example.org/news");
         check("https://example.org/a/index.html/index.php/", "https://example.org/a");
+        // And: an AMP cache address inside another was unwrapped one layer per pass.
+        check(
+            "https://a.cdn.ampproject.org/c/s/b.cdn.ampproject.org/c/s/example.org/x",
+            "https://a.cdn.ampproject.org/c/s/b.cdn.ampproject.org/c/s/example.org/x",
+        );
         for input in [
+            "lttp://www-example-org.cdn.ampproject.org/c/s/www.cdn.ampproject.org/c/s/dex.html",
             "https://www.news.example.org/2026/01/http%00%00%00%00%00%00%00:/mplww-example-org.cdn.amp/amp/index.html",
             "https://example.org/x.AMP.amp.html/AMP/index.htm",
         ] {
