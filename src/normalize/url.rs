@@ -72,13 +72,19 @@ fn is_tracking(name: &str) -> bool {
 /// dropped, AMP path variants removed, remaining parameters sorted, trailing slash dropped.
 /// Non-http(s) URLs (seeds, local files) only lose their fragment.
 pub fn canonicalize(url: &Url) -> Url {
-    let mut url = unwrap_amp_cache(url).unwrap_or_else(|| url.clone());
+    let mut url = url.clone();
     url.set_fragment(None);
     if !matches!(url.scheme(), "http" | "https") {
         return url;
     }
     if let Some(host) = url.host_str().map(|h| h.trim_end_matches('.').to_ascii_lowercase()) {
         let _ = url.set_host(Some(&host));
+    }
+    let on_amp_cache = is_amp_cache(&url);
+    if on_amp_cache {
+        if let Some(publisher) = unwrap_amp_cache(&url) {
+            return canonicalize(&publisher); // not an AMP cache address: no deeper recursion
+        }
     }
     let mut params: Vec<(String, String)> = url
         .query_pairs()
@@ -92,8 +98,12 @@ pub fn canonicalize(url: &Url) -> Url {
     } else {
         url.query_pairs_mut().clear().extend_pairs(params);
     }
-    let path = canonical_path(url.path());
-    url.set_path(&path);
+    // A cache address that does not unwrap keeps its path: trimming it (a trailing slash) could
+    // make it unwrap on the next pass.
+    if !on_amp_cache {
+        let path = canonical_path(url.path());
+        url.set_path(&path);
+    }
     url
 }
 
@@ -148,9 +158,6 @@ pub fn choose(link: &Url, page_canonical: Option<&Url>) -> Url {
 /// An AMP cache address wrapped in another is left alone: unwrapping one layer per pass would
 /// give it a different canonical form on every pass.
 fn unwrap_amp_cache(url: &Url) -> Option<Url> {
-    if !is_amp_cache(url) {
-        return None;
-    }
     let path = url.path();
     let mut rest = path.strip_prefix("/c/").or_else(|| path.strip_prefix("/v/"))?;
     let scheme = match rest.strip_prefix("s/") {
@@ -165,11 +172,12 @@ fn unwrap_amp_cache(url: &Url) -> Option<Url> {
     (!is_amp_cache(&target)).then_some(target)
 }
 
+/// Whether `url` is on the AMP cache (`*.cdn.ampproject.org`, with or without a trailing dot;
+/// the url crate already lower-cases http(s) hosts).
 fn is_amp_cache(url: &Url) -> bool {
+    let Some(host) = url.host_str().map(|h| h.trim_end_matches('.')) else { return false };
     matches!(url.scheme(), "http" | "https")
-        && url
-            .host_str()
-            .is_some_and(|host| host == "cdn.ampproject.org" || host.ends_with(".cdn.ampproject.org"))
+        && (host == "cdn.ampproject.org" || host.ends_with(".cdn.ampproject.org"))
 }
 
 /// Suffixes of the AMP variant of a page's last path segment.
@@ -284,7 +292,12 @@ mod tests {
             "https://a.cdn.ampproject.org/c/s/b.cdn.ampproject.org/c/s/example.org/x",
             "https://a.cdn.ampproject.org/c/s/b.cdn.ampproject.org/c/s/example.org/x",
         );
+        check(
+            "https://www-example-org.cdn.ampproject.org/c/s/",
+            "https://www-example-org.cdn.ampproject.org/c/s/",
+        );
         for input in [
+            "https://www-example-org.cdn.ampproject.org./c/s/example.org/x",
             "lttp://www-example-org.cdn.ampproject.org/c/s/www.cdn.ampproject.org/c/s/dex.html",
             "https://www.news.example.org/2026/01/http%00%00%00%00%00%00%00:/mplww-example-org.cdn.amp/amp/index.html",
             "https://example.org/x.AMP.amp.html/AMP/index.htm",
