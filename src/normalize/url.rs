@@ -187,15 +187,15 @@ const EMPTY_LAST: [&str; 4] = ["amp", "index.html", "index.htm", "index.php"];
 
 /// Drops AMP path variants (`/amp`, `/amp/` segments, `.amp` and `.amp.html` suffixes), an
 /// `index.html`-style last segment, duplicate slashes and the trailing slash. The last segment is
-/// trimmed until none of these applies (`story.amp.amp`, `amp.amp`, `index.html/amp`), so a
-/// canonical path is its own canonical path.
+/// trimmed until none of these applies (`story.amp.amp`, `amp.amp`, `index.html/amp`, `..amp`),
+/// so a canonical path is its own canonical path.
 fn canonical_path(path: &str) -> String {
     let mut segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     segments.retain(|s| !s.eq_ignore_ascii_case("amp"));
     while let Some(last) = segments.last_mut() {
         if let Some(stem) = AMP_SUFFIXES.iter().find_map(|suffix| strip_suffix_ignore_case(last, suffix)) {
             *last = stem;
-        } else if EMPTY_LAST.iter().any(|empty| last.eq_ignore_ascii_case(empty)) {
+        } else if EMPTY_LAST.iter().any(|empty| last.eq_ignore_ascii_case(empty)) || is_dot_segment(last) {
             segments.pop();
         } else {
             break;
@@ -210,6 +210,12 @@ fn canonical_path(path: &str) -> String {
         out.push('/');
     }
     out
+}
+
+/// `.` or `..`, also percent-encoded: what stripping `.amp` from `..amp` leaves, and what the url
+/// crate would resolve against the path (`/a/b/%2e%2e` is `/a/`) if it were set as a segment.
+fn is_dot_segment(segment: &str) -> bool {
+    matches!(segment.to_ascii_lowercase().as_str(), "." | ".." | "%2e" | "%2e%2e" | ".%2e" | "%2e.")
 }
 
 /// `s` without `suffix` (ASCII, any case), when something is left.
@@ -296,6 +302,9 @@ mod tests {
             "https://www-example-org.cdn.ampproject.org/c/s/",
             "https://www-example-org.cdn.ampproject.org/c/s/",
         );
+        // And: stripping `.amp` left a dot segment that the url crate then resolved.
+        check("https://example.org/2026/01/..amp", "https://example.org/2026/01");
+        check("https://example.org/a/b/%2E%2e.amp", "https://example.org/a/b");
         for input in [
             "https://www-example-org.cdn.ampproject.org./c/s/example.org/x",
             "lttp://www-example-org.cdn.ampproject.org/c/s/www.cdn.ampproject.org/c/s/dex.html",
