@@ -243,7 +243,7 @@ pub struct AlertsConfig {
     pub webhook: Option<WebhookConfig>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct WebhookConfig {
     pub url: Url,
     pub timeout: Duration,

@@ -11,10 +11,10 @@
 //!
 //! Reload (SIGHUP): [`reload`] re-reads every configuration layer with the same command-line
 //! flags; a valid result is published on a `tokio::sync::watch` channel ([`ConfigWatch`]) that
-//! the poller and the alert sinks read at their next safe point, so in-flight work finishes
-//! under the configuration it started with. A bad new configuration is logged and the old one
-//! kept. Keys that only take effect at start-up (state dir, listen address, store cache) are
-//! named in a warning.
+//! the poller and the alert sinks ([`follow_sinks`]) read at their next safe point, so in-flight
+//! work finishes under the configuration it started with. A bad new configuration is logged and
+//! the old one kept. Keys that only take effect at start-up (state dir, listen address, store
+//! cache) are named in a warning.
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -54,7 +54,9 @@ pub struct Tasks {
 
 impl Tasks {
     /// Spawns `task` under `name`; it should return soon after [`Tasks::token`] is cancelled.
-    pub fn spawn<F>(&self, name: &'static str, task: F)
+    /// The handle resolves once the task has ended and its name is no longer listed, so a task
+    /// may be replaced by a new one of the same name (an alert drain on reload).
+    pub fn spawn<F>(&self, name: &'static str, task: F) -> tokio::task::JoinHandle<()>
     where
         F: Future<Output = ()> + Send + 'static,
     {
@@ -63,7 +65,7 @@ impl Tasks {
         self.tracker.spawn(async move {
             task.await;
             running.lock().expect("task set lock").remove(name);
-        });
+        })
     }
 
     /// The token every task watches.
@@ -98,16 +100,18 @@ pub async fn run(config: Config, once: bool) -> Result<ExitCode> {
     // On first start the seed set is what the store knows; a seed set that cannot be imported
     // stops start-up (exit 1) rather than alerting on the whole known story.
     crate::claims::cmd::seed_if_needed(&config, &store)?;
+    let feeds = crate::feeds::all(&config, &store).context("reading the stored subscriptions")?.len();
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         state_dir = %config.state_dir.display(),
-        feeds = config.feeds.len(),
+        feeds,
+        subscriptions = feeds - config.feeds.len(),
         sinks = ?config.sink_names(),
         listen = ?config.server.listen,
         once,
         "claimwatch starting"
     );
-    crate::metrics::feeds_total(config.feeds.len() as i64);
+    crate::metrics::feeds_total(feeds as i64);
     let ctx = Ctx::new(Arc::new(config.clone()), store.clone())?;
     if once {
         poll_once(&ctx).await?;
@@ -131,7 +135,9 @@ pub async fn run(config: Config, once: bool) -> Result<ExitCode> {
         tracing::info!(listen = %listener.local_addr()?, "serving /healthz /readyz /metrics");
         tasks.spawn("server", crate::server::serve(listener, health.clone(), tasks.token()));
     }
-    crate::alert::spawn_drains(&tasks, &store, &config, ctx.ingest.wake())?;
+    let drains = crate::alert::Drains::start(&tasks, &store, &config, ctx.ingest.wake())?;
+    tasks
+        .spawn("alert-sinks", follow_sinks(drains, ctx.ingest.clone(), config_tx.subscribe(), tasks.token()));
     tasks.spawn(
         "retention",
         crate::ingest::retention(store.clone(), config.store.retain_bodies, tasks.token()),
@@ -157,7 +163,6 @@ pub async fn run(config: Config, once: bool) -> Result<ExitCode> {
             Received::Reload => {
                 let current = config_tx.borrow().clone();
                 if let Some(new) = reload(&current) {
-                    crate::metrics::feeds_total(new.feeds.len() as i64);
                     config_tx.send_replace(Arc::new(new));
                 }
             }
@@ -222,6 +227,32 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
         keys.push("shutdown.deadline");
     }
     keys
+}
+
+/// Keeps the alert sinks in step with the live configuration. On a reload the ingest first
+/// enqueues for the new set of sinks (once the commits in flight are done), then the drains of
+/// changed sinks are stopped after their delivery in flight and new ones started, so every alert
+/// waits for exactly the sinks configured when it was committed and none is delivered twice.
+async fn follow_sinks(
+    mut drains: crate::alert::Drains,
+    ingest: crate::ingest::Ingest,
+    mut config: ConfigWatch,
+    token: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = token.cancelled() => return,
+            changed = config.changed() => if changed.is_err() { return },
+        }
+        let live = config.borrow_and_update().clone();
+        let (ingest, alerts) = (ingest.clone(), live.clone());
+        // Waiting for a commit in flight blocks: keep it off the async workers.
+        if let Err(error) = tokio::task::spawn_blocking(move || ingest.set_sinks(&alerts.alerts)).await {
+            tracing::error!(%error, "switching the ingest to the reloaded alert sinks failed");
+            continue;
+        }
+        drains.apply(&live).await;
+    }
 }
 
 /// Sends `state` to systemd when run as a `Type=notify` service; a no-op otherwise.

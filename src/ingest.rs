@@ -10,7 +10,7 @@
 //! write to disk (group commit) instead of waiting for one each.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
@@ -76,7 +76,9 @@ struct Inner {
     provenance: sled::Tree,
     /// Every tree the commit writes, in the order of the `T_*` indices.
     trees: Vec<sled::Tree>,
-    sinks: Vec<SinkKind>,
+    /// The sinks an alert is enqueued for; a commit holds the read lock, so a reload
+    /// ([`Ingest::set_sinks`]) waits for commits in flight.
+    sinks: RwLock<Vec<SinkKind>>,
     wake: Wake,
     lock: Mutex<()>,
 }
@@ -121,7 +123,7 @@ impl Ingest {
                 articles,
                 provenance,
                 trees: all,
-                sinks,
+                sinks: RwLock::new(sinks),
                 wake,
                 lock: Mutex::new(()),
             }),
@@ -142,6 +144,12 @@ impl Ingest {
 
     pub fn wake(&self) -> &Wake {
         &self.inner.wake
+    }
+
+    /// Enqueues the alerts of later commits for the sinks of `alerts` (a reload). Returns once
+    /// no commit in flight still uses the old set.
+    pub fn set_sinks(&self, alerts: &AlertsConfig) {
+        *self.inner.sinks.write().unwrap_or_else(PoisonError::into_inner) = SinkKind::configured(alerts);
     }
 
     /// Processes one article; returns once its commit is durable.
@@ -261,8 +269,9 @@ impl Ingest {
     ) -> Result<Processed> {
         let me = &*self.inner;
         let now = Utc::now();
+        let sinks = me.sinks.read().unwrap_or_else(PoisonError::into_inner);
         let alerting = plan.alert
-            && !me.sinks.is_empty()
+            && !sinks.is_empty()
             && matches!(
                 plan.verdict,
                 ArticleVerdict::SameStory | ArticleVerdict::NewStory | ArticleVerdict::Duplicate
@@ -352,8 +361,8 @@ impl Ingest {
                         numbers,
                         sources: vec![article.url.to_string()],
                     };
-                    enqueue_in(&txs[T_OUTBOX], &me.sinks, seqs[i], &alert)?;
-                    alerts += me.sinks.len();
+                    enqueue_in(&txs[T_OUTBOX], &sinks, seqs[i], &alert)?;
+                    alerts += sinks.len();
                 }
             }
             for id in &plan.known {
@@ -373,6 +382,7 @@ impl Ingest {
         // The store and the claim index now hold this article's claims: the next article can be
         // judged while this one is flushed, and concurrent flushes share one write to disk.
         drop(judging);
+        drop(sinks);
         // Durable before it counts as accepted (and before a feed marks the item seen).
         me.store.flush().context("flushing the article commit")?;
         let commit_time = started.elapsed();

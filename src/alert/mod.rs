@@ -5,22 +5,26 @@
 //! sink reconciles its file's tail on start so that not even that repeats there.
 //!
 //! Sinks are independent: a webhook outage delays only the webhook's entries; ingestion never
-//! waits for delivery. Trade-off: entries of one sink go out in commit order, so an alert the
-//! webhook keeps failing on holds back later ones until it succeeds, is refused, or is given up.
+//! waits for delivery. A reload ([`Drains::apply`]) restarts only the drains whose sink changed;
+//! entries waiting for a sink that is no longer configured stay in the outbox until it is again.
+//! Trade-off: entries of one sink go out in commit order, so an alert the webhook keeps failing
+//! on holds back later ones until it succeeds, is refused, or is given up.
 
 pub mod outbox;
 pub mod sinks;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Result;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
+use crate::config::{Config, WebhookConfig};
 use crate::daemon::Tasks;
 use crate::store::Store;
-use outbox::{Outbox, Pending};
+use outbox::{Outbox, Pending, SinkKind};
 use sinks::{JsonlSink, LogSink, Outcome, Sink, Throttled, WebhookSink};
 
 /// Wakes the drain tasks after a commit added outbox entries.
@@ -47,38 +51,165 @@ impl Default for Wake {
     }
 }
 
-/// Starts one named drain task per configured sink.
-pub fn spawn_drains(tasks: &Tasks, store: &Store, config: &Config, wake: &Wake) -> Result<()> {
-    let outbox = Outbox::open(store)?;
-    crate::metrics::outbox_depth(outbox.len() as i64);
-    if config.alerts.log {
-        tasks.spawn("alert-log", drain(LogSink, outbox.clone(), wake.subscribe(), tasks.token()));
+/// One configured sink with the settings its drain runs with; a reload restarts a drain only
+/// when these change.
+#[derive(Debug, Clone, PartialEq)]
+enum SinkConfig {
+    Log,
+    Jsonl(PathBuf),
+    Webhook { webhook: WebhookConfig, user_agent: String },
+}
+
+impl SinkConfig {
+    /// The sinks `config` enables.
+    fn all(config: &Config) -> Vec<SinkConfig> {
+        let alerts = &config.alerts;
+        let mut sinks = Vec::new();
+        if alerts.log {
+            sinks.push(SinkConfig::Log);
+        }
+        if let Some(path) = &alerts.jsonl {
+            sinks.push(SinkConfig::Jsonl(path.clone()));
+        }
+        if let Some(webhook) = &alerts.webhook {
+            sinks.push(SinkConfig::Webhook {
+                webhook: webhook.clone(),
+                user_agent: config.fetch.user_agent.clone(),
+            });
+        }
+        sinks
     }
-    if let Some(path) = &config.alerts.jsonl {
-        let sink = JsonlSink::new(path.clone());
-        tasks.spawn("alert-jsonl", drain(sink, outbox.clone(), wake.subscribe(), tasks.token()));
+
+    fn kind(&self) -> SinkKind {
+        match self {
+            SinkConfig::Log => SinkKind::Log,
+            SinkConfig::Jsonl(_) => SinkKind::Jsonl,
+            SinkConfig::Webhook { .. } => SinkKind::Webhook,
+        }
     }
-    if let Some(webhook) = &config.alerts.webhook {
-        let sink = WebhookSink::new(webhook.clone(), &config.fetch.user_agent)?;
-        tasks.spawn("alert-webhook", drain(sink, outbox.clone(), wake.subscribe(), tasks.token()));
+}
+
+/// A running drain: what it delivers to, its own token (a child of the daemon's) and its task.
+struct Running {
+    sink: SinkConfig,
+    token: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+/// The drain tasks, one per configured sink, kept in step with the configuration by
+/// [`Drains::apply`]. Two drains of one sink never run at once: both would deliver the same
+/// entries.
+pub struct Drains {
+    tasks: Tasks,
+    outbox: Outbox,
+    wake: Wake,
+    running: Vec<Running>,
+}
+
+impl Drains {
+    /// Starts one named drain task per configured sink.
+    pub fn start(tasks: &Tasks, store: &Store, config: &Config, wake: &Wake) -> Result<Drains> {
+        let outbox = Outbox::open(store)?;
+        crate::metrics::outbox_depth(outbox.len() as i64);
+        let mut drains = Drains { tasks: tasks.clone(), outbox, wake: wake.clone(), running: Vec::new() };
+        for sink in SinkConfig::all(config) {
+            drains.spawn(sink)?;
+        }
+        drains.report_stranded();
+        Ok(drains)
     }
-    Ok(())
+
+    /// Applies a reloaded configuration. A drain whose sink is gone or whose settings changed is
+    /// stopped at its next safe point (a delivery in flight finishes and is removed from the
+    /// outbox first) and awaited; then drains start for new and changed sinks, and take over the
+    /// entries waiting for their sink. Entries of a sink that is gone stay in the outbox.
+    pub async fn apply(&mut self, config: &Config) {
+        let wanted = SinkConfig::all(config);
+        let (keep, stop): (Vec<Running>, Vec<Running>) =
+            std::mem::take(&mut self.running).into_iter().partition(|r| wanted.contains(&r.sink));
+        self.running = keep;
+        let stopped: Vec<&str> = stop.iter().map(|r| r.sink.kind().as_str()).collect();
+        for running in &stop {
+            running.token.cancel();
+        }
+        for running in stop {
+            let _ = running.task.await;
+        }
+        let mut started = Vec::new();
+        for sink in wanted {
+            if self.running.iter().any(|r| r.sink == sink) {
+                continue;
+            }
+            let kind = sink.kind().as_str();
+            match self.spawn(sink) {
+                Ok(()) => started.push(kind),
+                Err(error) => tracing::error!(
+                    sink = kind,
+                    error = format!("{error:#}"),
+                    "cannot start the reloaded alert sink; its alerts wait in the outbox"
+                ),
+            }
+        }
+        if !stopped.is_empty() || !started.is_empty() {
+            tracing::info!(?stopped, ?started, "alert sinks reloaded");
+        }
+        self.report_stranded();
+    }
+
+    /// Entries waiting for the configured sinks.
+    pub fn waiting(&self) -> usize {
+        self.running.iter().map(|r| self.outbox.waiting(r.sink.kind())).sum()
+    }
+
+    fn spawn(&mut self, sink: SinkConfig) -> Result<()> {
+        let token = self.tasks.token().child_token();
+        let (outbox, wake, t) = (self.outbox.clone(), self.wake.subscribe(), token.clone());
+        let task = match &sink {
+            SinkConfig::Log => self.tasks.spawn("alert-log", drain(LogSink, outbox, wake, t)),
+            SinkConfig::Jsonl(path) => {
+                self.tasks.spawn("alert-jsonl", drain(JsonlSink::new(path.clone()), outbox, wake, t))
+            }
+            SinkConfig::Webhook { webhook, user_agent } => {
+                let sink = WebhookSink::new(webhook.clone(), user_agent)?;
+                self.tasks.spawn("alert-webhook", drain(sink, outbox, wake, t))
+            }
+        };
+        self.running.push(Running { sink, token, task });
+        Ok(())
+    }
+
+    /// One loud line per sink that is not configured but still has alerts in the outbox. They
+    /// are never dropped: configuring the sink again delivers them.
+    fn report_stranded(&self) {
+        for kind in SinkKind::ALL {
+            if self.running.iter().any(|r| r.sink.kind() == kind) {
+                continue;
+            }
+            let waiting = self.outbox.waiting(kind);
+            if waiting > 0 {
+                tracing::error!(
+                    sink = kind.as_str(),
+                    alerts = waiting,
+                    "alerts wait in the outbox for a sink that is no longer configured; \
+                     they are kept and delivered when it is configured again"
+                );
+            }
+        }
+    }
 }
 
 /// Delivers everything waiting in the outbox to the configured sinks and returns when each sink
 /// has delivered, refused or given up on everything, or when `deadline` passes (for
-/// `run --once`). Returns the number of entries still waiting.
+/// `run --once`). Returns the number of entries still waiting for a configured sink.
 pub async fn drain_now(store: &Store, config: &Config, deadline: Duration) -> Result<usize> {
     let tasks = Tasks::default();
-    let wake = Wake::new();
-    spawn_drains(&tasks, store, config, &wake)?;
-    let outbox = Outbox::open(store)?;
+    let drains = Drains::start(&tasks, store, config, &Wake::new())?;
     let started = tokio::time::Instant::now();
-    while !outbox.is_empty() && started.elapsed() < deadline {
+    while drains.waiting() > 0 && started.elapsed() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tasks.stop(Duration::from_secs(5)).await;
-    Ok(outbox.len())
+    Ok(drains.waiting())
 }
 
 /// Waits for `d`, or returns false at once if the token is cancelled.

@@ -18,6 +18,8 @@ pub enum SinkKind {
 }
 
 impl SinkKind {
+    pub const ALL: [SinkKind; 3] = [SinkKind::Log, SinkKind::Jsonl, SinkKind::Webhook];
+
     pub fn as_str(self) -> &'static str {
         match self {
             SinkKind::Log => "log",
@@ -141,6 +143,11 @@ impl Outbox {
         self.tree.flush_async().await?;
         crate::metrics::outbox_depth(self.tree.len() as i64);
         Ok(())
+    }
+
+    /// Entries waiting for `sink`.
+    pub fn waiting(&self, sink: SinkKind) -> usize {
+        self.tree.scan_prefix([sink as u8]).keys().count()
     }
 
     /// Entries waiting, over all sinks.

@@ -72,13 +72,19 @@ fn is_tracking(name: &str) -> bool {
 /// dropped, AMP path variants removed, remaining parameters sorted, trailing slash dropped.
 /// Non-http(s) URLs (seeds, local files) only lose their fragment.
 pub fn canonicalize(url: &Url) -> Url {
-    let mut url = unwrap_amp_cache(url).unwrap_or_else(|| url.clone());
+    let mut url = url.clone();
     url.set_fragment(None);
     if !matches!(url.scheme(), "http" | "https") {
         return url;
     }
     if let Some(host) = url.host_str().map(|h| h.trim_end_matches('.').to_ascii_lowercase()) {
         let _ = url.set_host(Some(&host));
+    }
+    let on_amp_cache = is_amp_cache(&url);
+    if on_amp_cache {
+        if let Some(publisher) = unwrap_amp_cache(&url) {
+            return canonicalize(&publisher); // not an AMP cache address: no deeper recursion
+        }
     }
     let mut params: Vec<(String, String)> = url
         .query_pairs()
@@ -92,8 +98,12 @@ pub fn canonicalize(url: &Url) -> Url {
     } else {
         url.query_pairs_mut().clear().extend_pairs(params);
     }
-    let path = canonical_path(url.path());
-    url.set_path(&path);
+    // A cache address that does not unwrap keeps its path: trimming it (a trailing slash) could
+    // make it unwrap on the next pass.
+    if !on_amp_cache {
+        let path = canonical_path(url.path());
+        url.set_path(&path);
+    }
     url
 }
 
@@ -145,11 +155,9 @@ pub fn choose(link: &Url, page_canonical: Option<&Url>) -> Url {
 }
 
 /// `https://www-example-com.cdn.ampproject.org/c/s/www.example.com/a/b` → the publisher's URL.
+/// An AMP cache address wrapped in another is left alone: unwrapping one layer per pass would
+/// give it a different canonical form on every pass.
 fn unwrap_amp_cache(url: &Url) -> Option<Url> {
-    let host = url.host_str()?;
-    if !host.ends_with(".cdn.ampproject.org") && host != "cdn.ampproject.org" {
-        return None;
-    }
     let path = url.path();
     let mut rest = path.strip_prefix("/c/").or_else(|| path.strip_prefix("/v/"))?;
     let scheme = match rest.strip_prefix("s/") {
@@ -161,23 +169,36 @@ fn unwrap_amp_cache(url: &Url) -> Option<Url> {
     };
     let mut target = Url::parse(&format!("{scheme}://{rest}")).ok()?;
     target.set_query(url.query());
-    Some(target)
+    (!is_amp_cache(&target)).then_some(target)
 }
 
+/// Whether `url` is on the AMP cache (`*.cdn.ampproject.org`, with or without a trailing dot;
+/// the url crate already lower-cases http(s) hosts).
+fn is_amp_cache(url: &Url) -> bool {
+    let Some(host) = url.host_str().map(|h| h.trim_end_matches('.')) else { return false };
+    matches!(url.scheme(), "http" | "https")
+        && (host == "cdn.ampproject.org" || host.ends_with(".cdn.ampproject.org"))
+}
+
+/// Suffixes of the AMP variant of a page's last path segment.
+const AMP_SUFFIXES: [&str; 2] = [".amp.html", ".amp"];
+/// Last path segments that add nothing: the AMP marker and pages named after their directory.
+const EMPTY_LAST: [&str; 4] = ["amp", "index.html", "index.htm", "index.php"];
+
 /// Drops AMP path variants (`/amp`, `/amp/` segments, `.amp` and `.amp.html` suffixes), an
-/// `index.html`-style last segment, duplicate slashes and the trailing slash.
+/// `index.html`-style last segment, duplicate slashes and the trailing slash. The last segment is
+/// trimmed until none of these applies (`story.amp.amp`, `amp.amp`, `index.html/amp`, `..amp`),
+/// so a canonical path is its own canonical path.
 fn canonical_path(path: &str) -> String {
     let mut segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     segments.retain(|s| !s.eq_ignore_ascii_case("amp"));
-    if let Some(last) = segments.last_mut() {
-        for suffix in [".amp.html", ".amp"] {
-            if last.len() > suffix.len() && last.to_ascii_lowercase().ends_with(suffix) {
-                *last = &last[..last.len() - suffix.len()];
-                break;
-            }
-        }
-        if matches!(last.to_ascii_lowercase().as_str(), "index.html" | "index.htm" | "index.php") {
+    while let Some(last) = segments.last_mut() {
+        if let Some(stem) = AMP_SUFFIXES.iter().find_map(|suffix| strip_suffix_ignore_case(last, suffix)) {
+            *last = stem;
+        } else if EMPTY_LAST.iter().any(|empty| last.eq_ignore_ascii_case(empty)) || is_dot_segment(last) {
             segments.pop();
+        } else {
+            break;
         }
     }
     let mut out = String::with_capacity(path.len() + 1);
@@ -189,6 +210,19 @@ fn canonical_path(path: &str) -> String {
         out.push('/');
     }
     out
+}
+
+/// `.` or `..`, also percent-encoded: what stripping `.amp` from `..amp` leaves, and what the url
+/// crate would resolve against the path (`/a/b/%2e%2e` is `/a/`) if it were set as a segment.
+fn is_dot_segment(segment: &str) -> bool {
+    matches!(segment.to_ascii_lowercase().as_str(), "." | ".." | "%2e" | "%2e%2e" | ".%2e" | "%2e.")
+}
+
+/// `s` without `suffix` (ASCII, any case), when something is left.
+fn strip_suffix_ignore_case<'a>(s: &'a str, suffix: &str) -> Option<&'a str> {
+    let cut = s.len().checked_sub(suffix.len()).filter(|cut| *cut > 0)?;
+    // An ASCII suffix starts on a character boundary whenever the bytes match.
+    s.as_bytes()[cut..].eq_ignore_ascii_case(suffix.as_bytes()).then(|| &s[..cut])
 }
 
 #[cfg(test)]
@@ -249,6 +283,37 @@ mod tests {
         );
         // "m." alone is not stripped from a bare domain like m.com.
         assert_eq!(key(&Url::parse("https://m.com/x").unwrap()), "m.com/x");
+    }
+
+    #[test]
+    fn a_canonical_url_is_its_own_canonical_form() {
+        // Found by the `url_key` fuzz target: removing `/amp/index.html` exposed a `.amp` suffix
+        // that only a second pass stripped, so one page had two keys.
+        check("https://example.org/2026/x.cdn.amp/amp/index.html", "https://example.org/2026/x.cdn");
+        check("https://example.org/story.amp.amp", "https://example.org/story");
+        check("https://example.org/news/amp.amp", "https://example.org/news");
+        check("https://example.org/a/index.html/index.php/", "https://example.org/a");
+        // And: an AMP cache address inside another was unwrapped one layer per pass.
+        check(
+            "https://a.cdn.ampproject.org/c/s/b.cdn.ampproject.org/c/s/example.org/x",
+            "https://a.cdn.ampproject.org/c/s/b.cdn.ampproject.org/c/s/example.org/x",
+        );
+        check(
+            "https://www-example-org.cdn.ampproject.org/c/s/",
+            "https://www-example-org.cdn.ampproject.org/c/s/",
+        );
+        // And: stripping `.amp` left a dot segment that the url crate then resolved.
+        check("https://example.org/2026/01/..amp", "https://example.org/2026/01");
+        check("https://example.org/a/b/%2E%2e.amp", "https://example.org/a/b");
+        for input in [
+            "https://www-example-org.cdn.ampproject.org./c/s/example.org/x",
+            "lttp://www-example-org.cdn.ampproject.org/c/s/www.cdn.ampproject.org/c/s/dex.html",
+            "https://www.news.example.org/2026/01/http%00%00%00%00%00%00%00:/mplww-example-org.cdn.amp/amp/index.html",
+            "https://example.org/x.AMP.amp.html/AMP/index.htm",
+        ] {
+            let once = canonicalize(&Url::parse(input).unwrap());
+            assert_eq!(canonicalize(&once), once, "{input}");
+        }
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Alert delivery against real faults: a torn JSONL line and a crash between append and outbox
 //! removal (reconciled on start), an unwritable JSONL path (kept, then delivered when it clears),
 //! and a webhook on 127.0.0.1 that fails with 5xx, 4xx, 429 + Retry-After, or silence. In every
-//! case each alert ends up delivered exactly once per sink.
+//! case each alert ends up delivered exactly once per sink. (SIGKILL during ingestion: `crash`.)
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -15,7 +15,10 @@ use claimwatch::model::{Alert, AlertArticle, AlertClaim, ArticleVerdict};
 use claimwatch::store::Store;
 use tokio_util::sync::CancellationToken;
 
-use crate::support::{Reply, Request, TestServer};
+use crate::support::{
+    assert_each_alert_once, claim_daemon_config, jsonl_alerts, jsonl_lines, ClaimFeed, Reply, Request,
+    TestServer,
+};
 
 fn alert(id: &str) -> Alert {
     Alert {
@@ -249,112 +252,22 @@ async fn a_digest_window_batches_alerts_into_one_post() {
 
 // ------------------------------------------------------------------------- the daemon, end to end
 
-/// The article of item `i`: one sentence bearing one claim of its own.
-fn claim_of(i: usize) -> String {
-    format!(
-        "European defence ministers agreed that {} additional instructors will train Ukrainian brigades under the security guarantees plan.",
-        5000 + 37 * i
-    )
-}
-
-/// A feed of `n` items on `server`, each linking to a page of one claim served after `delay`
-/// (so that a run takes long enough to be killed in the middle).
-fn article_server(n: usize, delay: Duration) -> TestServer {
-    TestServer::start(move |request: &Request| {
-        if request.path == "/feed.xml" {
-            let mut xml =
-                String::from("<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Local</title>");
-            for i in 0..n {
-                xml.push_str(&format!(
-                    "<item><title>Item {i}</title><link>/a/{i}</link><guid>item-{i}</guid></item>"
-                ));
-            }
-            xml.push_str("</channel></rss>");
-            // Links are resolved against the feed URL by the parser.
-            return Reply::ok("application/rss+xml", xml);
-        }
-        if let Some(i) = request.path.strip_prefix("/a/").and_then(|i| i.parse::<usize>().ok()) {
-            std::thread::sleep(delay);
-            let html = format!(
-                "<html lang=\"en\"><head><title>Item {i}</title></head><body><article><h1>Item {i}</h1>\
-                 <p>{}</p></article></body></html>",
-                claim_of(i)
-            );
-            return Reply::ok("text/html; charset=utf-8", html);
-        }
-        Reply::status(404)
-    })
-}
-
-fn daemon_config(dir: &Path, server: &TestServer) -> std::path::PathBuf {
-    let config = dir.join("claimwatch.toml");
-    let text = format!(
-        "state_dir = \"{state}\"\n\
-         seeds_dir = \"{seeds}\"\n\
-         [log]\nlevel = \"info\"\n\
-         [fetch]\nallow_private_networks = true\nper_host_delay = \"0s\"\nper_host = 4\ntimeout = \"5s\"\n\
-         [schedule]\nmin_interval = \"1s\"\nmax_interval = \"2s\"\nmax_backoff = \"2s\"\n\
-         [alerts.jsonl]\npath = \"{jsonl}\"\n\
-         [server]\nlisten = \"\"\n\
-         [shutdown]\ndeadline = \"5s\"\n\
-         [[feeds]]\nurl = \"{feed}\"\n",
-        state = dir.join("state").display(),
-        seeds = crate::support::repo().join("seeds").display(),
-        jsonl = dir.join("alerts.jsonl").display(),
-        feed = server.url("/feed.xml"),
-    );
-    std::fs::write(&config, text).unwrap();
-    config
-}
-
-fn jsonl_lines(path: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("line {l:?} is not JSON: {e}")))
-        .collect()
-}
-
-/// Each claim of `n` articles is in the file exactly once, with one id per claim.
-#[track_caller]
-fn assert_each_alert_once(path: &Path, n: usize) {
-    let lines = jsonl_lines(path);
-    let mut by_text = std::collections::BTreeMap::<String, Vec<String>>::new();
-    for line in &lines {
-        assert_eq!(line["kind"], "new_claim");
-        by_text
-            .entry(line["claim"]["text"].as_str().unwrap().to_string())
-            .or_default()
-            .push(line["id"].as_str().unwrap().to_string());
-    }
-    for i in 0..n {
-        let wanted = claim_of(i);
-        let ids: usize = by_text
-            .iter()
-            .filter(|(text, _)| wanted.starts_with(text.as_str()))
-            .map(|(_, ids)| ids.len())
-            .sum();
-        assert_eq!(ids, 1, "the claim of article {i} is in the file {ids} times");
-    }
-    assert_eq!(lines.len(), n, "unexpected lines: {by_text:#?}");
-}
-
 #[test]
 fn run_once_delivers_each_new_claim_to_the_jsonl_file_once() {
     let dir = tempfile::tempdir().unwrap();
     let n: usize = std::env::var("CLAIMWATCH_TEST_N").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
-    let server = article_server(n, Duration::ZERO);
-    let config = daemon_config(dir.path(), &server);
+    let path = dir.path().join("alerts.jsonl");
+    let feed = ClaimFeed::start(n, Duration::ZERO);
+    let config = claim_daemon_config(dir.path(), &feed, &jsonl_alerts(&path));
     let out = crate::support::claimwatch_in(
         Some(dir.path()),
         &["--config", config.to_str().unwrap(), "run", "--once"],
     );
     assert!(out.status.success(), "{}", crate::support::stderr(&out));
-    let path = dir.path().join("alerts.jsonl");
     assert_each_alert_once(&path, n);
     let first = &jsonl_lines(&path)[0];
-    assert!(first["article"]["url"].as_str().unwrap().starts_with(&server.url("/a/")), "{first}");
-    assert_eq!(first["article"]["feed"], server.url("/feed.xml").as_str());
+    assert!(first["article"]["url"].as_str().unwrap().starts_with(&feed.server.url("/a/")), "{first}");
+    assert_eq!(first["article"]["feed"], feed.url().as_str());
     assert!(first["detected_at"].as_str().is_some() && first["story_id"].as_str().is_some());
 
     // A second run finds nothing new and repeats nothing.
@@ -375,51 +288,6 @@ fn run_once_delivers_each_new_claim_to_the_jsonl_file_once() {
         crate::support::stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(listed.len(), n);
     assert!(listed.iter().all(|c| c["sources"] == 1 && c["langs"][0] == "en"), "{listed:#?}");
-}
-
-#[test]
-fn sigkill_at_random_moments_never_loses_or_repeats_an_alert() {
-    const N: usize = 40;
-    let dir = tempfile::tempdir().unwrap();
-    let server = article_server(N, Duration::from_millis(40));
-    let config = daemon_config(dir.path(), &server);
-    let path = dir.path().join("alerts.jsonl");
-    let start = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_claimwatch"))
-            .args(["--config", config.to_str().unwrap(), "run"])
-            .current_dir(dir.path())
-            .env_remove("RUST_LOG")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start the daemon")
-    };
-    let mut rng = fastrand::Rng::with_seed(
-        std::env::var("CLAIMWATCH_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5eed),
-    );
-    for _ in 0..8 {
-        let mut child = start();
-        std::thread::sleep(Duration::from_millis(rng.u64(100..1200)));
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-        eprintln!(
-            "after a SIGKILL: {} alerts in the file",
-            std::fs::read_to_string(&path).unwrap_or_default().lines().count()
-        );
-    }
-    let mut child = start();
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(120) {
-        if jsonl_lines(&path).len() >= N {
-            // Give a wrongly repeated alert a moment to show up.
-            std::thread::sleep(Duration::from_millis(1500));
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert_each_alert_once(&path, N);
 }
 
 // ------------------------------------------------------------------ duplicate versus same story

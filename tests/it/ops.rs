@@ -1,12 +1,17 @@
 //! Operations: the systemd protocol (READY, WATCHDOG, STATUS, STOPPING on a real notify socket),
-//! the HTTP endpoint (/healthz, /readyz, /metrics), SIGHUP reloads (good and bad) and a SIGTERM
-//! that exits 0, all on one running `claimwatch run` process.
+//! the HTTP endpoint (/healthz, /readyz, /metrics), SIGHUP reloads (good and bad, of the feed list
+//! and of the alert sinks) and a SIGTERM that exits 0, on running `claimwatch run` processes.
 
 use std::fs;
 use std::os::unix::net::UnixDatagram;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::support::{http_get, Daemon};
+use crate::support::{
+    claim_daemon_config, http_get, item_of_claim, items_alerted, jsonl_alerts, ClaimFeed, Daemon, Reply,
+    TestServer,
+};
 
 /// Every datagram received on `socket` within `timeout` or until one contains `needle`.
 fn notifications_until(socket: &UnixDatagram, needle: &str, timeout: Duration) -> Vec<String> {
@@ -81,6 +86,84 @@ fn systemd_protocol_endpoint_reload_and_clean_stop() {
     notifications_until(&socket, "STOPPING=1", Duration::from_secs(10));
     assert_eq!(daemon.wait(Duration::from_secs(30)), Some(0), "{}", daemon.log());
     assert!(daemon.log().contains("stopped cleanly"), "{}", daemon.log());
+}
+
+/// A SIGHUP that changes the JSONL path, adds, removes and re-adds a webhook: every alert goes to
+/// the sinks configured when its article was committed, exactly once each; an alert waiting for
+/// a webhook that is removed is kept (one loud line) and delivered when the webhook comes back.
+#[test]
+fn a_reload_sends_new_alerts_to_the_new_sinks_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let feed = ClaimFeed::start(2, Duration::ZERO);
+    // The webhook answers 200 while `up`, else 503; it records the item of each POST and whether
+    // it was accepted.
+    let up = Arc::new(AtomicBool::new(true));
+    let posts = Arc::new(Mutex::new(Vec::<(usize, bool)>::new()));
+    let hook = TestServer::start({
+        let (up, posts) = (up.clone(), posts.clone());
+        move |request| {
+            let alert: serde_json::Value = serde_json::from_slice(&request.body).expect("a JSON alert");
+            let item = item_of_claim(alert["claim"]["text"].as_str().expect("a claim text"));
+            let accepted = up.load(Ordering::SeqCst);
+            posts.lock().unwrap().push((item, accepted));
+            Reply::status(if accepted { 200 } else { 503 })
+        }
+    });
+    let delivered = || -> Vec<usize> {
+        let mut items: Vec<usize> = posts.lock().unwrap().iter().filter(|p| p.1).map(|p| p.0).collect();
+        items.sort_unstable();
+        items
+    };
+    let (first, second) = (dir.path().join("first.jsonl"), dir.path().join("second.jsonl"));
+    let webhook = format!(
+        "[alerts.webhook]\nurl = \"{}\"\nmin_backoff = \"50ms\"\nmax_backoff = \"200ms\"\n",
+        hook.url("/hook")
+    );
+    let config = claim_daemon_config(dir.path(), &feed, &jsonl_alerts(&first));
+    let mut daemon = Daemon::start(&["--config", config.to_str().unwrap(), "run"], &[]);
+    let reload = |alerts: &str| {
+        claim_daemon_config(dir.path(), &feed, alerts);
+        daemon.signal("HUP");
+        daemon.wait_for("alert sinks reloaded", Duration::from_secs(30))
+    };
+    daemon.wait_until("items 0 and 1 in the first file", Duration::from_secs(60), || {
+        items_alerted(&first).len() >= 2
+    });
+
+    // Another JSONL path and a webhook: items 2 and 3 go to both, none to the first file.
+    reload(&format!("{}{webhook}", jsonl_alerts(&second)));
+    feed.grow_to(4);
+    daemon.wait_until("items 2 and 3 in the second file and the webhook", Duration::from_secs(60), || {
+        items_alerted(&second).len() >= 2 && delivered().len() >= 2
+    });
+
+    // The webhook fails on item 4 and is removed meanwhile: its alert is kept, loudly.
+    up.store(false, Ordering::SeqCst);
+    feed.grow_to(5);
+    daemon.wait_until(
+        "item 4 in the second file and refused by the webhook",
+        Duration::from_secs(60),
+        || items_alerted(&second).len() >= 3 && posts.lock().unwrap().iter().any(|p| *p == (4, false)),
+    );
+    reload(&jsonl_alerts(&second));
+    let kept = daemon.wait_for("no longer configured", Duration::from_secs(10));
+    assert!(kept.contains("webhook") && kept.contains("alerts=1"), "{kept}");
+
+    // The webhook comes back: the alert that waited for it is delivered.
+    up.store(true, Ordering::SeqCst);
+    reload(&format!("{}{webhook}", jsonl_alerts(&second)));
+    daemon.wait_until("item 4 delivered to the webhook", Duration::from_secs(60), || delivered().len() >= 3);
+
+    daemon.signal("TERM");
+    assert_eq!(daemon.wait(Duration::from_secs(30)), Some(0), "{}", daemon.log());
+    let sorted = |path: &std::path::Path| {
+        let mut items = items_alerted(path);
+        items.sort_unstable();
+        items
+    };
+    assert_eq!(sorted(&first), [0, 1], "the first file has only what came before the reload");
+    assert_eq!(sorted(&second), [2, 3, 4], "the second file has everything after it, once");
+    assert_eq!(delivered(), [2, 3, 4], "the webhook accepted each alert after it was added, once");
 }
 
 #[test]

@@ -748,6 +748,8 @@ fn the_offline_demo_polls_its_bundled_feed_once() {
     let err = plain(&stderr(&once));
     assert!(once.status.success(), "{err}");
     assert!(err.lines().any(|l| l.contains("poll finished") && l.contains("new_items=5")), "{err}");
+    let starting = err.lines().find(|l| l.contains("claimwatch starting")).unwrap_or_default();
+    assert!(starting.contains("feeds=1 subscriptions=1"), "the subscription counts: {starting}");
     let alerts = || std::fs::read_to_string(state.join("alerts.jsonl")).unwrap_or_default().lines().count();
     let first = alerts();
     assert!(first >= 5, "the demo's new facts should alert; {first} alerts:\n{err}");

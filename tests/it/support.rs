@@ -335,6 +335,16 @@ impl Daemon {
         panic!("no log line with {needle:?} within {timeout:?}; log so far:\n{}", self.log());
     }
 
+    /// Polls `done` every 50 ms for up to `timeout`; panics naming `what`, with the log, otherwise.
+    #[track_caller]
+    pub fn wait_until(&self, what: &str, timeout: Duration, done: impl Fn() -> bool) {
+        let until = Instant::now() + timeout;
+        while !done() {
+            assert!(Instant::now() < until, "{what}: not within {timeout:?}; log:\n{}", self.log());
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
@@ -385,4 +395,130 @@ pub fn http_get(addr: &str, path: &str) -> (u16, String) {
     let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
     (status, body)
+}
+
+// ------------------------------------------------------------------ a feed whose articles alert
+
+/// The article of item `i`: one sentence bearing one claim of its own (a number no seed has).
+pub fn claim_of(i: usize) -> String {
+    format!(
+        "European defence ministers agreed that {} additional instructors will train Ukrainian brigades under the security guarantees plan.",
+        5000 + 37 * i
+    )
+}
+
+/// The item whose claim an alert's `claim.text` is.
+#[track_caller]
+pub fn item_of_claim(text: &str) -> usize {
+    let number: usize = text
+        .split_whitespace()
+        .find_map(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("no number in the claim {text:?}"));
+    let i = (number - 5000) / 37;
+    assert!(claim_of(i).starts_with(text.trim_end_matches('.')), "not a claim of the test feed: {text:?}");
+    i
+}
+
+/// A feed on 127.0.0.1 of items `0..items`, each linking to a page of one new claim
+/// ([`claim_of`]) served after `delay`; the feed may grow while a daemon polls it.
+pub struct ClaimFeed {
+    pub server: TestServer,
+    items: Arc<AtomicUsize>,
+}
+
+impl ClaimFeed {
+    pub fn start(items: usize, delay: Duration) -> ClaimFeed {
+        let count = Arc::new(AtomicUsize::new(items));
+        let items = count.clone();
+        let server = TestServer::start(move |request: &Request| {
+            if request.path == "/feed.xml" {
+                let mut xml =
+                    String::from("<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Local</title>");
+                for i in 0..count.load(Ordering::SeqCst) {
+                    // Links are resolved against the feed URL by the parser.
+                    xml.push_str(&format!(
+                        "<item><title>Item {i}</title><link>/a/{i}</link><guid>item-{i}</guid></item>"
+                    ));
+                }
+                xml.push_str("</channel></rss>");
+                return Reply::ok("application/rss+xml", xml);
+            }
+            if let Some(i) = request.path.strip_prefix("/a/").and_then(|i| i.parse::<usize>().ok()) {
+                thread::sleep(delay);
+                let html = format!(
+                    "<html lang=\"en\"><head><title>Item {i}</title></head><body><article><h1>Item {i}</h1>\
+                     <p>{}</p></article></body></html>",
+                    claim_of(i)
+                );
+                return Reply::ok("text/html; charset=utf-8", html);
+            }
+            Reply::status(404)
+        });
+        ClaimFeed { server, items }
+    }
+
+    /// The feed lists `items` items from now on.
+    pub fn grow_to(&self, items: usize) {
+        self.items.store(items, Ordering::SeqCst);
+    }
+
+    pub fn url(&self) -> String {
+        self.server.url("/feed.xml")
+    }
+}
+
+/// The `[alerts.jsonl]` table for `path`.
+pub fn jsonl_alerts(path: &Path) -> String {
+    format!("[alerts.jsonl]\npath = \"{}\"\n", path.display())
+}
+
+/// Writes (or rewrites) `dir/claimwatch.toml`: a daemon polling `feed` every second or two, its
+/// store in `dir/state` seeded from the repository's seeds, alerts configured by the TOML tables
+/// in `alerts`.
+pub fn claim_daemon_config(dir: &Path, feed: &ClaimFeed, alerts: &str) -> std::path::PathBuf {
+    let config = dir.join("claimwatch.toml");
+    let text = format!(
+        "state_dir = \"{state}\"\n\
+         seeds_dir = \"{seeds}\"\n\
+         [log]\nlevel = \"info\"\n\
+         [fetch]\nallow_private_networks = true\nper_host_delay = \"0s\"\nper_host = 4\ntimeout = \"5s\"\n\
+         [schedule]\nmin_interval = \"1s\"\nmax_interval = \"2s\"\nmax_backoff = \"2s\"\n\
+         [server]\nlisten = \"\"\n\
+         [shutdown]\ndeadline = \"5s\"\n\
+         [[feeds]]\nurl = \"{feed}\"\n\
+         {alerts}",
+        state = dir.join("state").display(),
+        seeds = repo().join("seeds").display(),
+        feed = feed.url(),
+    );
+    std::fs::write(&config, text).unwrap();
+    config
+}
+
+/// The alerts in a JSONL file, one JSON value per line.
+pub fn jsonl_lines(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("line {l:?} is not JSON: {e}")))
+        .collect()
+}
+
+/// The items whose claims are in a JSONL file, in file order.
+pub fn items_alerted(path: &Path) -> Vec<usize> {
+    jsonl_lines(path)
+        .iter()
+        .map(|line| {
+            assert_eq!(line["kind"], "new_claim", "{line}");
+            item_of_claim(line["claim"]["text"].as_str().expect("a claim text"))
+        })
+        .collect()
+}
+
+/// The claim of each of items `0..n` is in the file exactly once, and nothing else is.
+#[track_caller]
+pub fn assert_each_alert_once(path: &Path, n: usize) {
+    let mut items = items_alerted(path);
+    items.sort_unstable();
+    assert_eq!(items, (0..n).collect::<Vec<_>>(), "each item's alert exactly once in {}", path.display());
 }
