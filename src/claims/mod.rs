@@ -5,8 +5,9 @@
 //! what is not a claim (headings, captions, datelines, attribution lines, boilerplate), extract
 //! language-independent features (entities via the gazetteer, unknown names by phonetic key,
 //! concepts, quantities, dates, negation, condition, attribution) and decide topic relevance.
-//! [`index::ClaimIndex`] judges the drafts against the stored claims through an inverted index
-//! in sled; the write functions of [`index`] work inside a transaction the caller owns.
+//! [`index::ClaimIndex`] judges the drafts against the stored claims through an in-memory inverted
+//! index built from sled; the write functions of [`index`] work inside a transaction the caller
+//! owns.
 //!
 //! Trade-off: evidence is symbolic (lexicons are data files in `config/topics/`), so a fact
 //! phrased with words no lexicon knows is compared on entities, numbers and names only.
