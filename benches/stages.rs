@@ -898,6 +898,7 @@ fn bench_claims() {
         let index = claimwatch::claims::ClaimIndex::open(&store, &template.claims).unwrap();
         let open_secs = started.elapsed().as_secs_f64();
         assert_eq!(index.len(), n, "the reopened index holds every stored claim");
+        let index_bytes = index.memory_bytes();
         // Judge every real draft, several passes; the first pass warms the cache.
         for draft in &drafts {
             index.judge_claim(draft).unwrap();
@@ -925,7 +926,8 @@ fn bench_claims() {
         let (p50, p99) = (percentile(latencies.clone(), 0.5), percentile(latencies.clone(), 0.99));
         let (cpu50, cpu99) = (percentile(cpu.clone(), 0.5), percentile(cpu, 0.99));
         println!(
-            "claims: {n} stored (filled in {fill_secs:.1} s, index rebuilt on open in {open_secs:.2} s, {:.0} bytes/claim on disk): {} judgements; wall: {per_s:.0} claims/s, p50 {p50:.3} ms, p99 {p99:.3} ms; one core's CPU time: {per_cpu_s:.0} claims/s, p50 {cpu50:.3} ms, p99 {cpu99:.3} ms; peak RSS {:.1} MiB",
+            "claims: {n} stored (filled in {fill_secs:.1} s, index rebuilt on open in {open_secs:.2} s, ~{:.0} bytes/claim in memory, {:.0} bytes/claim on disk): {} judgements; wall: {per_s:.0} claims/s, p50 {p50:.3} ms, p99 {p99:.3} ms; one core's CPU time: {per_cpu_s:.0} claims/s, p50 {cpu50:.3} ms, p99 {cpu99:.3} ms; peak RSS {:.1} MiB",
+            index_bytes as f64 / n as f64,
             size as f64 / n as f64,
             latencies.len(),
             peak_rss_mib()
@@ -934,7 +936,7 @@ fn bench_claims() {
             "SCALE {}",
             json!({"articles": n / 5, "claims": n, "judge_per_s": per_s, "judge_p50_ms": p50, "judge_p99_ms": p99,
                 "judge_per_cpu_s": per_cpu_s, "judge_cpu_p50_ms": cpu50, "judge_cpu_p99_ms": cpu99,
-                "bytes_per_claim": size as f64 / n as f64, "open_secs": open_secs, "machine": machine()})
+                "bytes_per_claim": size as f64 / n as f64, "index_bytes_per_claim": index_bytes as f64 / n as f64, "open_secs": open_secs, "machine": machine()})
         );
         results.push(json!({"claims": n, "per_s": per_s, "p99_ms": p99, "per_cpu_s": per_cpu_s, "cpu_p99_ms": cpu99}));
     }

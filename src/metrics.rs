@@ -33,6 +33,8 @@ struct Metrics {
     alerts_pending: Family<Labels, Gauge>,
     outbox_depth: Gauge,
     store_size: Gauge,
+    claim_index_claims: Gauge,
+    claim_index_bytes: Gauge,
     cycles: Counter,
     last_cycle: Gauge,
     feeds_due: Gauge,
@@ -61,6 +63,8 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         alerts_pending: Family::default(),
         outbox_depth: Gauge::default(),
         store_size: Gauge::default(),
+        claim_index_claims: Gauge::default(),
+        claim_index_bytes: Gauge::default(),
         cycles: Counter::default(),
         last_cycle: Gauge::default(),
         feeds_due: Gauge::default(),
@@ -93,6 +97,13 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "Bytes the sled store takes on disk",
         Unit::Bytes,
         m.store_size.clone(),
+    );
+    r.register("claim_index_claims", "Stored claims in the in-memory claim index", m.claim_index_claims.clone());
+    r.register_with_unit(
+        "claim_index_memory",
+        "Estimated heap bytes of the in-memory claim index",
+        Unit::Bytes,
+        m.claim_index_bytes.clone(),
     );
     r.register("poll_cycles", "Completed scheduler cycles", m.cycles.clone());
     r.register_with_unit(
@@ -171,6 +182,12 @@ pub fn outbox_depth(n: i64) {
 /// Bytes the store takes on disk.
 pub fn store_size(bytes: u64) {
     METRICS.store_size.set(i64::try_from(bytes).unwrap_or(i64::MAX));
+}
+
+/// The in-memory claim index holds `claims` claims in about `bytes` bytes of heap.
+pub fn claim_index(claims: usize, bytes: usize) {
+    METRICS.claim_index_claims.set(claims as i64);
+    METRICS.claim_index_bytes.set(bytes as i64);
 }
 
 /// The scheduler finished a cycle in which `feeds_due` feeds were due.

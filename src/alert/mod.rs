@@ -232,6 +232,8 @@ pub async fn drain<S: Sink>(
     let name = kind.as_str();
     let mut prepared = false;
     let mut store_errors = Throttled::new(Duration::from_secs(60));
+    // Counting what waits reads every key of the sink: exact when little waits, else every 5 s.
+    let mut count_pending = Throttled::new(Duration::from_secs(5));
     // A batch that failed is retried as it was, so a webhook sees the same idempotency key.
     let mut retrying: Option<Vec<Pending>> = None;
     loop {
@@ -267,6 +269,9 @@ pub async fn drain<S: Sink>(
                 }
             }
         };
+        if batch.len() < sink.max_batch() || count_pending.ready().is_some() {
+            crate::metrics::alerts_pending(name, outbox.waiting(kind) as i64);
+        }
         if batch.is_empty() {
             tokio::select! {
                 _ = token.cancelled() => return,

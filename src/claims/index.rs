@@ -195,6 +195,8 @@ struct Memory {
     ids: Vec<u64>,
     claims: Vec<Facts>,
     langs: Vec<Box<str>>,
+    /// Estimated heap bytes of all the above (for `claimwatch_claim_index_memory_bytes`).
+    bytes: usize,
 }
 
 /// One stored claim in memory.
@@ -230,6 +232,8 @@ impl Memory {
         }
         let n = self.names.len() as u32;
         let name: Arc<str> = Arc::from(feature);
+        // The string and its counts, a map entry, a name slot, an empty postings list.
+        self.bytes += feature.len() + 16 + 32 + 16 + 24;
         self.names.push(name.clone());
         self.numbers.insert(name, n);
         self.postings.push(Vec::new());
@@ -256,10 +260,12 @@ impl Memory {
         for (n, feature) in numbers.iter().map(|n| (*n, self.names[*n as usize].clone())) {
             if indexed(&feature) {
                 self.postings[n as usize].push(slot);
+                self.bytes += 4;
             }
         }
         let own = numbers.len() as u32;
         numbers.extend(self.sorted_numbers(context));
+        self.bytes += 8 + std::mem::size_of::<Facts>() + 4 * numbers.len();
         self.ids.push(id);
         self.claims.push(Facts { lang, numbers: numbers.into_boxed_slice(), own });
     }
@@ -522,6 +528,7 @@ impl ClaimIndex {
             let head = records::decode_claim_head("claims", &bytes)?;
             memory.add(id, head.lang, &head.features, &head.context);
         }
+        crate::metrics::claim_index(memory.claims.len(), memory.bytes);
         Ok(ClaimIndex { claims, memory: Arc::new(RwLock::new(memory)), config: config.clone() })
     }
 
@@ -542,6 +549,7 @@ impl ClaimIndex {
                 memory.add(id, &draft.lang, &draft.features, &draft.context);
             }
         }
+        crate::metrics::claim_index(memory.claims.len(), memory.bytes);
     }
 
     /// Number of stored claims.
@@ -551,6 +559,11 @@ impl ClaimIndex {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Estimated heap bytes of the in-memory index.
+    pub fn memory_bytes(&self) -> usize {
+        self.memory().bytes
     }
 
     /// How many stored claims carry `feature` themselves.

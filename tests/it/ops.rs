@@ -59,9 +59,22 @@ fn systemd_protocol_endpoint_reload_and_clean_stop() {
     assert!(body.contains("store: ok") && body.contains("scheduler: ok"), "{body}");
     let (status, metrics) = http_get(&addr, "/metrics");
     assert_eq!(status, 200);
-    for name in ["claimwatch_store_size_bytes", "claimwatch_build_info", "claimwatch_feeds_configured 0"] {
+    for name in [
+        "claimwatch_store_size_bytes",
+        "claimwatch_build_info",
+        "claimwatch_feeds_configured 0",
+        "claimwatch_alerts_pending{sink=\"jsonl\"} 0",
+    ] {
         assert!(metrics.contains(name), "{name} missing:\n{metrics}");
     }
+    // The seeds' claims are in the claim index, and its memory is reported.
+    let gauge = |name: &str| -> f64 {
+        let line = metrics.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name} missing"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    let claims = gauge("claimwatch_claim_index_claims ");
+    assert!(claims >= 20.0, "{claims} seed claims in the index:\n{metrics}");
+    assert!(gauge("claimwatch_claim_index_memory_bytes ") > claims * 8.0, "{metrics}");
     assert_eq!(http_get(&addr, "/nope").0, 404);
 
     // A good reload applies the new feed list; a bad one is refused and the daemon keeps going.
