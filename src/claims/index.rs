@@ -519,6 +519,7 @@ impl ClaimIndex {
     pub fn open(store: &Store, config: &ClaimsConfig) -> Result<ClaimIndex, StoreError> {
         let claims = store.tree(trees::CLAIMS)?;
         let mut memory = Memory::default();
+        let mut first_seen = Vec::new();
         for item in claims.iter() {
             let (key, bytes) = item?;
             let id = std::str::from_utf8(&key).ok().and_then(id_number).ok_or_else(|| StoreError::Corrupt {
@@ -527,6 +528,12 @@ impl ClaimIndex {
             })?;
             let head = records::decode_claim_head("claims", &bytes)?;
             memory.add(id, head.lang, &head.features, &head.context);
+            first_seen.push(head.first_seen);
+        }
+        // Postings in the order the claims were first seen, as `remember` appends them, so that
+        // the postings budget reads the same (newest) claims before and after a restart.
+        for postings in &mut memory.postings {
+            postings.sort_unstable_by_key(|slot| (first_seen[*slot as usize], memory.ids[*slot as usize]));
         }
         crate::metrics::claim_index(memory.claims.len(), memory.bytes);
         Ok(ClaimIndex { claims, memory: Arc::new(RwLock::new(memory)), config: config.clone() })
@@ -727,5 +734,70 @@ impl ClaimIndex {
             }
         }
         Ok(ArticleVerdict::SameStory)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draft(text: &str, features: &[&str]) -> ClaimDraft {
+        ClaimDraft {
+            text: text.into(),
+            lang: "en".into(),
+            features: features.iter().map(|f| f.to_string()).collect(),
+            event: false,
+            context: vec!["E:paris".into()],
+        }
+    }
+
+    fn store_one(index: &ClaimIndex, draft: &ClaimDraft, seen_at: DateTime<Utc>) {
+        let source = ClaimSource { url: "https://example.org/a".into(), title: None, feed: None, seed: false };
+        let (_, inserted) = index
+            .tree()
+            .transaction(|claims| {
+                insert_in(claims, draft, &source, seen_at)
+                    .map_err(sled::transaction::ConflictableTransactionError::<()>::from)
+            })
+            .unwrap();
+        assert!(inserted);
+        index.remember([draft]);
+    }
+
+    /// What a judgement reads must not depend on whether the daemon restarted: the reopened index
+    /// holds the same claims, features and document frequencies, with postings in the order the
+    /// claims were first seen (not in id order), and judges a draft the same way.
+    #[test]
+    fn a_reopened_index_is_the_index_that_was_built_live() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        let live = ClaimIndex::open(&store, &ClaimsConfig::default()).unwrap();
+        let start = Utc.timestamp_opt(1_767_225_600, 0).unwrap();
+        let drafts: Vec<ClaimDraft> = (0..30)
+            .map(|i| draft(&format!("Claim number {i}"), &["C:guarantee", "E:ukraine", &format!("V:{i}")]))
+            .collect();
+        for (i, d) in drafts.iter().enumerate() {
+            store_one(&live, d, start + chrono::Duration::minutes(i as i64));
+        }
+        let ids: Vec<u64> = drafts.iter().map(|d| id_number(&d.id()).unwrap()).collect();
+        assert!(ids.windows(2).any(|w| w[0] > w[1]), "the ids are not in first-seen order");
+
+        let reopened = ClaimIndex::open(&store, &ClaimsConfig::default()).unwrap();
+        assert_eq!(reopened.len(), 30);
+        assert_eq!(reopened.df("C:guarantee"), 30);
+        assert_eq!(reopened.df("V:7"), 1);
+        let order = |index: &ClaimIndex| -> Vec<u64> {
+            let memory = index.memory();
+            let n = memory.number("E:ukraine").unwrap();
+            memory.postings[n as usize].iter().map(|slot| memory.ids[*slot as usize]).collect()
+        };
+        assert_eq!(order(&live), ids);
+        assert_eq!(order(&reopened), ids);
+
+        let probe = draft("Claim number 7 again", &["C:guarantee", "E:ukraine", "V:7"]);
+        let (a, b) = (live.judge_claim(&probe).unwrap(), reopened.judge_claim(&probe).unwrap());
+        assert_eq!(a, b);
+        assert_eq!(a.verdict, ClaimVerdict::Known);
+        assert_eq!(a.matched.unwrap().claim_id, drafts[7].id());
     }
 }
