@@ -394,19 +394,31 @@ pub async fn wait_for_stop_signal() -> Result<()> {
     Ok(())
 }
 
-/// `run --once`: polls every feed now, whatever its schedule says, and waits for all of them.
+/// How many feeds are refreshed at once: enough that the fetcher's global limit stays busy while
+/// some refreshes wait for their host's spacing or for a commit, few enough that a thousand due
+/// feeds do not each hold a parsed document and an article in memory at the same time.
+fn refreshes_at_once(config: &Config) -> usize {
+    config.fetch.concurrency.saturating_mul(4)
+}
+
+/// `run --once`: polls every feed now, whatever its schedule says (at most
+/// [`refreshes_at_once`] at a time), and waits for all of them.
 pub async fn poll_once(ctx: &Ctx) -> Result<()> {
     let feeds = crate::feeds::all(&ctx.config, &ctx.store)?;
+    let limit = refreshes_at_once(&ctx.config);
     let mut set = tokio::task::JoinSet::new();
-    for feed in feeds.iter().cloned() {
-        let ctx = ctx.clone();
-        set.spawn(async move {
-            let result = pipeline::refresh_feed(&ctx, &feed, chrono::Utc::now()).await;
-            (feed, result)
-        });
-    }
     let (mut ok, mut failed, mut new_items) = (0, 0, 0);
-    while let Some(joined) = set.join_next().await {
+    let mut pending = feeds.iter().cloned();
+    loop {
+        while set.len() < limit {
+            let Some(feed) = pending.next() else { break };
+            let ctx = ctx.clone();
+            set.spawn(async move {
+                let result = pipeline::refresh_feed(&ctx, &feed, chrono::Utc::now()).await;
+                (feed, result)
+            });
+        }
+        let Some(joined) = set.join_next().await else { break };
         let (feed, result) = joined.context("a feed refresh task panicked")?;
         match result.with_context(|| format!("feed {}", feed.url))?.outcome {
             Outcome::Failed { .. } => failed += 1,
@@ -450,7 +462,8 @@ impl Default for Clock {
 const RELOAD_EVERY: Duration = Duration::from_secs(60);
 
 /// The scheduler loop: wakes for due feeds, refreshes each (at most one refresh per feed at a
-/// time; the fetcher's semaphores bound the rest), and persists their state. The schedule is
+/// time and [`refreshes_at_once`] in all; the fetcher's semaphores bound the requests), and
+/// persists their state. A due feed beyond the limit starts when a refresh ends. The schedule is
 /// kept in memory (feed URL → next check) and refilled from the store every [`RELOAD_EVERY`];
 /// a restart resumes from the stored `next_check_at`. The feed list comes from the live
 /// configuration (a SIGHUP reload takes effect at once), and `health` is ticked on every pass.
@@ -501,6 +514,7 @@ pub async fn poller(
             next_reload = tokio::time::Instant::now() + RELOAD_EVERY;
         }
         let now = clock.now();
+        let limit = refreshes_at_once(&ctx.config);
         let mut next_due: Option<chrono::DateTime<chrono::Utc>> = None;
         let mut started = 0;
         for (key, (feed, due)) in &schedule {
@@ -508,6 +522,9 @@ pub async fn poller(
                 continue;
             }
             if *due <= now {
+                if set.len() >= limit {
+                    continue;
+                }
                 in_flight.insert(key.clone());
                 let (ctx, feed, key2) = (ctx.clone(), feed.clone(), key.clone());
                 let handle = set.spawn(async move {
