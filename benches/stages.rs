@@ -938,7 +938,9 @@ fn bench_claims() {
                 "judge_per_cpu_s": per_cpu_s, "judge_cpu_p50_ms": cpu50, "judge_cpu_p99_ms": cpu99,
                 "bytes_per_claim": size as f64 / n as f64, "index_bytes_per_claim": index_bytes as f64 / n as f64, "open_secs": open_secs, "machine": machine()})
         );
-        results.push(json!({"claims": n, "per_s": per_s, "p99_ms": p99, "per_cpu_s": per_cpu_s, "cpu_p99_ms": cpu99}));
+        results.push(
+            json!({"claims": n, "per_s": per_s, "p99_ms": p99, "per_cpu_s": per_cpu_s, "cpu_p99_ms": cpu99}),
+        );
     }
     result(json!({"stage": "claims", "sizes": results, "peak_rss_mib": peak_rss_mib()}));
 }
@@ -1066,11 +1068,18 @@ fn fill_fingerprints(
 
 /// Live bytes (keys + values) of a tree, and its number of keys.
 fn live_bytes(tree: &sled::Tree) -> (u64, u64) {
-    tree.iter().map(|e| e.unwrap()).fold((0, 0), |(bytes, keys), (k, v)| (bytes + (k.len() + v.len()) as u64, keys + 1))
+    tree.iter()
+        .map(|e| e.unwrap())
+        .fold((0, 0), |(bytes, keys), (k, v)| (bytes + (k.len() + v.len()) as u64, keys + 1))
 }
 
 fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// One timed dedup lookup: wall time (fingerprint + store), the store part alone, and the time
@@ -1098,7 +1107,10 @@ fn timed_lookup(
     let seen = index.lookup(&fp).unwrap();
     let (wall, store) = (started.elapsed(), store_started.elapsed());
     let runqueue_ms = runqueue_wait_ns().saturating_sub(waited) as f64 / 1e6;
-    (seen, LookupTiming { wall_ms: wall.as_secs_f64() * 1e3, store_ms: store.as_secs_f64() * 1e3, runqueue_ms })
+    (
+        seen,
+        LookupTiming { wall_ms: wall.as_secs_f64() * 1e3, store_ms: store.as_secs_f64() * 1e3, runqueue_ms },
+    )
 }
 
 /// Dedup lookup (fingerprint + store lookup) of 500 near copies and 500 unseen articles against
@@ -1128,7 +1140,11 @@ fn bench_dedup() {
             .iter()
             .map(|tree| {
                 let (bytes, keys) = live_bytes(tree);
-                format!("{} {:.0} B in {keys} keys", String::from_utf8_lossy(&tree.name()), bytes as f64 / n as f64)
+                format!(
+                    "{} {:.0} B in {keys} keys",
+                    String::from_utf8_lossy(&tree.name()),
+                    bytes as f64 / n as f64
+                )
             })
             .collect();
         let mut timings = Vec::new();
@@ -1147,7 +1163,8 @@ fn bench_dedup() {
         }
         let p = |f: fn(&LookupTiming) -> f64, q: f64| percentile(timings.iter().map(f).collect(), q);
         let (p50, p99) = (p(|t| t.wall_ms, 0.5), p(|t| t.wall_ms, 0.99));
-        let (running50, running99) = (p(|t| t.wall_ms - t.runqueue_ms, 0.5), p(|t| t.wall_ms - t.runqueue_ms, 0.99));
+        let (running50, running99) =
+            (p(|t| t.wall_ms - t.runqueue_ms, 0.5), p(|t| t.wall_ms - t.runqueue_ms, 0.99));
         let (store50, store99) = (p(|t| t.store_ms, 0.5), p(|t| t.store_ms, 0.99));
         let waited = timings.iter().filter(|t| t.runqueue_ms > 0.1).count();
         let rss = peak_rss_mib();
@@ -1200,4 +1217,3 @@ fn bench_dedup() {
         );
     }
 }
-

@@ -154,5 +154,8 @@ const BLOCKING_THREADS: usize = 8;
 
 /// The multi-threaded runtime every async command runs on.
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().max_blocking_threads(BLOCKING_THREADS).enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(BLOCKING_THREADS)
+        .enable_all()
+        .build()?)
 }

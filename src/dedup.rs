@@ -565,7 +565,10 @@ impl BulkLoad {
     }
 }
 
-fn write_sorted<K: AsRef<[u8]> + Ord, V: AsRef<[u8]>>(tree: &sled::Tree, mut writes: Vec<(K, V)>) -> Result<(), StoreError> {
+fn write_sorted<K: AsRef<[u8]> + Ord, V: AsRef<[u8]>>(
+    tree: &sled::Tree,
+    mut writes: Vec<(K, V)>,
+) -> Result<(), StoreError> {
     writes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     for chunk in writes.chunks(BULK_CHUNK) {
         let mut batch = sled::Batch::default();
@@ -587,8 +590,10 @@ pub fn upgrade_v1(store: &Store) -> Result<usize, StoreError> {
     for tree in [&index.fingerprints, &index.urls, &index.buckets] {
         tree.clear()?;
     }
-    let corrupt = |what: &str| StoreError::Corrupt { what: what.to_string(), reason: "not a schema-1 entry".into() };
-    let (items, urls, signatures) = (store.tree(v1::ITEMS)?, store.tree(v1::URLS)?, store.tree(v1::SIGNATURES)?);
+    let corrupt =
+        |what: &str| StoreError::Corrupt { what: what.to_string(), reason: "not a schema-1 entry".into() };
+    let (items, urls, signatures) =
+        (store.tree(v1::ITEMS)?, store.tree(v1::URLS)?, store.tree(v1::SIGNATURES)?);
     let mut load = BulkLoad::default();
     let mut articles = 0;
     for entry in items.iter() {
@@ -689,8 +694,9 @@ mod tests {
     #[track_caller]
     fn check_layers(index: &DedupIndex) {
         let fp = stored();
-        let layer =
-            |url: &str, text: &str| index.lookup(&fingerprint(&article(url, text))).unwrap().map(|s| (s.layer, s.of));
+        let layer = |url: &str, text: &str| {
+            index.lookup(&fingerprint(&article(url, text))).unwrap().map(|s| (s.layer, s.of))
+        };
         assert_eq!(layer("https://www.example.org/story?utm_source=rss", "x"), Some((Layer::Item, fp.id)));
         assert_eq!(layer("https://m.example.org/story/", "x"), Some((Layer::Url, fp.id)));
         assert_eq!(layer("https://other.example/a", &SEED.to_uppercase()), Some((Layer::Hash, fp.id)));

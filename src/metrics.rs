@@ -98,7 +98,11 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         Unit::Bytes,
         m.store_size.clone(),
     );
-    r.register("claim_index_claims", "Stored claims in the in-memory claim index", m.claim_index_claims.clone());
+    r.register(
+        "claim_index_claims",
+        "Stored claims in the in-memory claim index",
+        m.claim_index_claims.clone(),
+    );
     r.register_with_unit(
         "claim_index_memory",
         "Estimated heap bytes of the in-memory claim index",

@@ -479,8 +479,12 @@ enum Objection<'d> {
 impl std::fmt::Display for Objection<'_> {
     fn fmt(&self, out: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Objection::OwnShare(share) => write!(out, "the known claim itself carries only {share:.2} of the facts"),
-            Objection::Unspoken(g) => write!(out, "the known claim does not speak of {g}, which this one denies"),
+            Objection::OwnShare(share) => {
+                write!(out, "the known claim itself carries only {share:.2} of the facts")
+            }
+            Objection::Unspoken(g) => {
+                write!(out, "the known claim does not speak of {g}, which this one denies")
+            }
             Objection::NegatedHere(g) => write!(out, "{g} is negated here, not in the known claim"),
             Objection::NegatedThere(c) => write!(out, "{c} is negated in the known claim, not here"),
             Objection::OtherQuantity(q) => write!(out, "{q} differs from the known claim's quantity"),
@@ -522,10 +526,11 @@ impl ClaimIndex {
         let mut first_seen = Vec::new();
         for item in claims.iter() {
             let (key, bytes) = item?;
-            let id = std::str::from_utf8(&key).ok().and_then(id_number).ok_or_else(|| StoreError::Corrupt {
-                what: format!("claims/{}", String::from_utf8_lossy(&key)),
-                reason: "the key is not a claim id".into(),
-            })?;
+            let id =
+                std::str::from_utf8(&key).ok().and_then(id_number).ok_or_else(|| StoreError::Corrupt {
+                    what: format!("claims/{}", String::from_utf8_lossy(&key)),
+                    reason: "the key is not a claim id".into(),
+                })?;
             let head = records::decode_claim_head("claims", &bytes)?;
             memory.add(id, head.lang, &head.features, &head.context);
             first_seen.push(head.first_seen);
@@ -619,7 +624,9 @@ impl ClaimIndex {
             let novel: Vec<String> = probe
                 .indexed
                 .iter()
-                .filter(|(f, _, df, _)| *df == 0 && ["E:", "N:", "V:", "D:", "M:"].iter().any(|p| f.starts_with(p)))
+                .filter(|(f, _, df, _)| {
+                    *df == 0 && ["E:", "N:", "V:", "D:", "M:"].iter().any(|p| f.starts_with(p))
+                })
                 .map(|(f, _, _, _)| f.to_string())
                 .collect();
             (best_pass, best_any, novel)
@@ -670,7 +677,8 @@ impl ClaimIndex {
                     differing.push(f.clone());
                 }
             }
-            nearest = Some(ClaimMatch { claim_id: key, text: claim.text.into(), source: claim.source_url.into() });
+            nearest =
+                Some(ClaimMatch { claim_id: key, text: claim.text.into(), source: claim.source_url.into() });
         }
         Ok(Judgement {
             text: draft.text.clone(),
@@ -752,7 +760,8 @@ mod tests {
     }
 
     fn store_one(index: &ClaimIndex, draft: &ClaimDraft, seen_at: DateTime<Utc>) {
-        let source = ClaimSource { url: "https://example.org/a".into(), title: None, feed: None, seed: false };
+        let source =
+            ClaimSource { url: "https://example.org/a".into(), title: None, feed: None, seed: false };
         let (_, inserted) = index
             .tree()
             .transaction(|claims| {
