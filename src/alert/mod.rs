@@ -64,20 +64,17 @@ impl SinkConfig {
     /// The sinks `config` enables.
     fn all(config: &Config) -> Vec<SinkConfig> {
         let alerts = &config.alerts;
-        let mut sinks = Vec::new();
-        if alerts.log {
-            sinks.push(SinkConfig::Log);
-        }
-        if let Some(path) = &alerts.jsonl {
-            sinks.push(SinkConfig::Jsonl(path.clone()));
-        }
-        if let Some(webhook) = &alerts.webhook {
-            sinks.push(SinkConfig::Webhook {
-                webhook: webhook.clone(),
-                user_agent: config.fetch.user_agent.clone(),
-            });
-        }
-        sinks
+        SinkKind::configured(alerts)
+            .into_iter()
+            .filter_map(|kind| match kind {
+                SinkKind::Log => Some(SinkConfig::Log),
+                SinkKind::Jsonl => alerts.jsonl.clone().map(SinkConfig::Jsonl),
+                SinkKind::Webhook => alerts.webhook.clone().map(|webhook| SinkConfig::Webhook {
+                    webhook,
+                    user_agent: config.fetch.user_agent.clone(),
+                }),
+            })
+            .collect()
     }
 
     fn kind(&self) -> SinkKind {

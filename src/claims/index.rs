@@ -223,7 +223,12 @@ impl Memory {
     }
 
     fn df(&self, feature: &str) -> u32 {
-        self.number(feature).map_or(0, |n| self.postings[n as usize].len() as u32)
+        self.df_of(self.number(feature))
+    }
+
+    /// How many claims carry the feature numbered `number` themselves (0 for an unknown one).
+    fn df_of(&self, number: Option<u32>) -> u32 {
+        number.map_or(0, |n| self.postings[n as usize].len() as u32)
     }
 
     fn intern(&mut self, feature: &str) -> u32 {
@@ -315,7 +320,7 @@ impl<'d> Probe<'d> {
         for f in draft.features.iter().map(String::as_str) {
             let number = memory.number(f);
             let weight = if indexed(f) {
-                let df = number.map_or(0, |n| memory.postings[n as usize].len() as u32);
+                let df = memory.df_of(number);
                 let idf = ((n + 1.0) / (df as f32 + 0.5)).ln().max(0.1);
                 probe.indexed.push((f, number, df, idf));
                 idf
@@ -531,7 +536,7 @@ impl ClaimIndex {
                     what: format!("claims/{}", String::from_utf8_lossy(&key)),
                     reason: "the key is not a claim id".into(),
                 })?;
-            let head = records::decode_claim_head("claims", &bytes)?;
+            let head = records::decode_claim_head(&key, &bytes)?;
             memory.add(id, head.lang, &head.features, &head.context);
             first_seen.push(head.first_seen);
         }
@@ -588,14 +593,6 @@ impl ClaimIndex {
             Some(bytes) => Ok(Some(decode_claim(id.as_bytes(), &bytes)?)),
             None => Ok(None),
         }
-    }
-
-    /// Every stored claim, in id order.
-    pub fn iter(&self) -> impl Iterator<Item = Result<StoredClaim, StoreError>> + '_ {
-        self.claims.iter().map(|item| {
-            let (k, v) = item?;
-            decode_claim(&k, &v)
-        })
     }
 
     /// Judges every claim of an analysis (none for an off-topic article).
@@ -666,7 +663,7 @@ impl ClaimIndex {
                 what: format!("claims/{key}"),
                 reason: "in the index but not in the store".into(),
             })?;
-            let claim = records::decode_claim_head(&format!("claims/{key}"), &bytes)?;
+            let claim = records::decode_claim_head(key.as_bytes(), &bytes)?;
             let has = |sorted: &[&str], f: &str| sorted.binary_search(&f).is_ok();
             for f in draft.features.iter().filter(|f| !f.starts_with("W:")) {
                 if has(&claim.features, f) {

@@ -137,11 +137,14 @@ pub struct ClaimHeadV1<'a> {
     pub source_url: &'a str,
 }
 
-/// Decodes the head of a stored claim (see [`ClaimHead`]).
-pub fn decode_claim_head<'a>(what: &str, bytes: &'a [u8]) -> Result<ClaimHeadV1<'a>, StoreError> {
+/// Decodes the head of the stored claim `id` (see [`ClaimHead`]).
+pub fn decode_claim_head<'a>(id: &[u8], bytes: &'a [u8]) -> Result<ClaimHeadV1<'a>, StoreError> {
     match postcard::take_from_bytes::<ClaimHead<'a>>(bytes) {
         Ok((ClaimHead::V1(head), _rest)) => Ok(head),
-        Err(e) => Err(StoreError::Corrupt { what: what.to_string(), reason: e.to_string() }),
+        Err(e) => Err(StoreError::Corrupt {
+            what: format!("claims/{}", String::from_utf8_lossy(id)),
+            reason: e.to_string(),
+        }),
     }
 }
 
