@@ -141,6 +141,7 @@ pub struct RawClaims {
     pub detail_threshold: f64,
     pub max_candidates: u64,
     pub max_postings: u64,
+    pub index_memory: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -277,11 +278,20 @@ pub struct ClaimsConfig {
     pub max_candidates: usize,
     /// Postings read per draft (rarest feature first) when gathering candidates.
     pub max_postings: usize,
+    /// Bytes of the newest claims' index kept in memory; older claims are judged from the
+    /// on-disk index.
+    pub index_memory: u64,
 }
 
 impl Default for ClaimsConfig {
     fn default() -> Self {
-        ClaimsConfig { known_threshold: 0.6, detail_threshold: 0.8, max_candidates: 12, max_postings: 600 }
+        ClaimsConfig {
+            known_threshold: 0.6,
+            detail_threshold: 0.8,
+            max_candidates: 12,
+            max_postings: 600,
+            index_memory: 24 << 20,
+        }
     }
 }
 
@@ -800,6 +810,7 @@ fn validate(raw: RawConfig, origins: &Origins, sources: Vec<String>) -> Result<C
         detail_threshold: c.detail_threshold as f32,
         max_candidates: v.nonzero("claims.max_candidates", c.max_candidates),
         max_postings: v.nonzero("claims.max_postings", c.max_postings),
+        index_memory: v.size("claims.index_memory", &c.index_memory),
     };
 
     let mut feeds = Vec::with_capacity(raw.feeds.len());

@@ -89,6 +89,7 @@ const T_PROVENANCE: usize = 2;
 const T_OUTBOX: usize = 3;
 const T_DEDUP: usize = 4; // dedup::TREES trees: fingerprints, url keys, hashes, LSH buckets
 const T_CLAIMS: usize = T_DEDUP + dedup::TREES;
+const T_CLAIMS_HOT: usize = T_CLAIMS + 1;
 
 impl Ingest {
     /// Processing for the daemon: new claims of feed articles go to the sinks of `alerts`.
@@ -113,7 +114,7 @@ impl Ingest {
             store.tree(trees::OUTBOX)?,
         ];
         all.extend(dedup.trees().iter().map(|t| (*t).clone()));
-        all.push(claims.tree().clone());
+        all.extend(claims.trees().iter().map(|t| (*t).clone()));
         Ok(Ingest {
             inner: Arc::new(Inner {
                 store: store.clone(),
@@ -325,7 +326,8 @@ impl Ingest {
             txs[T_BODIES].insert(&body_key, article.text.as_bytes())?;
             dedup::insert_in(&txs[T_DEDUP..T_CLAIMS], fp)?;
             for (i, draft) in plan.new.iter().enumerate() {
-                let (id, is_new) = insert_in(&txs[T_CLAIMS], draft, &source, article.seen_at)?;
+                let (id, is_new) =
+                    insert_in(&txs[T_CLAIMS], &txs[T_CLAIMS_HOT], draft, &source, article.seen_at)?;
                 if is_new {
                     inserted.push(i);
                 }

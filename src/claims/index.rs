@@ -1,32 +1,35 @@
-//! The claim store: stored claims (tree `claims`, the record of truth) and, in memory, every
-//! claim's facts as feature numbers with an inverted index feature → claims. The read side,
-//! [`ClaimIndex`], judges drafts: candidates come from the postings of the draft's rarest
-//! features (a bounded budget), each is scored by how much of the draft's rarity-weighted facts
-//! it carries, and hard rules decide what a score cannot: a quantity of the same kind with
-//! another value, a number, name, place or date the store has never seen, or a reversed polarity
-//! make a claim new.
+//! The claim store: stored claims (tree `claims`, the record of truth) and the index that
+//! judges drafts against them. The read side, [`ClaimIndex`], finds candidates in the postings
+//! of the draft's rarest features (a bounded budget), scores each by how much of the draft's
+//! rarity-weighted facts it carries, and lets hard rules decide what a score cannot: a quantity
+//! of the same kind with another value, a number, name, place or date the store has never seen,
+//! or a reversed polarity make a claim new.
 //!
 //! The write side ([`insert_in`], [`corroborate_in`]) works inside a sled transaction owned by
 //! the caller, so an article, its claims and its alerts commit together; the caller then hands
 //! the inserted claims to [`ClaimIndex::remember`].
 //!
-//! Trade-off: the index lives in memory (about 100–200 bytes per claim) and is rebuilt from the
-//! `claims` tree at start-up, so judging never waits on the disk; document frequencies are exact
-//! but the candidate scan is capped, so a claim whose only shared features are extremely common
-//! may miss its match in a huge store.
+//! Two tiers: the newest claims are indexed in memory (about 300 bytes each, up to
+//! `claims.index_memory`, listed in `claims_hot` and rebuilt at start-up); when memory is full,
+//! the oldest half moves to an on-disk index (`claim_postings`, `claim_counts`) in one
+//! transaction. A judgement reads memory first, then disk chunks, within the same budget, so
+//! memory stays bounded whatever the store's size and the newest claims are judged without the
+//! disk. Document frequencies are exact; the candidate scan is capped, so a claim whose only
+//! shared features are extremely common may miss its match in a huge store.
 
 use rustc_hash::FxHashMap;
+use std::convert::Infallible;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use chrono::{DateTime, TimeZone, Utc};
-use sled::transaction::{TransactionalTree, UnabortableTransactionError};
+use sled::transaction::{TransactionError, Transactional, TransactionalTree, UnabortableTransactionError};
 
 use crate::claims::lexicon::EntityKind;
 use crate::claims::{Analysis, ClaimDraft, ClaimId, Engine};
 use crate::config::ClaimsConfig;
 use crate::model::{ArticleVerdict, ClaimVerdict};
-use crate::store::records::{self, ClaimRecord, ClaimV1, SourceV1};
-use crate::store::{trees, Store, StoreError};
+use crate::store::records::{self, ClaimHeadV1, ClaimRecord, ClaimV1, SourceV1};
+use crate::store::{meta_keys, trees, Store, StoreError};
 
 /// Length of a claim id (16 hex digits).
 const ID_LEN: usize = 16;
@@ -114,12 +117,13 @@ fn id_number(id: &str) -> Option<u64> {
     u64::from_str_radix(id, 16).ok()
 }
 
-/// Stores `draft` inside the caller's transaction, or, when the same claim (same id) is already
-/// stored, records `source` as corroborating it. Returns the claim's id and whether it was
-/// inserted (then the caller tells the index with [`ClaimIndex::remember`] once the
-/// transaction has committed).
+/// Stores `draft` inside the caller's transaction (trees `claims` and `claims_hot`, see
+/// [`ClaimIndex::trees`]), or, when the same claim (same id) is already stored, records `source`
+/// as corroborating it. Returns the claim's id and whether it was inserted (then the caller
+/// tells the index with [`ClaimIndex::remember`] once the transaction has committed).
 pub fn insert_in(
     claims: &TransactionalTree,
+    hot: &TransactionalTree,
     draft: &ClaimDraft,
     source: &ClaimSource,
     seen_at: DateTime<Utc>,
@@ -130,12 +134,12 @@ pub fn insert_in(
         return Ok((id, false));
     }
     claims.insert(id.as_bytes(), claim_record(draft, source, seen_at))?;
+    hot.insert(id.as_bytes(), &seen_at.timestamp().to_be_bytes())?;
     Ok((id, true))
 }
 
-/// The stored record of a newly seen claim (for [`insert_in`], and for bulk loads that write
-/// records with a `sled::Batch` and then open the index).
-pub fn claim_record(draft: &ClaimDraft, source: &ClaimSource, seen_at: DateTime<Utc>) -> Vec<u8> {
+/// The stored record of a newly seen claim.
+fn claim_record(draft: &ClaimDraft, source: &ClaimSource, seen_at: DateTime<Utc>) -> Vec<u8> {
     records::encode(&ClaimRecord::V1(ClaimV1 {
         text: draft.text.clone(),
         lang: draft.lang.clone(),
@@ -179,27 +183,30 @@ pub fn corroborate_in(
     Ok(true)
 }
 
-/// What judging reads: every stored claim's facts as feature numbers and the postings feature →
-/// claims, in memory. Built from the `claims` tree when the index opens and extended by
-/// [`ClaimIndex::remember`] after each commit, so a judgement never touches the disk until it
-/// reads the one claim it names.
+/// What judging reads of the newest claims: their facts as feature numbers and the postings
+/// feature → claims, in memory. Rebuilt from `claims_hot` when the index opens and extended by
+/// [`ClaimIndex::remember`] after each commit; when it outgrows `claims.index_memory`, its
+/// oldest half moves to the on-disk index ([`ClaimIndex::seal`]).
 #[derive(Default)]
 struct Memory {
     numbers: FxHashMap<Arc<str>, u32>,
     names: Vec<Arc<str>>,
     /// Per feature number: the claims that carry it themselves (not in their setting), oldest
-    /// first. Its length is the feature's document frequency.
+    /// first. Its length is the feature's document frequency in memory.
     postings: Vec<Vec<u32>>,
-    /// Per claim slot: its id, and its facts. Ids live apart so that ranking hundreds of
-    /// candidates by id reads one compact array.
+    /// Per claim slot (in first-seen order): its id, and its facts. Ids live apart so that
+    /// ranking hundreds of candidates by id reads one compact array.
     ids: Vec<u64>,
     claims: Vec<Facts>,
     langs: Vec<Box<str>>,
     /// Estimated heap bytes of all the above (for `claimwatch_claim_index_memory_bytes`).
     bytes: usize,
+    /// Claims in the on-disk index, and the number of its next postings chunk.
+    cold: u64,
+    next_chunk: u64,
 }
 
-/// One stored claim in memory.
+/// One stored claim's facts.
 struct Facts {
     lang: u16,
     /// Its own feature numbers, sorted, then those of its setting, sorted.
@@ -222,13 +229,10 @@ impl Memory {
         self.numbers.get(feature).copied()
     }
 
-    fn df(&self, feature: &str) -> u32 {
-        self.df_of(self.number(feature))
-    }
-
-    /// How many claims carry the feature numbered `number` themselves (0 for an unknown one).
-    fn df_of(&self, number: Option<u32>) -> u32 {
-        number.map_or(0, |n| self.postings[n as usize].len() as u32)
+    /// How many claims in memory carry the feature numbered `number` themselves (0 for a number
+    /// that only a judgement knows, see [`Names`]).
+    fn df_of(&self, number: u32) -> u32 {
+        self.postings.get(number as usize).map_or(0, |p| p.len() as u32)
     }
 
     fn intern(&mut self, feature: &str) -> u32 {
@@ -274,33 +278,152 @@ impl Memory {
         self.ids.push(id);
         self.claims.push(Facts { lang, numbers: numbers.into_boxed_slice(), own });
     }
+
+    /// The same memory without its oldest `cut` claims (names no longer used are dropped).
+    fn without_oldest(&self, cut: usize) -> Memory {
+        let mut rest = Memory { cold: self.cold, next_chunk: self.next_chunk, ..Memory::default() };
+        let name = |n: &u32| self.names[*n as usize].clone();
+        for (id, facts) in self.ids.iter().zip(&self.claims).skip(cut) {
+            let own: Vec<Arc<str>> = facts.features().iter().map(name).collect();
+            let context: Vec<Arc<str>> = facts.context().iter().map(name).collect();
+            rest.add(*id, &self.langs[facts.lang as usize], &own, &context);
+        }
+        rest
+    }
 }
 
-/// A draft resolved against the memory once, so that comparing it with each candidate is
-/// binary searches over small sorted arrays.
+/// Feature and language numbers for one judgement: the memory's, extended by the names the
+/// memory does not hold (a draft's unseen features, the features of claims read from disk).
+/// An extended number is in no claim in memory, so it matches only what was read with it.
+struct Names<'m> {
+    memory: &'m Memory,
+    extra: FxHashMap<Box<str>, u32>,
+    extra_names: Vec<Box<str>>,
+    extra_langs: Vec<Box<str>>,
+}
+
+impl<'m> Names<'m> {
+    fn new(memory: &'m Memory) -> Names<'m> {
+        Names { memory, extra: FxHashMap::default(), extra_names: Vec::new(), extra_langs: Vec::new() }
+    }
+
+    fn number(&mut self, name: &str) -> u32 {
+        if let Some(n) = self.memory.number(name).or_else(|| self.extra.get(name).copied()) {
+            return n;
+        }
+        let n = (self.memory.names.len() + self.extra_names.len()) as u32;
+        self.extra_names.push(name.into());
+        self.extra.insert(name.into(), n);
+        n
+    }
+
+    fn name(&self, number: u32) -> &str {
+        let held = self.memory.names.len();
+        match (number as usize).checked_sub(held) {
+            None => &self.memory.names[number as usize],
+            Some(i) => &self.extra_names[i],
+        }
+    }
+
+    fn lang(&mut self, lang: &str) -> u16 {
+        let held = self.memory.langs.len();
+        if let Some(i) = self.memory.langs.iter().position(|l| **l == *lang) {
+            return i as u16;
+        }
+        if let Some(i) = self.extra_langs.iter().position(|l| **l == *lang) {
+            return (held + i) as u16;
+        }
+        self.extra_langs.push(lang.into());
+        (held + self.extra_langs.len() - 1) as u16
+    }
+
+    fn sorted(&mut self, names: &[&str]) -> Vec<u32> {
+        let mut numbers: Vec<u32> = names.iter().map(|f| self.number(f)).collect();
+        numbers.sort_unstable();
+        numbers.dedup();
+        numbers
+    }
+
+    /// The facts of a stored claim read from disk, in this judgement's numbers.
+    fn facts(&mut self, head: &ClaimHeadV1<'_>) -> Facts {
+        let mut numbers = self.sorted(&head.features);
+        let own = numbers.len() as u32;
+        numbers.extend(self.sorted(&head.context));
+        Facts { lang: self.lang(head.lang), numbers: numbers.into_boxed_slice(), own }
+    }
+}
+
+/// Postings of a feature per chunk of the on-disk index, at most this many claim ids each.
+const CHUNK: usize = 256;
+
+/// The key prefix of `feature`'s chunks in `claim_postings`.
+fn postings_prefix(feature: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(feature.len() + 9);
+    key.extend_from_slice(feature.as_bytes());
+    key.push(0);
+    key
+}
+
+fn be_u32(bytes: &[u8]) -> u32 {
+    bytes.try_into().map(u32::from_be_bytes).unwrap_or(0)
+}
+
+fn be_u64(bytes: &[u8]) -> u64 {
+    bytes.try_into().map(u64::from_be_bytes).unwrap_or(0)
+}
+
+/// The outcome of a transaction that never aborts by itself.
+fn committed(result: Result<(), TransactionError<Infallible>>) -> Result<(), StoreError> {
+    result.map_err(|error| match error {
+        TransactionError::Storage(error) => StoreError::from(error),
+        TransactionError::Abort(never) => match never {},
+    })
+}
+
+fn index_meta(cold: u64, next_chunk: u64) -> [u8; 16] {
+    let mut meta = [0u8; 16];
+    meta[..8].copy_from_slice(&cold.to_be_bytes());
+    meta[8..].copy_from_slice(&next_chunk.to_be_bytes());
+    meta
+}
+/// A draft resolved once against the index (its numbers, its features' document frequencies),
+/// so that comparing it with each candidate is binary searches over small sorted arrays.
 struct Probe<'d> {
-    lang: Option<u16>,
+    lang: u16,
     /// Features that count in the score: number, weight (type × rarity), and for a role pair
     /// (`R:actor~concept`) the numbers of its two parts.
-    facts: Vec<(Option<u32>, f32, Option<(Option<u32>, Option<u32>)>)>,
+    facts: Vec<(u32, f32, Option<(u32, u32)>)>,
     /// Same-language stems (`W:`) with their rarity weight, and their total.
-    words: Vec<(Option<u32>, f32)>,
+    words: Vec<(u32, f32)>,
     word_total: f32,
     /// Concepts the draft denies: name, `C:` number, `G:` number.
-    denied: Vec<(&'d str, Option<u32>, Option<u32>)>,
+    denied: Vec<(&'d str, u32, u32)>,
     /// Concepts the draft states without denying them: name, `G:` number.
-    affirmed: Vec<(&'d str, Option<u32>)>,
+    affirmed: Vec<(&'d str, u32)>,
     /// Quantities: the feature, its `V:value` number, its `Q:unit:` prefix (none for bare counts).
-    quantities: Vec<(&'d str, Option<u32>, Option<&'d str>)>,
-    /// Indexed features with their number and document frequency.
-    indexed: Vec<(&'d str, Option<u32>, u32, f32)>,
+    quantities: Vec<(&'d str, u32, Option<&'d str>)>,
+    /// Indexed features with their number, document frequency (memory and disk) and weight.
+    indexed: Vec<(&'d str, u32, u32, f32)>,
+}
+
+/// A claim that may repeat the draft: a slot in memory, or an id in the on-disk index.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Candidate {
+    Memory(u32),
+    Disk(u64),
 }
 
 impl<'d> Probe<'d> {
-    fn new(memory: &Memory, draft: &'d ClaimDraft) -> Probe<'d> {
-        let n = memory.claims.len() as f32;
+    /// `cold_df` counts the claims of the on-disk index that carry a feature themselves.
+    fn new(
+        names: &mut Names<'_>,
+        draft: &'d ClaimDraft,
+        stored: u64,
+        mut cold_df: impl FnMut(&str) -> Result<u32, StoreError>,
+    ) -> Result<Probe<'d>, StoreError> {
+        let n = stored as f32;
         let mut probe = Probe {
-            lang: memory.langs.iter().position(|l| **l == *draft.lang).map(|i| i as u16),
+            lang: names.lang(&draft.lang),
             facts: Vec::new(),
             words: Vec::new(),
             word_total: 0.0,
@@ -311,16 +434,16 @@ impl<'d> Probe<'d> {
         };
         // The number of `prefix` + `name`, through one reused buffer.
         let mut key = String::new();
-        let mut number_of = |prefix: &str, name: &str| {
+        let mut number_of = |names: &mut Names<'_>, prefix: &str, name: &str| {
             key.clear();
             key.push_str(prefix);
             key.push_str(name);
-            memory.number(&key)
+            names.number(&key)
         };
         for f in draft.features.iter().map(String::as_str) {
-            let number = memory.number(f);
+            let number = names.number(f);
             let weight = if indexed(f) {
-                let df = memory.df_of(number);
+                let df = names.memory.df_of(number) + cold_df(f)?;
                 let idf = ((n + 1.0) / (df as f32 + 0.5)).ln().max(0.1);
                 probe.indexed.push((f, number, df, idf));
                 idf
@@ -331,7 +454,7 @@ impl<'d> Probe<'d> {
             if tw > 0.0 {
                 let role = f.strip_prefix("R:").map(|pair| {
                     let (e, c) = pair.split_once('~').unwrap_or((pair, ""));
-                    (number_of("E:", e), number_of("C:", c))
+                    (number_of(names, "E:", e), number_of(names, "C:", c))
                 });
                 probe.facts.push((number, tw * weight, role));
             }
@@ -340,29 +463,34 @@ impl<'d> Probe<'d> {
                 probe.word_total += weight;
             }
             if let Some(g) = f.strip_prefix("G:") {
-                probe.denied.push((g, number_of("C:", g), number));
+                probe.denied.push((g, number_of(names, "C:", g), number));
             }
             if let Some(c) = f.strip_prefix("C:") {
                 if !draft.has(&format!("G:{c}")) {
-                    probe.affirmed.push((c, number_of("G:", c)));
+                    probe.affirmed.push((c, number_of(names, "G:", c)));
                 }
             }
             if let Some(rest) = f.strip_prefix("Q:") {
                 let (unit, value) = rest.split_once(':').unwrap_or((rest, ""));
                 let prefix = if unit == "n" { None } else { f.get(..unit.len() + 3) };
-                probe.quantities.push((f, number_of("V:", value), prefix));
+                probe.quantities.push((f, number_of(names, "V:", value), prefix));
             }
         }
-        probe
+        Ok(probe)
     }
 
     /// Candidates from the postings of the selective features, rarest first, with the summed
     /// weight of the features that found them; the best `max_candidates`.
-    fn candidates(&self, memory: &Memory, config: &ClaimsConfig) -> Vec<u32> {
-        let n = memory.claims.len() as u64;
+    fn candidates(
+        &self,
+        memory: &Memory,
+        postings: &sled::Tree,
+        config: &ClaimsConfig,
+    ) -> Result<Vec<Candidate>, StoreError> {
+        let n = memory.claims.len() as u64 + memory.cold;
         // A feature carried by a large share of the store (a country, a common word) selects
         // nothing and is skipped; when nothing selective is left, the three rarest are used.
-        let mut by_rarity: Vec<&(&str, Option<u32>, u32, f32)> =
+        let mut by_rarity: Vec<&(&str, u32, u32, f32)> =
             self.indexed.iter().filter(|(_, _, df, _)| *df > 0).collect();
         by_rarity.sort_by(|a, b| a.2.cmp(&b.2).then_with(|| a.0.cmp(b.0)));
         let selective_cap = (n / 20).max(config.max_postings as u64 / 4).max(64);
@@ -371,18 +499,29 @@ impl<'d> Probe<'d> {
             chosen = by_rarity.iter().take(3).collect();
         }
         // `max_postings` is the budget of postings read per draft, spent rarest feature first
-        // and newest claim first: rare features (names, numbers, places) find a repeat at once.
+        // and newest claim first (memory, then the on-disk chunks): rare features (names,
+        // numbers, places) find a repeat at once.
         let mut budget = config.max_postings;
-        let mut summed: FxHashMap<u32, f32> = FxHashMap::default();
+        let mut summed: FxHashMap<Candidate, f32> = FxHashMap::default();
         summed.reserve(budget);
-        for (f, number, _, weight) in chosen.into_iter().copied() {
-            let Some(number) = number else { continue };
+        for (f, number, df, weight) in chosen.into_iter().copied() {
             let w = weight * if f.starts_with("W:") { 0.5 } else { type_weight(f).max(0.2) };
-            let postings = &memory.postings[*number as usize];
-            let take = budget.min(postings.len());
-            budget -= take;
-            for slot in postings.iter().rev().take(take) {
-                *summed.entry(*slot).or_default() += w;
+            let in_memory = memory.postings.get(*number as usize).map_or(&[][..], Vec::as_slice);
+            for slot in in_memory.iter().rev().take(budget) {
+                *summed.entry(Candidate::Memory(*slot)).or_default() += w;
+            }
+            budget -= budget.min(in_memory.len());
+            if budget > 0 && *df as usize > in_memory.len() {
+                for chunk in postings.scan_prefix(postings_prefix(f)) {
+                    let (_, ids) = chunk?;
+                    for id in ids.chunks_exact(8).take(budget) {
+                        *summed.entry(Candidate::Disk(be_u64(id))).or_default() += w;
+                    }
+                    budget -= budget.min(ids.len() / 8);
+                    if budget == 0 {
+                        break;
+                    }
+                }
             }
             if budget == 0 {
                 break;
@@ -391,24 +530,28 @@ impl<'d> Probe<'d> {
         // The best `max_candidates`, ties to the lower claim id (the same choice after a
         // restart): keep what scores at least the k-th best score, then rank only those by id.
         let k = config.max_candidates;
-        let mut best: Vec<(f32, u32)> = summed.into_iter().map(|(slot, w)| (w, slot)).collect();
+        let mut best: Vec<(f32, Candidate)> = summed.into_iter().map(|(c, w)| (w, c)).collect();
         if best.len() > k {
             let (_, kth, _) = best.select_nth_unstable_by(k - 1, |a, b| b.0.total_cmp(&a.0));
             let kth = kth.0;
             best.retain(|(w, _)| *w >= kth);
         }
-        let mut ranked: Vec<(f32, u64, u32)> =
-            best.into_iter().map(|(w, slot)| (w, memory.ids[slot as usize], slot)).collect();
+        let id_of = |c: Candidate| match c {
+            Candidate::Memory(slot) => memory.ids[slot as usize],
+            Candidate::Disk(id) => id,
+        };
+        let mut ranked: Vec<(f32, u64, Candidate)> =
+            best.into_iter().map(|(w, c)| (w, id_of(c), c)).collect();
         ranked.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         ranked.truncate(k);
-        ranked.into_iter().map(|(_, _, slot)| slot).collect()
+        Ok(ranked.into_iter().map(|(_, _, c)| c).collect())
     }
 
     /// Scores how much of the draft's facts `claim` carries (its setting counting partly), and
     /// states the hard rule that makes them different claims, if one does.
-    fn compare(&self, memory: &Memory, claim: &Facts) -> (f32, Option<Objection<'d>>) {
-        let in_claim = |n: Option<u32>| n.is_some_and(|n| claim.features().binary_search(&n).is_ok());
-        let in_context = |n: Option<u32>| n.is_some_and(|n| claim.context().binary_search(&n).is_ok());
+    fn compare(&self, names: &Names<'_>, claim: &Facts) -> (f32, Option<Objection<'d>>) {
+        let in_claim = |n: u32| claim.features().binary_search(&n).is_ok();
+        let in_context = |n: u32| claim.context().binary_search(&n).is_ok();
         let mut total = 0.0f32;
         let mut matched = 0.0f32;
         let mut own = 0.0f32;
@@ -429,7 +572,7 @@ impl<'d> Probe<'d> {
             }
         }
         let mut score = if total > 0.0 { matched / total } else { 0.0 };
-        if self.lang == Some(claim.lang) && self.word_total > 0.0 {
+        if self.lang == claim.lang && self.word_total > 0.0 {
             let shared: f32 = self.words.iter().filter(|(n, _)| in_claim(*n)).map(|(_, w)| w).sum();
             score = score.max(0.5 * score + 0.5 * shared / self.word_total);
         }
@@ -458,7 +601,7 @@ impl<'d> Probe<'d> {
                 continue;
             }
             if let Some(prefix) = unit_prefix {
-                if claim.features().iter().any(|n| memory.names[*n as usize].starts_with(prefix)) {
+                if claim.features().iter().any(|n| names.name(*n).starts_with(prefix)) {
                     return (score, Some(Objection::OtherQuantity(q)));
                 }
             }
@@ -498,9 +641,14 @@ impl std::fmt::Display for Objection<'_> {
 }
 
 /// The read side of the claim store.
+/// The read side of the claim store.
 #[derive(Clone)]
 pub struct ClaimIndex {
     claims: sled::Tree,
+    hot: sled::Tree,
+    postings: sled::Tree,
+    counts: sled::Tree,
+    meta: sled::Tree,
     memory: Arc<RwLock<Memory>>,
     config: ClaimsConfig,
 }
@@ -524,34 +672,178 @@ fn type_weight(feature: &str) -> f32 {
 }
 
 impl ClaimIndex {
-    /// Opens the `claims` tree of `store` and reads every stored claim's facts into memory.
+    /// Opens the claim trees of `store` and reads the newest claims' facts (`claims_hot`) into
+    /// memory, in the order they were first seen. A store written before the on-disk index
+    /// existed has every claim adopted as newest, then moved to disk as memory fills.
     pub fn open(store: &Store, config: &ClaimsConfig) -> Result<ClaimIndex, StoreError> {
-        let claims = store.tree(trees::CLAIMS)?;
+        let index = ClaimIndex {
+            claims: store.tree(trees::CLAIMS)?,
+            hot: store.tree(trees::CLAIMS_HOT)?,
+            postings: store.tree(trees::CLAIM_POSTINGS)?,
+            counts: store.tree(trees::CLAIM_COUNTS)?,
+            meta: store.tree(trees::META)?,
+            memory: Arc::default(),
+            config: config.clone(),
+        };
         let mut memory = Memory::default();
-        let mut first_seen = Vec::new();
-        for item in claims.iter() {
-            let (key, bytes) = item?;
+        match index.meta.get(meta_keys::CLAIM_INDEX)? {
+            Some(meta) if meta.len() == 16 => {
+                memory.cold = be_u64(&meta[..8]);
+                memory.next_chunk = be_u64(&meta[8..]);
+            }
+            Some(_) => {
+                return Err(StoreError::Corrupt {
+                    what: "meta/claim_index".into(),
+                    reason: "not 16 bytes".into(),
+                })
+            }
+            None => index.adopt_all()?,
+        }
+        let mut newest = Vec::new();
+        for item in index.hot.iter() {
+            let (key, first_seen) = item?;
             let id =
                 std::str::from_utf8(&key).ok().and_then(id_number).ok_or_else(|| StoreError::Corrupt {
-                    what: format!("claims/{}", String::from_utf8_lossy(&key)),
+                    what: format!("claims_hot/{}", String::from_utf8_lossy(&key)),
                     reason: "the key is not a claim id".into(),
                 })?;
-            let head = records::decode_claim_head(&key, &bytes)?;
+            newest.push((be_u64(&first_seen), id));
+        }
+        // Slots in the order the claims were first seen, as `remember` appends them, so that the
+        // postings budget reads the same (newest) claims before and after a restart.
+        newest.sort_unstable();
+        for (_, id) in newest {
+            let key = format!("{id:0width$x}", width = ID_LEN);
+            let bytes = index.claims.get(&key)?.ok_or_else(|| StoreError::Corrupt {
+                what: format!("claims_hot/{key}"),
+                reason: "in the index but not in the store".into(),
+            })?;
+            let head = records::decode_claim_head(key.as_bytes(), &bytes)?;
             memory.add(id, head.lang, &head.features, &head.context);
-            first_seen.push(head.first_seen);
+            index.keep_within_budget(&mut memory)?;
         }
-        // Postings in the order the claims were first seen, as `remember` appends them, so that
-        // the postings budget reads the same (newest) claims before and after a restart.
-        for postings in &mut memory.postings {
-            postings.sort_unstable_by_key(|slot| (first_seen[*slot as usize], memory.ids[*slot as usize]));
-        }
-        crate::metrics::claim_index(memory.claims.len(), memory.bytes);
-        Ok(ClaimIndex { claims, memory: Arc::new(RwLock::new(memory)), config: config.clone() })
+        crate::metrics::claim_index(memory.claims.len() + memory.cold as usize, memory.bytes);
+        *index.memory.write().unwrap_or_else(PoisonError::into_inner) = memory;
+        Ok(index)
     }
 
-    /// The `claims` tree, for a caller's transaction.
-    pub fn tree(&self) -> &sled::Tree {
-        &self.claims
+    /// Lists every stored claim in `claims_hot` (a store from before the on-disk index), in
+    /// batches, then records that the on-disk index exists (empty). Safe to run again if killed.
+    fn adopt_all(&self) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        let mut pending = 0;
+        for item in self.claims.iter() {
+            let (key, bytes) = item?;
+            let head = records::decode_claim_head(&key, &bytes)?;
+            batch.insert(key, &head.first_seen.to_be_bytes());
+            pending += 1;
+            if pending == 10_000 {
+                self.hot.apply_batch(std::mem::take(&mut batch))?;
+                pending = 0;
+            }
+        }
+        self.hot.apply_batch(batch)?;
+        self.meta.insert(meta_keys::CLAIM_INDEX, &index_meta(0, 0))?;
+        Ok(())
+    }
+
+    /// Moves the oldest half of the claims in memory to the on-disk index when memory holds
+    /// more than `claims.index_memory`.
+    fn keep_within_budget(&self, memory: &mut Memory) -> Result<(), StoreError> {
+        if (memory.bytes as u64) <= self.config.index_memory || memory.claims.len() < 2 {
+            return Ok(());
+        }
+        let started = std::time::Instant::now();
+        let moved = self.seal(memory)?;
+        tracing::info!(
+            claims = moved,
+            on_disk = memory.cold,
+            in_memory = memory.claims.len(),
+            secs = started.elapsed().as_secs_f64(),
+            "older claims moved to the on-disk claim index"
+        );
+        Ok(())
+    }
+
+    /// Writes the postings of the oldest half of the claims in memory to `claim_postings` (one
+    /// chunk list per feature), adds them to `claim_counts` and takes them out of `claims_hot`,
+    /// in one transaction; then drops them from memory. Returns how many claims moved.
+    fn seal(&self, memory: &mut Memory) -> Result<usize, StoreError> {
+        let cut = memory.claims.len().div_ceil(2);
+        let mut next_chunk = memory.next_chunk;
+        let mut chunks = Vec::new();
+        let mut counts = Vec::new();
+        for (name, slots) in memory.names.iter().zip(&memory.postings) {
+            // Slots are in first-seen order, so the oldest claims' postings come first.
+            let moving = &slots[..slots.partition_point(|slot| (*slot as usize) < cut)];
+            if moving.is_empty() {
+                continue;
+            }
+            counts.push((name.as_bytes(), moving.len() as u32));
+            for part in moving.chunks(CHUNK) {
+                let mut key = postings_prefix(name);
+                key.extend_from_slice(&(u64::MAX - next_chunk).to_be_bytes());
+                next_chunk += 1;
+                let ids: Vec<u8> =
+                    part.iter().rev().flat_map(|slot| memory.ids[*slot as usize].to_be_bytes()).collect();
+                chunks.push((key, ids));
+            }
+        }
+        let moved: Vec<String> =
+            memory.ids[..cut].iter().map(|id| format!("{id:0width$x}", width = ID_LEN)).collect();
+        let cold = memory.cold + cut as u64;
+        let trees = [self.postings.clone(), self.counts.clone(), self.hot.clone(), self.meta.clone()];
+        committed(trees.as_slice().transaction(|txs| {
+            for (key, ids) in &chunks {
+                txs[0].insert(key.as_slice(), ids.as_slice())?;
+            }
+            for (name, added) in &counts {
+                let before = txs[1].get(name)?.map_or(0, |v| be_u32(&v));
+                txs[1].insert(*name, &(before + added).to_be_bytes())?;
+            }
+            for key in &moved {
+                txs[2].remove(key.as_bytes())?;
+            }
+            txs[3].insert(meta_keys::CLAIM_INDEX, &index_meta(cold, next_chunk))?;
+            Ok(())
+        }))?;
+        *memory = memory.without_oldest(cut);
+        memory.cold = cold;
+        memory.next_chunk = next_chunk;
+        Ok(cut)
+    }
+
+    /// Stores many new claims at once, outside any article (a bulk load: benchmarks, imports),
+    /// with one batch per tree, then remembers them. Claims already stored are skipped.
+    pub fn bulk_insert(
+        &self,
+        drafts: &[ClaimDraft],
+        source: &ClaimSource,
+        seen_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (mut claims, mut hot, mut new) = (sled::Batch::default(), sled::Batch::default(), Vec::new());
+        let mut seen = rustc_hash::FxHashSet::default();
+        for draft in drafts {
+            let id = draft.id();
+            if self.claims.contains_key(id.as_bytes())? || !seen.insert(id.clone()) {
+                continue;
+            }
+            claims.insert(id.as_bytes(), claim_record(draft, source, seen_at));
+            hot.insert(id.as_bytes(), &seen_at.timestamp().to_be_bytes());
+            new.push(draft);
+        }
+        committed((&self.claims, &self.hot).transaction(|(c, h)| {
+            c.apply_batch(&claims)?;
+            h.apply_batch(&hot)?;
+            Ok(())
+        }))?;
+        self.remember(new);
+        Ok(())
+    }
+
+    /// The trees [`insert_in`] writes, for a caller's transaction: `claims` and `claims_hot`.
+    pub fn trees(&self) -> [&sled::Tree; 2] {
+        [&self.claims, &self.hot]
     }
 
     fn memory(&self) -> std::sync::RwLockReadGuard<'_, Memory> {
@@ -559,6 +851,8 @@ impl ClaimIndex {
     }
 
     /// Tells the index about claims that [`insert_in`] inserted and whose transaction committed.
+    /// When memory is full, the oldest half moves to disk; if that fails (a full disk), the
+    /// claims stay in memory and the move is tried again after the next commit.
     pub fn remember<'a>(&self, drafts: impl IntoIterator<Item = &'a ClaimDraft>) {
         let mut memory = self.memory.write().unwrap_or_else(PoisonError::into_inner);
         for draft in drafts {
@@ -566,12 +860,16 @@ impl ClaimIndex {
                 memory.add(id, &draft.lang, &draft.features, &draft.context);
             }
         }
-        crate::metrics::claim_index(memory.claims.len(), memory.bytes);
+        if let Err(error) = self.keep_within_budget(&mut memory) {
+            tracing::warn!(%error, in_memory = memory.claims.len(), "could not move older claims to the on-disk claim index; they stay in memory");
+        }
+        crate::metrics::claim_index(memory.claims.len() + memory.cold as usize, memory.bytes);
     }
 
     /// Number of stored claims.
     pub fn len(&self) -> usize {
-        self.memory().claims.len()
+        let memory = self.memory();
+        memory.claims.len() + memory.cold as usize
     }
 
     pub fn is_empty(&self) -> bool {
@@ -583,9 +881,19 @@ impl ClaimIndex {
         self.memory().bytes
     }
 
+    /// How many claims of the on-disk index carry `feature` themselves.
+    fn cold_df(&self, memory: &Memory, feature: &str) -> Result<u32, StoreError> {
+        if memory.cold == 0 {
+            return Ok(0);
+        }
+        Ok(self.counts.get(feature)?.map_or(0, |v| be_u32(&v)))
+    }
+
     /// How many stored claims carry `feature` themselves.
-    pub fn df(&self, feature: &str) -> u64 {
-        self.memory().df(feature) as u64
+    pub fn df(&self, feature: &str) -> Result<u64, StoreError> {
+        let memory = self.memory();
+        let in_memory = memory.number(feature).map_or(0, |n| memory.df_of(n));
+        Ok(u64::from(in_memory) + u64::from(self.cold_df(&memory, feature)?))
     }
 
     pub fn get(&self, id: &str) -> Result<Option<StoredClaim>, StoreError> {
@@ -593,6 +901,16 @@ impl ClaimIndex {
             Some(bytes) => Ok(Some(decode_claim(id.as_bytes(), &bytes)?)),
             None => Ok(None),
         }
+    }
+
+    /// The facts of the stored claim `id`, read from `claims`, in the judgement's numbers.
+    fn read_facts(&self, id: u64, names: &mut Names<'_>) -> Result<Facts, StoreError> {
+        let key = format!("{id:0width$x}", width = ID_LEN);
+        let bytes = self.claims.get(&key)?.ok_or_else(|| StoreError::Corrupt {
+            what: format!("claim_postings → claims/{key}"),
+            reason: "in the index but not in the store".into(),
+        })?;
+        Ok(names.facts(&records::decode_claim_head(key.as_bytes(), &bytes)?))
     }
 
     /// Judges every claim of an analysis (none for an off-topic article).
@@ -605,12 +923,25 @@ impl ClaimIndex {
         // The best candidate that passes the hard rules, and the best overall, as (score, id).
         let (best_pass, best_any, novel) = {
             let memory = self.memory();
-            let probe = Probe::new(&memory, draft);
+            let mut names = Names::new(&memory);
+            let stored = memory.claims.len() as u64 + memory.cold;
+            let probe = Probe::new(&mut names, draft, stored, |f| self.cold_df(&memory, f))?;
             let mut best_pass: Option<(f32, u64)> = None;
             let mut best_any: Option<(f32, u64, Option<Objection<'_>>)> = None;
-            for slot in probe.candidates(&memory, &self.config) {
-                let (score, objection) = probe.compare(&memory, &memory.claims[slot as usize]);
-                let id = memory.ids[slot as usize];
+            for candidate in probe.candidates(&memory, &self.postings, &self.config)? {
+                let (id, read);
+                let facts = match candidate {
+                    Candidate::Memory(slot) => {
+                        id = memory.ids[slot as usize];
+                        &memory.claims[slot as usize]
+                    }
+                    Candidate::Disk(on_disk) => {
+                        id = on_disk;
+                        read = self.read_facts(on_disk, &mut names)?;
+                        &read
+                    }
+                };
+                let (score, objection) = probe.compare(&names, facts);
                 if objection.is_none() && best_pass.is_none_or(|(s, _)| score > s) {
                     best_pass = Some((score, id));
                 }
@@ -726,7 +1057,7 @@ impl ClaimIndex {
         };
         let mut dateline_novel = false;
         for f in analysis.dateline.iter().filter(|f| is_place_or_date(f)) {
-            if self.df(f) == 0 {
+            if self.df(f)? == 0 {
                 dateline_novel = true;
             }
         }
@@ -759,10 +1090,10 @@ mod tests {
     fn store_one(index: &ClaimIndex, draft: &ClaimDraft, seen_at: DateTime<Utc>) {
         let source =
             ClaimSource { url: "https://example.org/a".into(), title: None, feed: None, seed: false };
-        let (_, inserted) = index
-            .tree()
-            .transaction(|claims| {
-                insert_in(claims, draft, &source, seen_at)
+        let [claims, hot] = index.trees();
+        let (_, inserted) = (claims, hot)
+            .transaction(|(claims, hot)| {
+                insert_in(claims, hot, draft, &source, seen_at)
                     .map_err(sled::transaction::ConflictableTransactionError::<()>::from)
             })
             .unwrap();
@@ -790,8 +1121,8 @@ mod tests {
 
         let reopened = ClaimIndex::open(&store, &ClaimsConfig::default()).unwrap();
         assert_eq!(reopened.len(), 30);
-        assert_eq!(reopened.df("C:guarantee"), 30);
-        assert_eq!(reopened.df("V:7"), 1);
+        assert_eq!(reopened.df("C:guarantee").unwrap(), 30);
+        assert_eq!(reopened.df("V:7").unwrap(), 1);
         let order = |index: &ClaimIndex| -> Vec<u64> {
             let memory = index.memory();
             let n = memory.number("E:ukraine").unwrap();
@@ -805,5 +1136,62 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(a.verdict, ClaimVerdict::Known);
         assert_eq!(a.matched.unwrap().claim_id, drafts[7].id());
+    }
+    /// Claims moved to the on-disk index are judged as if they were still in memory: the same
+    /// verdicts, matches, scores and document frequencies as an index that keeps everything in
+    /// memory, while memory stays within its budget, before and after a restart.
+    #[test]
+    fn claims_moved_to_disk_are_judged_as_in_memory() {
+        let start = Utc.timestamp_opt(1_767_225_600, 0).unwrap();
+        let drafts: Vec<ClaimDraft> = (0..300)
+            .map(|i| {
+                let mut features = vec![
+                    "C:guarantee".to_string(),
+                    format!("E:country{}", i % 7),
+                    format!("Q:troops:{}", i % 11),
+                    format!("V:{}", i % 11),
+                    format!("N:{i}"),
+                    format!("W:word{}", i % 13),
+                ];
+                if i % 5 == 0 {
+                    features.push("G:guarantee".into());
+                }
+                features.sort();
+                let mut d = draft(&format!("Claim number {i}"), &[]);
+                d.features = features;
+                d
+            })
+            .collect();
+        let budget = ClaimsConfig { index_memory: 8 << 10, ..ClaimsConfig::default() };
+        let (dir, whole_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (store, whole_store) =
+            (Store::open(dir.path(), 1 << 20).unwrap(), Store::open(whole_dir.path(), 1 << 20).unwrap());
+        let tiered = ClaimIndex::open(&store, &budget).unwrap();
+        let whole = ClaimIndex::open(&whole_store, &ClaimsConfig::default()).unwrap();
+        for (i, d) in drafts.iter().enumerate() {
+            let seen = start + chrono::Duration::minutes(i as i64);
+            store_one(&tiered, d, seen);
+            store_one(&whole, d, seen);
+            assert!(tiered.memory_bytes() <= 8 << 10, "memory over budget after claim {i}");
+        }
+        assert!(tiered.memory().cold > 200, "most claims moved to disk");
+        let reopened = ClaimIndex::open(&store, &budget).unwrap();
+        let mut probes: Vec<ClaimDraft> = drafts.iter().step_by(37).cloned().collect();
+        let mut other = drafts[3].clone();
+        other.features = vec!["C:guarantee".into(), "E:country3".into(), "Q:troops:5".into(), "V:5".into()];
+        other.text = "Another claim".into();
+        probes.push(other);
+        for index in [&tiered, &reopened] {
+            assert_eq!(index.len(), 300);
+            for f in ["C:guarantee", "E:country3", "N:10", "G:guarantee", "W:word4", "V:404"] {
+                assert_eq!(index.df(f).unwrap(), whole.df(f).unwrap(), "{f}");
+            }
+            for probe in &probes {
+                assert_eq!(index.judge_claim(probe).unwrap(), whole.judge_claim(probe).unwrap());
+            }
+        }
+        let old = tiered.judge_claim(&drafts[0]).unwrap();
+        assert_eq!(old.verdict, ClaimVerdict::Known);
+        assert_eq!(old.matched.unwrap().claim_id, drafts[0].id());
     }
 }

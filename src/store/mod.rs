@@ -43,6 +43,14 @@ pub mod trees {
     pub const OUTBOX: &str = "outbox";
     /// Claims by id (`records::ClaimRecord`).
     pub const CLAIMS: &str = "claims";
+    /// Claim id → first seen (unix seconds, BE): the claims indexed in memory only,
+    /// rebuilt into memory at start-up.
+    pub const CLAIMS_HOT: &str = "claims_hot";
+    /// Feature, 0, chunk number (inverted, BE) → ids (u64 BE) of older claims that carry the
+    /// feature, newest chunk and newest claim first (the on-disk claim index).
+    pub const CLAIM_POSTINGS: &str = "claim_postings";
+    /// Feature → how many claims of the on-disk index carry it (u32 BE).
+    pub const CLAIM_COUNTS: &str = "claim_counts";
     /// Feed subscriptions added with `feeds add` / `feeds import`: URL → `records::Subscription`.
     pub const SUBSCRIPTIONS: &str = "subscriptions";
     /// Per-feed schedule and health: URL → `records::FeedState`.
@@ -74,6 +82,9 @@ pub mod meta_keys {
     pub const SCHEMA_VERSION: &[u8] = b"schema_version";
     /// Set once the seed set has been imported.
     pub const SEEDED: &[u8] = b"seeded";
+    /// Claims in the on-disk claim index and the next chunk number (two u64 BE); missing in a
+    /// store written before that index existed.
+    pub const CLAIM_INDEX: &[u8] = b"claim_index";
 }
 
 #[derive(Debug, Error)]

@@ -3,6 +3,7 @@
 //! committed inside a caller's transaction). The sentences here are written for these tests; they
 //! are not the dev set's.
 
+use sled::transaction::Transactional;
 use std::path::Path;
 
 use claimwatch::claims::index::{self, ClaimIndex, ClaimSource};
@@ -230,10 +231,10 @@ fn claims_commit_inside_a_callers_transaction_and_corroborate() {
     let first = ClaimSource { url: "https://example.org/a".into(), title: None, feed: None, seed: false };
     let second = ClaimSource { url: "https://example.org/b".into(), ..first.clone() };
     for source in [&first, &second, &second] {
-        let (_, inserted) = index
-            .tree()
-            .transaction(|c| {
-                index::insert_in(c, &analysis.claims[0], source, chrono::Utc::now())
+        let [claims, hot] = index.trees();
+        let (_, inserted) = (claims, hot)
+            .transaction(|(c, h)| {
+                index::insert_in(c, h, &analysis.claims[0], source, chrono::Utc::now())
                     .map_err(sled::transaction::ConflictableTransactionError::<()>::from)
             })
             .unwrap();
