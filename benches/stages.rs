@@ -614,13 +614,15 @@ fn bench_poll() {
 // ------------------------------------------------------------------------------------- memory
 
 /// Fills a fresh state dir for `articles` generated articles: 5 claims each in the claim store
-/// (built from real drafts, see `fill_claims`). The articles' own records and fingerprints are
-/// not written: the dedup store is not on this branch yet (said in the output).
-fn prefill(dir: &Path, articles: usize) -> Option<String> {
+/// (built from real drafts, see `fill_claims`) and one dedup fingerprint each, with the claim
+/// index's memory budget the daemon will have. The articles' own records, provenance and bodies
+/// are not written (said in the output).
+fn prefill(dir: &Path, articles: usize, index_memory: u64) -> Option<String> {
     if articles == 0 {
         return None;
     }
-    let config = Config::defaults_with_state_dir(dir);
+    let mut config = Config::defaults_with_state_dir(dir);
+    config.claims.index_memory = index_memory;
     let engine = claimwatch::claims::Engine::load(&config).expect("the claim engine");
     let drafts: Vec<_> = topic_articles()
         .iter()
@@ -671,6 +673,11 @@ fn bench_memory() {
         Err(_) if full() => vec![0, 20_000, 200_000, 1_000_000],
         Err(_) => vec![0, 2_000, 20_000],
     };
+    // Memory settings of the daemon under test (MiB): sled's page cache and the claim index's
+    // memory; `BENCH_CACHE` / `BENCH_INDEX_MEMORY` override them.
+    let mib =
+        |var: &str, default: u64| std::env::var(var).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+    let (cache_mib, index_mib) = (mib("BENCH_CACHE", 32), mib("BENCH_INDEX_MEMORY", 16));
     let (site, _server, base) = local_site(n);
     let bin = env!("CARGO_BIN_EXE_claimwatch");
     for articles in sizes {
@@ -680,12 +687,13 @@ fn bench_memory() {
         // start-up is the store's own.
         let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds");
         let started = Instant::now();
-        let filled = prefill(&state, articles);
+        let filled = prefill(&state, articles, index_mib << 20);
         let fill_secs = started.elapsed().as_secs_f64();
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let listen = format!("127.0.0.1:{port}");
         let mut toml = format!(
-            "state_dir = {state:?}\nseeds_dir = {seeds:?}\n[log]\nlevel = \"warn\"\n[store]\ncache_size = \"64MiB\"\n\
+            "state_dir = {state:?}\nseeds_dir = {seeds:?}\n[log]\nlevel = \"warn\"\n[store]\ncache_size = \"{cache_mib}MiB\"\n\
+             [claims]\nindex_memory = \"{index_mib}MiB\"\n\
              [fetch]\nallow_private_networks = true\nper_host_delay = \"0s\"\nper_host = 16\n\
              [server]\nlisten = \"{listen}\"\n"
         );
@@ -750,7 +758,7 @@ fn bench_memory() {
         let store_mib = dir_size(&state) as f64 / 1048576.0;
         println!(
             "memory: {articles} articles pre-filled ({}) in {fill_secs:.1} s, store {:.1} MiB before / {store_mib:.1} MiB after; \
-             daemon with {n} feeds: start-up {} , first poll done at {}, peak RSS {hwm:.1} MiB (RSS after the poll {rss:.1} MiB)",
+             daemon with {n} feeds, cache {cache_mib} MiB, claim index memory {index_mib} MiB: start-up {} , first poll done at {}, peak RSS {hwm:.1} MiB (RSS after the poll {rss:.1} MiB)",
             filled.unwrap_or_else(|| "empty store".into()),
             store_before as f64 / 1048576.0,
             startup.map(|s| format!("{:.0} ms", s * 1e3)).unwrap_or_else(|| "never ready".into()),
@@ -758,7 +766,7 @@ fn bench_memory() {
         );
         println!(
             "SCALE {}",
-            json!({"articles": articles, "feeds": n, "startup_s": startup, "first_poll_s": poll_secs,
+            json!({"articles": articles, "feeds": n, "cache_mib": cache_mib, "index_memory_mib": index_mib, "startup_s": startup, "first_poll_s": poll_secs,
                 "daemon_rss_mib": hwm, "store_mib": store_mib, "fill_s": fill_secs, "machine": machine()})
         );
     }
@@ -876,6 +884,11 @@ fn bench_claims() {
     );
     assert!(!drafts.is_empty(), "no claim drafts: is the topic corpus there?");
     let mut results = Vec::new();
+    // `BENCH_INDEX_MEMORY=8` (MiB) sets `claims.index_memory`: more claims judged from disk.
+    let mut template = template;
+    if let Some(mib) = std::env::var("BENCH_INDEX_MEMORY").ok().and_then(|v| v.parse::<u64>().ok()) {
+        template.claims.index_memory = mib << 20;
+    }
     for n in claim_sizes() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), template.store.cache_size).unwrap();

@@ -290,7 +290,7 @@ impl Default for ClaimsConfig {
             detail_threshold: 0.8,
             max_candidates: 12,
             max_postings: 600,
-            index_memory: 24 << 20,
+            index_memory: 32 << 20,
         }
     }
 }

@@ -11,14 +11,15 @@
 //!
 //! Two tiers: the newest claims are indexed in memory (about 300 bytes each, up to
 //! `claims.index_memory`, listed in `claims_hot` and rebuilt at start-up); when memory is full,
-//! the oldest half moves to an on-disk index (`claim_postings`, `claim_counts`) in one
-//! transaction. A judgement reads memory first, then disk chunks, within the same budget, so
+//! the oldest quarter moves to an on-disk index (`claim_postings`, `claim_counts`), a
+//! transaction per group of claims. A judgement reads memory first, then disk chunks, within the same budget, so
 //! memory stays bounded whatever the store's size and the newest claims are judged without the
 //! disk. Document frequencies are exact; the candidate scan is capped, so a claim whose only
 //! shared features are extremely common may miss its match in a huge store.
 
 use rustc_hash::FxHashMap;
 use std::convert::Infallible;
+use std::rc::Rc;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -186,7 +187,7 @@ pub fn corroborate_in(
 /// What judging reads of the newest claims: their facts as feature numbers and the postings
 /// feature → claims, in memory. Rebuilt from `claims_hot` when the index opens and extended by
 /// [`ClaimIndex::remember`] after each commit; when it outgrows `claims.index_memory`, its
-/// oldest half moves to the on-disk index ([`ClaimIndex::seal`]).
+/// oldest quarter moves to the on-disk index ([`ClaimIndex::seal`]).
 #[derive(Default)]
 struct Memory {
     numbers: FxHashMap<Arc<str>, u32>,
@@ -297,8 +298,8 @@ impl Memory {
 /// An extended number is in no claim in memory, so it matches only what was read with it.
 struct Names<'m> {
     memory: &'m Memory,
-    extra: FxHashMap<Box<str>, u32>,
-    extra_names: Vec<Box<str>>,
+    extra: FxHashMap<Rc<str>, u32>,
+    extra_names: Vec<Rc<str>>,
     extra_langs: Vec<Box<str>>,
 }
 
@@ -312,8 +313,9 @@ impl<'m> Names<'m> {
             return n;
         }
         let n = (self.memory.names.len() + self.extra_names.len()) as u32;
-        self.extra_names.push(name.into());
-        self.extra.insert(name.into(), n);
+        let name: Rc<str> = name.into();
+        self.extra_names.push(name.clone());
+        self.extra.insert(name, n);
         n
     }
 
@@ -353,8 +355,10 @@ impl<'m> Names<'m> {
     }
 }
 
-/// Postings of a feature per chunk of the on-disk index, at most this many claim ids each.
-const CHUNK: usize = 256;
+/// Claims moved to the on-disk index per transaction, and so the most claim ids in one chunk:
+/// a sled transaction holds every tree node version it replaces until it ends, so one large
+/// move would take hundreds of MB.
+const SEAL_GROUP: usize = 1024;
 
 /// The key prefix of `feature`'s chunks in `claim_postings`.
 fn postings_prefix(feature: &str) -> Vec<u8> {
@@ -511,17 +515,18 @@ impl<'d> Probe<'d> {
                 *summed.entry(Candidate::Memory(*slot)).or_default() += w;
             }
             budget -= budget.min(in_memory.len());
-            if budget > 0 && *df as usize > in_memory.len() {
-                for chunk in postings.scan_prefix(postings_prefix(f)) {
-                    let (_, ids) = chunk?;
-                    for id in ids.chunks_exact(8).take(budget) {
-                        *summed.entry(Candidate::Disk(be_u64(id))).or_default() += w;
-                    }
-                    budget -= budget.min(ids.len() / 8);
-                    if budget == 0 {
-                        break;
-                    }
+            // On disk: chunks newest first, until the budget or the feature's postings end
+            // (counted, so that the scan does not look past its last chunk).
+            let mut on_disk = *df as usize - in_memory.len();
+            let mut chunks = postings.scan_prefix(postings_prefix(f));
+            while budget > 0 && on_disk > 0 {
+                let Some(chunk) = chunks.next() else { break };
+                let (_, ids) = chunk?;
+                for id in ids.chunks_exact(8).take(budget) {
+                    *summed.entry(Candidate::Disk(be_u64(id))).or_default() += w;
                 }
+                budget -= budget.min(ids.len() / 8);
+                on_disk = on_disk.saturating_sub(ids.len() / 8);
             }
             if budget == 0 {
                 break;
@@ -747,7 +752,7 @@ impl ClaimIndex {
         Ok(())
     }
 
-    /// Moves the oldest half of the claims in memory to the on-disk index when memory holds
+    /// Moves the oldest quarter of the claims in memory to the on-disk index when memory holds
     /// more than `claims.index_memory`.
     fn keep_within_budget(&self, memory: &mut Memory) -> Result<(), StoreError> {
         if (memory.bytes as u64) <= self.config.index_memory || memory.claims.len() < 2 {
@@ -765,52 +770,70 @@ impl ClaimIndex {
         Ok(())
     }
 
-    /// Writes the postings of the oldest half of the claims in memory to `claim_postings` (one
-    /// chunk list per feature), adds them to `claim_counts` and takes them out of `claims_hot`,
-    /// in one transaction; then drops them from memory. Returns how many claims moved.
+    /// Moves the oldest quarter of the claims in memory to the on-disk index, in groups of
+    /// [`SEAL_GROUP`] claims, then drops the moved claims from memory. Returns how many moved.
     fn seal(&self, memory: &mut Memory) -> Result<usize, StoreError> {
-        let cut = memory.claims.len().div_ceil(2);
-        let mut next_chunk = memory.next_chunk;
-        let mut chunks = Vec::new();
-        let mut counts = Vec::new();
-        for (name, slots) in memory.names.iter().zip(&memory.postings) {
-            // Slots are in first-seen order, so the oldest claims' postings come first.
-            let moving = &slots[..slots.partition_point(|slot| (*slot as usize) < cut)];
-            if moving.is_empty() {
-                continue;
-            }
-            counts.push((name.as_bytes(), moving.len() as u32));
-            for part in moving.chunks(CHUNK) {
-                let mut key = postings_prefix(name);
-                key.extend_from_slice(&(u64::MAX - next_chunk).to_be_bytes());
-                next_chunk += 1;
-                let ids: Vec<u8> =
-                    part.iter().rev().flat_map(|slot| memory.ids[*slot as usize].to_be_bytes()).collect();
-                chunks.push((key, ids));
+        let cut = (memory.claims.len() / 4).max(1);
+        let mut moved = 0;
+        let mut result = Ok(());
+        while moved < cut && result.is_ok() {
+            let end = (moved + SEAL_GROUP).min(cut);
+            result = self.seal_group(memory, moved..end);
+            if result.is_ok() {
+                moved = end;
             }
         }
-        let moved: Vec<String> =
-            memory.ids[..cut].iter().map(|id| format!("{id:0width$x}", width = ID_LEN)).collect();
-        let cold = memory.cold + cut as u64;
+        // The groups that committed are on disk and out of `claims_hot`: memory lets go of
+        // them even when a later group failed.
+        if moved > 0 {
+            *memory = memory.without_oldest(moved);
+        }
+        result.map(|()| moved)
+    }
+
+    /// Writes one chunk per feature of the claims in `slots` to `claim_postings` (ids newest
+    /// first), adds them to `claim_counts` and takes them out of `claims_hot`, in one
+    /// transaction.
+    fn seal_group(&self, memory: &mut Memory, slots: std::ops::Range<usize>) -> Result<(), StoreError> {
+        let mut by_feature: FxHashMap<u32, Vec<u64>> = FxHashMap::default();
+        for slot in slots.clone() {
+            for number in memory.claims[slot].features() {
+                if indexed(&memory.names[*number as usize]) {
+                    by_feature.entry(*number).or_default().push(memory.ids[slot]);
+                }
+            }
+        }
+        let mut features: Vec<(u32, Vec<u64>)> = by_feature.into_iter().collect();
+        features.sort_unstable_by_key(|(number, _)| *number);
+        let mut next_chunk = memory.next_chunk;
+        let mut chunks = Vec::with_capacity(features.len());
+        for (number, ids) in &features {
+            let name = &*memory.names[*number as usize];
+            let mut key = postings_prefix(name);
+            key.extend_from_slice(&(u64::MAX - next_chunk).to_be_bytes());
+            next_chunk += 1;
+            let value: Vec<u8> = ids.iter().rev().flat_map(|id| id.to_be_bytes()).collect();
+            chunks.push((key, value, name.as_bytes(), ids.len() as u32));
+        }
+        let moving: Vec<String> =
+            memory.ids[slots].iter().map(|id| format!("{id:0width$x}", width = ID_LEN)).collect();
+        let cold = memory.cold + moving.len() as u64;
         let trees = [self.postings.clone(), self.counts.clone(), self.hot.clone(), self.meta.clone()];
         committed(trees.as_slice().transaction(|txs| {
-            for (key, ids) in &chunks {
+            for (key, ids, name, added) in &chunks {
                 txs[0].insert(key.as_slice(), ids.as_slice())?;
-            }
-            for (name, added) in &counts {
                 let before = txs[1].get(name)?.map_or(0, |v| be_u32(&v));
                 txs[1].insert(*name, &(before + added).to_be_bytes())?;
             }
-            for key in &moved {
+            for key in &moving {
                 txs[2].remove(key.as_bytes())?;
             }
             txs[3].insert(meta_keys::CLAIM_INDEX, &index_meta(cold, next_chunk))?;
             Ok(())
         }))?;
-        *memory = memory.without_oldest(cut);
         memory.cold = cold;
         memory.next_chunk = next_chunk;
-        Ok(cut)
+        Ok(())
     }
 
     /// Stores many new claims at once, outside any article (a bulk load: benchmarks, imports),
@@ -851,7 +874,7 @@ impl ClaimIndex {
     }
 
     /// Tells the index about claims that [`insert_in`] inserted and whose transaction committed.
-    /// When memory is full, the oldest half moves to disk; if that fails (a full disk), the
+    /// When memory is full, the oldest quarter moves to disk; if that fails (a full disk), the
     /// claims stay in memory and the move is tried again after the next commit.
     pub fn remember<'a>(&self, drafts: impl IntoIterator<Item = &'a ClaimDraft>) {
         let mut memory = self.memory.write().unwrap_or_else(PoisonError::into_inner);
