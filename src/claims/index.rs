@@ -1217,4 +1217,37 @@ mod tests {
         assert_eq!(old.verdict, ClaimVerdict::Known);
         assert_eq!(old.matched.unwrap().claim_id, drafts[0].id());
     }
+    /// A store written before the on-disk index existed (claims, but no `claims_hot` and no
+    /// `meta/claim_index`) is adopted on open: every claim is indexed again, and judged.
+    #[test]
+    fn a_store_from_before_the_on_disk_index_is_adopted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        let small = ClaimsConfig { index_memory: 4 << 10, ..ClaimsConfig::default() };
+        let index = ClaimIndex::open(&store, &small).unwrap();
+        let start = Utc.timestamp_opt(1_767_225_600, 0).unwrap();
+        let drafts: Vec<ClaimDraft> = (0..60)
+            .map(|i| draft(&format!("Claim number {i}"), &["C:guarantee", "E:ukraine", &format!("V:{i}")]))
+            .collect();
+        for (i, d) in drafts.iter().enumerate() {
+            store_one(&index, d, start + chrono::Duration::minutes(i as i64));
+        }
+        drop(index);
+        // What such a store holds: the claims alone.
+        for name in [trees::CLAIMS_HOT, trees::CLAIM_POSTINGS, trees::CLAIM_COUNTS] {
+            store.tree(name).unwrap().clear().unwrap();
+        }
+        store.tree(trees::META).unwrap().remove(meta_keys::CLAIM_INDEX).unwrap();
+
+        let adopted = ClaimIndex::open(&store, &small).unwrap();
+        assert_eq!(adopted.len(), 60);
+        assert!(adopted.memory_bytes() <= 4 << 10);
+        assert_eq!(adopted.df("C:guarantee").unwrap(), 60);
+        for d in [&drafts[0], &drafts[59]] {
+            let judged = adopted.judge_claim(d).unwrap();
+            assert_eq!(judged.verdict, ClaimVerdict::Known);
+            assert_eq!(judged.matched.unwrap().claim_id, d.id());
+        }
+        assert_eq!(ClaimIndex::open(&store, &small).unwrap().len(), 60, "adopted once, not twice");
+    }
 }
