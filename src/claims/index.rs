@@ -236,6 +236,13 @@ impl Memory {
         self.postings.get(number as usize).map_or(0, |p| p.len() as u32)
     }
 
+    fn id_of(&self, candidate: Candidate) -> u64 {
+        match candidate {
+            Candidate::Memory(slot) => self.ids[slot as usize],
+            Candidate::Disk(id) => id,
+        }
+    }
+
     fn intern(&mut self, feature: &str) -> u32 {
         if let Some(n) = self.number(feature) {
             return n;
@@ -406,8 +413,20 @@ struct Probe<'d> {
     affirmed: Vec<(&'d str, u32)>,
     /// Quantities: the feature, its `V:value` number, its `Q:unit:` prefix (none for bare counts).
     quantities: Vec<(&'d str, u32, Option<&'d str>)>,
-    /// Indexed features with their number, document frequency (memory and disk) and weight.
-    indexed: Vec<(&'d str, u32, u32, f32)>,
+    /// Indexed features, with what the index holds of them.
+    indexed: Vec<Indexed<'d>>,
+}
+
+/// An indexed feature of a draft.
+struct Indexed<'d> {
+    name: &'d str,
+    number: u32,
+    /// Claims that carry it themselves, in memory and on disk.
+    df: u32,
+    /// Rarity weight.
+    weight: f32,
+    /// How many of them are in the on-disk index.
+    on_disk: u32,
 }
 
 /// A claim that may repeat the draft: a slot in memory, or an id in the on-disk index.
@@ -418,12 +437,12 @@ enum Candidate {
 }
 
 impl<'d> Probe<'d> {
-    /// `cold_df` counts the claims of the on-disk index that carry a feature themselves.
+    /// `on_disk` counts the claims of the on-disk index that carry a feature themselves.
     fn new(
         names: &mut Names<'_>,
         draft: &'d ClaimDraft,
         stored: u64,
-        mut cold_df: impl FnMut(&str) -> Result<u32, StoreError>,
+        mut on_disk: impl FnMut(&str) -> Result<u32, StoreError>,
     ) -> Result<Probe<'d>, StoreError> {
         let n = stored as f32;
         let mut probe = Probe {
@@ -447,9 +466,10 @@ impl<'d> Probe<'d> {
         for f in draft.features.iter().map(String::as_str) {
             let number = names.number(f);
             let weight = if indexed(f) {
-                let df = names.memory.df_of(number) + cold_df(f)?;
+                let on_disk = on_disk(f)?;
+                let df = names.memory.df_of(number) + on_disk;
                 let idf = ((n + 1.0) / (df as f32 + 0.5)).ln().max(0.1);
-                probe.indexed.push((f, number, df, idf));
+                probe.indexed.push(Indexed { name: f, number, df, weight: idf, on_disk });
                 idf
             } else {
                 0.1
@@ -483,55 +503,14 @@ impl<'d> Probe<'d> {
         Ok(probe)
     }
 
-    /// Candidates from the postings of the selective features, rarest first, with the summed
-    /// weight of the features that found them; the best `max_candidates`.
+    /// The best `max_candidates` of [`Probe::gather`].
     fn candidates(
         &self,
         memory: &Memory,
         postings: &sled::Tree,
         config: &ClaimsConfig,
     ) -> Result<Vec<Candidate>, StoreError> {
-        let n = memory.claims.len() as u64 + memory.cold;
-        // A feature carried by a large share of the store (a country, a common word) selects
-        // nothing and is skipped; when nothing selective is left, the three rarest are used.
-        let mut by_rarity: Vec<&(&str, u32, u32, f32)> =
-            self.indexed.iter().filter(|(_, _, df, _)| *df > 0).collect();
-        by_rarity.sort_by(|a, b| a.2.cmp(&b.2).then_with(|| a.0.cmp(b.0)));
-        let selective_cap = (n / 20).max(config.max_postings as u64 / 4).max(64);
-        let mut chosen: Vec<_> = by_rarity.iter().filter(|f| f.2 as u64 <= selective_cap).collect();
-        if chosen.len() < 3 {
-            chosen = by_rarity.iter().take(3).collect();
-        }
-        // `max_postings` is the budget of postings read per draft, spent rarest feature first
-        // and newest claim first (memory, then the on-disk chunks): rare features (names,
-        // numbers, places) find a repeat at once.
-        let mut budget = config.max_postings;
-        let mut summed: FxHashMap<Candidate, f32> = FxHashMap::default();
-        summed.reserve(budget);
-        for (f, number, df, weight) in chosen.into_iter().copied() {
-            let w = weight * if f.starts_with("W:") { 0.5 } else { type_weight(f).max(0.2) };
-            let in_memory = memory.postings.get(*number as usize).map_or(&[][..], Vec::as_slice);
-            for slot in in_memory.iter().rev().take(budget) {
-                *summed.entry(Candidate::Memory(*slot)).or_default() += w;
-            }
-            budget -= budget.min(in_memory.len());
-            // On disk: chunks newest first, until the budget or the feature's postings end
-            // (counted, so that the scan does not look past its last chunk).
-            let mut on_disk = *df as usize - in_memory.len();
-            let mut chunks = postings.scan_prefix(postings_prefix(f));
-            while budget > 0 && on_disk > 0 {
-                let Some(chunk) = chunks.next() else { break };
-                let (_, ids) = chunk?;
-                for id in ids.chunks_exact(8).take(budget) {
-                    *summed.entry(Candidate::Disk(be_u64(id))).or_default() += w;
-                }
-                budget -= budget.min(ids.len() / 8);
-                on_disk = on_disk.saturating_sub(ids.len() / 8);
-            }
-            if budget == 0 {
-                break;
-            }
-        }
+        let summed = self.gather(memory, postings, config)?;
         // The best `max_candidates`, ties to the lower claim id (the same choice after a
         // restart): keep what scores at least the k-th best score, then rank only those by id.
         let k = config.max_candidates;
@@ -541,15 +520,62 @@ impl<'d> Probe<'d> {
             let kth = kth.0;
             best.retain(|(w, _)| *w >= kth);
         }
-        let id_of = |c: Candidate| match c {
-            Candidate::Memory(slot) => memory.ids[slot as usize],
-            Candidate::Disk(id) => id,
-        };
         let mut ranked: Vec<(f32, u64, Candidate)> =
-            best.into_iter().map(|(w, c)| (w, id_of(c), c)).collect();
+            best.into_iter().map(|(w, c)| (w, memory.id_of(c), c)).collect();
         ranked.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         ranked.truncate(k);
         Ok(ranked.into_iter().map(|(_, _, c)| c).collect())
+    }
+
+    /// Candidates from the postings of the selective features, rarest first, with the summed
+    /// weight of the features that found them.
+    fn gather(
+        &self,
+        memory: &Memory,
+        postings: &sled::Tree,
+        config: &ClaimsConfig,
+    ) -> Result<FxHashMap<Candidate, f32>, StoreError> {
+        let n = memory.claims.len() as u64 + memory.cold;
+        // A feature carried by a large share of the store (a country, a common word) selects
+        // nothing and is skipped; when nothing selective is left, the three rarest are used.
+        let mut by_rarity: Vec<&Indexed<'_>> = self.indexed.iter().filter(|f| f.df > 0).collect();
+        by_rarity.sort_by(|a, b| a.df.cmp(&b.df).then_with(|| a.name.cmp(b.name)));
+        let selective_cap = (n / 20).max(config.max_postings as u64 / 4).max(64);
+        let mut chosen: Vec<_> = by_rarity.iter().filter(|f| f.df as u64 <= selective_cap).collect();
+        if chosen.len() < 3 {
+            chosen = by_rarity.iter().take(3).collect();
+        }
+        // `max_postings` is the budget of postings read per draft, spent rarest feature first
+        // and newest claim first (memory, then disk): rare features (names, numbers, places)
+        // find a repeat at once.
+        let mut budget = config.max_postings;
+        let mut summed: FxHashMap<Candidate, f32> = FxHashMap::default();
+        summed.reserve(budget);
+        for f in chosen.into_iter().copied() {
+            let w = f.weight * if f.name.starts_with("W:") { 0.5 } else { type_weight(f.name).max(0.2) };
+            let in_memory = memory.postings.get(f.number as usize).map_or(&[][..], Vec::as_slice);
+            for slot in in_memory.iter().rev().take(budget) {
+                *summed.entry(Candidate::Memory(*slot)).or_default() += w;
+            }
+            budget -= budget.min(in_memory.len());
+            // On disk: chunks newest first, until the budget or the feature's last chunk
+            // (counted, so that the scan does not look past it).
+            let mut left = f.on_disk as usize;
+            let mut chunks = postings.scan_prefix(postings_prefix(f.name));
+            while budget > 0 && left > 0 {
+                let Some(chunk) = chunks.next() else { break };
+                let (_, ids) = chunk?;
+                for id in ids.chunks_exact(8).take(budget) {
+                    *summed.entry(Candidate::Disk(be_u64(id))).or_default() += w;
+                }
+                budget -= budget.min(ids.len() / 8);
+                left = left.saturating_sub(ids.len() / 8);
+            }
+            if budget == 0 {
+                break;
+            }
+        }
+        Ok(summed)
     }
 
     /// Scores how much of the draft's facts `claim` carries (its setting counting partly), and
@@ -905,7 +931,7 @@ impl ClaimIndex {
     }
 
     /// How many claims of the on-disk index carry `feature` themselves.
-    fn cold_df(&self, memory: &Memory, feature: &str) -> Result<u32, StoreError> {
+    fn on_disk(&self, memory: &Memory, feature: &str) -> Result<u32, StoreError> {
         if memory.cold == 0 {
             return Ok(0);
         }
@@ -916,7 +942,7 @@ impl ClaimIndex {
     pub fn df(&self, feature: &str) -> Result<u64, StoreError> {
         let memory = self.memory();
         let in_memory = memory.number(feature).map_or(0, |n| memory.df_of(n));
-        Ok(u64::from(in_memory) + u64::from(self.cold_df(&memory, feature)?))
+        Ok(u64::from(in_memory) + u64::from(self.on_disk(&memory, feature)?))
     }
 
     pub fn get(&self, id: &str) -> Result<Option<StoredClaim>, StoreError> {
@@ -948,7 +974,7 @@ impl ClaimIndex {
             let memory = self.memory();
             let mut names = Names::new(&memory);
             let stored = memory.claims.len() as u64 + memory.cold;
-            let probe = Probe::new(&mut names, draft, stored, |f| self.cold_df(&memory, f))?;
+            let probe = Probe::new(&mut names, draft, stored, |f| self.on_disk(&memory, f))?;
             let mut best_pass: Option<(f32, u64)> = None;
             let mut best_any: Option<(f32, u64, Option<Objection<'_>>)> = None;
             for candidate in probe.candidates(&memory, &self.postings, &self.config)? {
@@ -975,10 +1001,8 @@ impl ClaimIndex {
             let novel: Vec<String> = probe
                 .indexed
                 .iter()
-                .filter(|(f, _, df, _)| {
-                    *df == 0 && ["E:", "N:", "V:", "D:", "M:"].iter().any(|p| f.starts_with(p))
-                })
-                .map(|(f, _, _, _)| f.to_string())
+                .filter(|f| f.df == 0 && ["E:", "N:", "V:", "D:", "M:"].iter().any(|p| f.name.starts_with(p)))
+                .map(|f| f.name.to_string())
                 .collect();
             (best_pass, best_any, novel)
         };
@@ -1160,6 +1184,18 @@ mod tests {
         assert_eq!(a.verdict, ClaimVerdict::Known);
         assert_eq!(a.matched.unwrap().claim_id, drafts[7].id());
     }
+    /// The candidates a judgement gathers for `draft`, as (claim id, summed weight), by id.
+    fn gathered(index: &ClaimIndex, draft: &ClaimDraft) -> Vec<(u64, f32)> {
+        let memory = index.memory();
+        let mut names = Names::new(&memory);
+        let stored = memory.claims.len() as u64 + memory.cold;
+        let probe = Probe::new(&mut names, draft, stored, |f| index.on_disk(&memory, f)).unwrap();
+        let summed = probe.gather(&memory, &index.postings, &index.config).unwrap();
+        let mut by_id: Vec<(u64, f32)> = summed.into_iter().map(|(c, w)| (memory.id_of(c), w)).collect();
+        by_id.sort_by_key(|(id, _)| *id);
+        by_id
+    }
+
     /// Claims moved to the on-disk index are judged as if they were still in memory: the same
     /// verdicts, matches, scores and document frequencies as an index that keeps everything in
     /// memory, while memory stays within its budget, before and after a restart.
@@ -1211,6 +1247,7 @@ mod tests {
             }
             for probe in &probes {
                 assert_eq!(index.judge_claim(probe).unwrap(), whole.judge_claim(probe).unwrap());
+                assert_eq!(gathered(index, probe), gathered(&whole, probe), "candidates of {}", probe.text);
             }
         }
         let old = tiered.judge_claim(&drafts[0]).unwrap();
