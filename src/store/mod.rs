@@ -300,7 +300,24 @@ impl Store {
 
 /// Opens sled at `path`; sled 0.34 panics on some kinds of damaged files instead of returning an
 /// error, so a panic is turned into an error too.
+/// How long a locked store is retried before it is reported as in use: sled releases its file
+/// lock only when its flusher thread ends, up to `flush_every_ms` after the last handle was
+/// dropped, so a store this process has just closed would otherwise be refused.
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
+
 fn open_sled(dir: &Path, path: &Path, cache_size: u64) -> Result<sled::Db, StoreError> {
+    let started = std::time::Instant::now();
+    loop {
+        match open_sled_once(dir, path, cache_size) {
+            Err(StoreError::Locked(_)) if started.elapsed() < LOCK_PATIENCE => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            opened => return opened,
+        }
+    }
+}
+
+fn open_sled_once(dir: &Path, path: &Path, cache_size: u64) -> Result<sled::Db, StoreError> {
     let config = sled::Config::new().path(path).cache_capacity(cache_size).flush_every_ms(Some(500));
     let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || config.open()))
         .unwrap_or_else(|panic| {
