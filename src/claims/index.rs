@@ -397,6 +397,7 @@ fn index_meta(cold: u64, next_chunk: u64) -> [u8; 16] {
     meta[8..].copy_from_slice(&next_chunk.to_be_bytes());
     meta
 }
+
 /// A draft resolved once against the index (its numbers, its features' document frequencies),
 /// so that comparing it with each candidate is binary searches over small sorted arrays.
 struct Probe<'d> {
