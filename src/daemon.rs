@@ -533,7 +533,7 @@ pub async fn poller(
                 });
                 task_keys.insert(handle.id(), key.clone());
                 started += 1;
-            } else if next_due.map_or(true, |n| *due < n) {
+            } else if next_due.is_none_or(|n| *due < n) {
                 next_due = Some(*due);
             }
         }
@@ -627,8 +627,8 @@ mod tests {
         let health = Health::new(Duration::from_millis(50));
         health.set_store(Ok(()));
         health.cycle_done(2);
-        assert_eq!(systemd_update(&health.check(), true).0, true);
-        assert_eq!(systemd_update(&health.check(), false).0, false, "no watchdog asked for");
+        assert!(systemd_update(&health.check(), true).0);
+        assert!(!systemd_update(&health.check(), false).0, "no watchdog asked for");
 
         health.set_store(Err("no answer for 5s".into()));
         let (ping, status) = systemd_update(&health.check(), true);

@@ -765,16 +765,16 @@ mod tests {
             let id = fp.id.to_bytes();
             tree(trees::v1::ITEMS).insert(fp.item_key.as_bytes(), &id).unwrap();
             tree(trees::v1::URLS).insert(fp.url_key.as_deref().unwrap().as_bytes(), &id).unwrap();
-            tree(trees::CONTENT_HASHES).insert(&fp.content_hash, &id).unwrap();
+            tree(trees::CONTENT_HASHES).insert(fp.content_hash, &id).unwrap();
             let sig = fp.signature.unwrap();
             let mut v1 = sig.shingles.to_be_bytes().to_vec();
             for m in sig.mins {
                 v1.extend_from_slice(&((u32::from(m) << 16) | 0xbeef).to_be_bytes());
             }
-            tree(trees::v1::SIGNATURES).insert(&id, v1).unwrap();
+            tree(trees::v1::SIGNATURES).insert(id, v1).unwrap();
             let mut band = [0u8; 17];
             band[9..].copy_from_slice(&id);
-            tree(trees::v1::LSH).insert(&band, &[]).unwrap();
+            tree(trees::v1::LSH).insert(band, &[]).unwrap();
             tree(trees::META).insert(meta_keys::SCHEMA_VERSION, &1u32.to_be_bytes()).unwrap();
             store.flush().unwrap();
         }

@@ -85,7 +85,7 @@ fn item_of(entry: &feed_rs::model::Entry, base: &Url) -> FeedItem {
     let link = entry
         .links
         .iter()
-        .filter(|l| l.rel.as_deref().map_or(true, |r| r == "alternate"))
+        .filter(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
         .chain(entry.links.iter())
         .find_map(|l| base.join(l.href.trim()).ok())
         .filter(|u| matches!(u.scheme(), "http" | "https" | "file"))

@@ -94,9 +94,9 @@ pub async fn refresh_feed(ctx: &Ctx, feed: &Feed, now: DateTime<Utc>) -> Result<
     let mut state = feeds::load_state(&ctx.store, &feed.url)?;
     state.last_check_at = Some(now.timestamp());
     let validators = Validators { etag: state.etag.clone(), last_modified: state.last_modified.clone() };
-    let force_due = state.last_unconditional_at.map_or(true, |t| {
-        (now - feeds::at(t)).to_std().unwrap_or_default() >= ctx.config.fetch.force_refresh
-    });
+    let force_due = state
+        .last_unconditional_at
+        .is_none_or(|t| (now - feeds::at(t)).to_std().unwrap_or_default() >= ctx.config.fetch.force_refresh);
     let conditional = !force_due && !validators.is_empty();
     let is_local = feed.url.scheme() == "file";
     let request = Request {

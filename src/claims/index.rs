@@ -402,9 +402,8 @@ fn index_meta(cold: u64, next_chunk: u64) -> [u8; 16] {
 /// so that comparing it with each candidate is binary searches over small sorted arrays.
 struct Probe<'d> {
     lang: u16,
-    /// Features that count in the score: number, weight (type × rarity), and for a role pair
-    /// (`R:actor~concept`) the numbers of its two parts.
-    facts: Vec<(u32, f32, Option<(u32, u32)>)>,
+    /// Features that count in the score.
+    facts: Vec<Fact>,
     /// Same-language stems (`W:`) with their rarity weight, and their total.
     words: Vec<(u32, f32)>,
     word_total: f32,
@@ -416,6 +415,15 @@ struct Probe<'d> {
     quantities: Vec<(&'d str, u32, Option<&'d str>)>,
     /// Indexed features, with what the index holds of them.
     indexed: Vec<Indexed<'d>>,
+}
+
+/// A feature of a draft that counts in the score.
+struct Fact {
+    number: u32,
+    /// Type × rarity.
+    weight: f32,
+    /// For a role pair (`R:actor~concept`), the numbers of its two parts.
+    role: Option<(u32, u32)>,
 }
 
 /// An indexed feature of a draft.
@@ -481,7 +489,7 @@ impl<'d> Probe<'d> {
                     let (e, c) = pair.split_once('~').unwrap_or((pair, ""));
                     (number_of(names, "E:", e), number_of(names, "C:", c))
                 });
-                probe.facts.push((number, tw * weight, role));
+                probe.facts.push(Fact { number, weight: tw * weight, role });
             }
             if f.starts_with("W:") {
                 probe.words.push((number, weight));
@@ -587,7 +595,7 @@ impl<'d> Probe<'d> {
         let mut total = 0.0f32;
         let mut matched = 0.0f32;
         let mut own = 0.0f32;
-        for (number, weight, role) in &self.facts {
+        for Fact { number, weight, role } in &self.facts {
             // A role pair counts only when the claim has both parts: then it tells who did
             // what (Russia attacks vs Ukraine attacks).
             if let Some((actor, concept)) = role {

@@ -642,7 +642,7 @@ fn best_container(doc: &Html, blocks: &[Block]) -> Option<NodeId> {
             _ => 1.0,
         };
         let score = score * bonus;
-        if best.map_or(true, |(_, s)| score > s) {
+        if best.is_none_or(|(_, s)| score > s) {
             best = Some((id, score));
         }
     }
@@ -688,7 +688,7 @@ fn drop_teaser_cards(doc: &Html, container: NodeId, blocks: &mut Vec<Block>) {
     }
     let mut i = 0;
     blocks.retain(|_| {
-        let keep = owners[i].map_or(true, |card| !teasers.contains(&card));
+        let keep = owners[i].is_none_or(|card| !teasers.contains(&card));
         i += 1;
         keep
     });

@@ -68,7 +68,7 @@ pub fn json_ld(blocks: &[String]) -> JsonLd {
                     })
                 }),
             };
-            if best.as_ref().map_or(true, |(r, _)| rank < *r) {
+            if best.as_ref().is_none_or(|(r, _)| rank < *r) {
                 best = Some((rank, found));
             }
         }

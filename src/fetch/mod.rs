@@ -448,7 +448,7 @@ impl Fetcher {
         let slot = self.slot(&host_key(url));
         let until = Instant::now() + wait.min(MAX_RETRY_AFTER);
         let mut blocked = slot.blocked_until.lock().expect("host lock");
-        if blocked.map_or(true, |b| b < until) {
+        if blocked.is_none_or(|b| b < until) {
             *blocked = Some(until);
         }
     }

@@ -136,11 +136,10 @@ pub fn tokenize(text: &str) -> Vec<Token> {
                     j += 1;
                     continue;
                 }
-                if j + 3 < chars.len() + 0
+                if j + 3 < chars.len()
                     && chars[j].1 == ' '
                     && chars[j + 1..].iter().take(3).all(|(_, d)| d.is_ascii_digit())
                     && chars.get(j + 4).is_none_or(|(_, d)| !d.is_ascii_digit())
-                    && j + 3 < chars.len()
                 {
                     j += 1;
                     continue;
@@ -164,13 +163,13 @@ pub fn tokenize(text: &str) -> Vec<Token> {
             let mut j = i;
             while j < chars.len() {
                 let d = chars[j].1;
-                if is_word_char(d) {
-                    j += 1;
-                } else if d == '\'' && j + 1 < chars.len() && is_word_char(chars[j + 1].1) && j > i {
-                    j += 1;
-                } else {
+                // An apostrophe inside a word (l'Ukraine, don't) belongs to it.
+                let inner_apostrophe =
+                    d == '\'' && j > i && chars.get(j + 1).is_some_and(|(_, e)| is_word_char(*e));
+                if !(is_word_char(d) || inner_apostrophe) {
                     break;
                 }
+                j += 1;
             }
             let end = chars.get(j).map(|(b, _)| *b).unwrap_or(text.len());
             let word = &text[start..end];

@@ -156,7 +156,7 @@ fn a_reload_sends_new_alerts_to_the_new_sinks_exactly_once() {
     daemon.wait_until(
         "item 4 in the second file and refused by the webhook",
         Duration::from_secs(60),
-        || items_alerted(&second).len() >= 3 && posts.lock().unwrap().iter().any(|p| *p == (4, false)),
+        || items_alerted(&second).len() >= 3 && posts.lock().unwrap().contains(&(4, false)),
     );
     reload(&jsonl_alerts(&second));
     let kept = daemon.wait_for("no longer configured", Duration::from_secs(10));
