@@ -871,7 +871,7 @@ impl ClaimIndex {
         Ok(())
     }
 
-    /// Stores many new claims at once, outside any article (a bulk load: benchmarks, imports),
+    /// Stores many new claims at once, outside any article (a bulk load, as the benchmarks do),
     /// with one batch per tree, then remembers them. Claims already stored are skipped.
     pub fn bulk_insert(
         &self,
