@@ -12,10 +12,11 @@
 //! Two tiers: the newest claims are indexed in memory (about 300 bytes each, up to
 //! `claims.index_memory`, listed in `claims_hot` and rebuilt at start-up); when memory is full,
 //! the oldest quarter moves to an on-disk index (`claim_postings`, `claim_counts`), a
-//! transaction per group of claims. A judgement reads memory first, then disk chunks, within the same budget, so
-//! memory stays bounded whatever the store's size and the newest claims are judged without the
-//! disk. Document frequencies are exact; the candidate scan is capped, so a claim whose only
-//! shared features are extremely common may miss its match in a huge store.
+//! transaction per group of claims. A judgement reads memory first, then disk chunks, within
+//! the same budget, so the index's memory stays bounded whatever the store's size and the newest
+//! claims are judged without the disk. Document frequencies are exact; the candidate scan is
+//! capped, so a claim whose only shared features are extremely common may miss its match in a
+//! huge store.
 
 use rustc_hash::FxHashMap;
 use std::convert::Infallible;
