@@ -114,6 +114,11 @@ fn indexed(feature: &str) -> bool {
     !feature.starts_with("X:")
 }
 
+/// The `claims` key of the claim id `id` (16 hex digits).
+fn id_key(id: u64) -> String {
+    format!("{id:0width$x}", width = ID_LEN)
+}
+
 /// A claim id (16 hex digits) as the number it spells.
 fn id_number(id: &str) -> Option<u64> {
     u64::from_str_radix(id, 16).ok()
@@ -754,11 +759,7 @@ impl ClaimIndex {
         // postings budget reads the same (newest) claims before and after a restart.
         newest.sort_unstable();
         for (_, id) in newest {
-            let key = format!("{id:0width$x}", width = ID_LEN);
-            let bytes = index.claims.get(&key)?.ok_or_else(|| StoreError::Corrupt {
-                what: format!("claims_hot/{key}"),
-                reason: "in the index but not in the store".into(),
-            })?;
+            let (key, bytes) = index.indexed_claim(id)?;
             let head = records::decode_claim_head(key.as_bytes(), &bytes)?;
             memory.add(id, head.lang, &head.features, &head.context);
             index.keep_within_budget(&mut memory)?;
@@ -851,8 +852,7 @@ impl ClaimIndex {
             let value: Vec<u8> = ids.iter().rev().flat_map(|id| id.to_be_bytes()).collect();
             chunks.push((key, value, name.as_bytes(), ids.len() as u32));
         }
-        let moving: Vec<String> =
-            memory.ids[slots].iter().map(|id| format!("{id:0width$x}", width = ID_LEN)).collect();
+        let moving: Vec<String> = memory.ids[slots].iter().map(|id| id_key(*id)).collect();
         let cold = memory.cold + moving.len() as u64;
         let trees = [self.postings.clone(), self.counts.clone(), self.hot.clone(), self.meta.clone()];
         committed(trees.as_slice().transaction(|txs| {
@@ -962,13 +962,21 @@ impl ClaimIndex {
         }
     }
 
+    /// The key and record of a claim the index holds (a missing one is a corrupt store).
+    fn indexed_claim(&self, id: u64) -> Result<(String, sled::IVec), StoreError> {
+        let key = id_key(id);
+        match self.claims.get(&key)? {
+            Some(bytes) => Ok((key, bytes)),
+            None => Err(StoreError::Corrupt {
+                what: format!("claims/{key}"),
+                reason: "in the index but not in the store".into(),
+            }),
+        }
+    }
+
     /// The facts of the stored claim `id`, read from `claims`, in the judgement's numbers.
     fn read_facts(&self, id: u64, names: &mut Names<'_>) -> Result<Facts, StoreError> {
-        let key = format!("{id:0width$x}", width = ID_LEN);
-        let bytes = self.claims.get(&key)?.ok_or_else(|| StoreError::Corrupt {
-            what: format!("claim_postings → claims/{key}"),
-            reason: "in the index but not in the store".into(),
-        })?;
+        let (key, bytes) = self.indexed_claim(id)?;
         Ok(names.facts(&records::decode_claim_head(key.as_bytes(), &bytes)?))
     }
 
@@ -1046,11 +1054,7 @@ impl ClaimIndex {
         let mut differing = Vec::new();
         let mut nearest = None;
         if let Some(id) = nearest_id {
-            let key = format!("{id:0width$x}", width = ID_LEN);
-            let bytes = self.claims.get(&key)?.ok_or_else(|| StoreError::Corrupt {
-                what: format!("claims/{key}"),
-                reason: "in the index but not in the store".into(),
-            })?;
+            let (key, bytes) = self.indexed_claim(id)?;
             let claim = records::decode_claim_head(key.as_bytes(), &bytes)?;
             let has = |sorted: &[&str], f: &str| sorted.binary_search(&f).is_ok();
             for f in draft.features.iter().filter(|f| !f.starts_with("W:")) {
