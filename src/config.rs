@@ -142,6 +142,18 @@ pub struct RawClaims {
     pub max_candidates: u64,
     pub max_postings: u64,
     pub index_memory: String,
+    pub decision: RawDecision,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDecision {
+    pub bias: f64,
+    pub facts: f64,
+    pub words: f64,
+    pub coverage: f64,
+    pub unrecognised: f64,
+    pub same_lang: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -281,17 +293,26 @@ pub struct ClaimsConfig {
     /// Bytes of the newest claims' index kept in memory; older claims are judged from the
     /// on-disk index.
     pub index_memory: u64,
+    pub decision: DecisionWeights,
+}
+
+/// The weights of the known-or-new decision: a logistic model over what a comparison measured
+/// (`claims::index::Signals`), fitted on labelled articles (`benches/calibrate.py`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DecisionWeights {
+    pub bias: f32,
+    pub facts: f32,
+    pub words: f32,
+    pub coverage: f32,
+    pub unrecognised: f32,
+    pub same_lang: f32,
 }
 
 impl Default for ClaimsConfig {
+    /// The `[claims]` section of the built-in defaults (`config/default.toml`), the one place
+    /// its values are written.
     fn default() -> Self {
-        ClaimsConfig {
-            known_threshold: 0.6,
-            detail_threshold: 0.8,
-            max_candidates: 12,
-            max_postings: 600,
-            index_memory: 32 << 20,
-        }
+        Config::defaults_with_state_dir(Path::new(".")).claims
     }
 }
 
@@ -811,6 +832,14 @@ fn validate(raw: RawConfig, origins: &Origins, sources: Vec<String>) -> Result<C
         max_candidates: v.nonzero("claims.max_candidates", c.max_candidates),
         max_postings: v.nonzero("claims.max_postings", c.max_postings),
         index_memory: v.size("claims.index_memory", &c.index_memory),
+        decision: DecisionWeights {
+            bias: c.decision.bias as f32,
+            facts: c.decision.facts as f32,
+            words: c.decision.words as f32,
+            coverage: c.decision.coverage as f32,
+            unrecognised: c.decision.unrecognised as f32,
+            same_lang: c.decision.same_lang as f32,
+        },
     };
 
     let mut feeds = Vec::with_capacity(raw.feeds.len());

@@ -177,8 +177,16 @@ pub fn check_json(
             json!({
                 "text": j.text,
                 "verdict": if j.verdict == ClaimVerdict::New { "new" } else { "known" },
-                "score": (j.score * 1000.0).round() / 1000.0,
+                "score": round3(j.score),
                 "match": j.matched.as_ref().map(|m| json!({"claim_id": m.claim_id, "text": m.text, "source": m.source})),
+                "signals": {
+                    "facts": round3(j.signals.facts),
+                    "words": round3(j.signals.words),
+                    "coverage": round3(j.signals.coverage),
+                    "unrecognised": round3(j.signals.unrecognised),
+                    "same_lang": round3(j.signals.same_lang),
+                },
+                "objected": j.objected,
             })
         })
         .collect();
@@ -188,6 +196,10 @@ pub fn check_json(
         "article_verdict": verdict.as_str(),
         "claims": claims,
     })
+}
+
+fn round3(x: f32) -> f64 {
+    (f64::from(x) * 1000.0).round() / 1000.0
 }
 
 /// A readable explanation of a check.

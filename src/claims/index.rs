@@ -28,7 +28,7 @@ use sled::transaction::{TransactionError, Transactional, TransactionalTree, Unab
 
 use crate::claims::lexicon::EntityKind;
 use crate::claims::{Analysis, ClaimDraft, ClaimId, Engine};
-use crate::config::ClaimsConfig;
+use crate::config::{ClaimsConfig, DecisionWeights};
 use crate::model::{ArticleVerdict, ClaimVerdict};
 use crate::store::records::{self, ClaimHeadV1, ClaimRecord, ClaimV1, SourceV1};
 use crate::store::{meta_keys, trees, Store, StoreError};
@@ -72,6 +72,42 @@ pub struct Judgement {
     pub novel: Vec<String>,
     /// Why it is new, when it is.
     pub reason: Option<String>,
+    /// What the comparison with the nearest claim measured.
+    pub signals: Signals,
+    /// Whether a hard rule made it new, whatever the signals say.
+    pub objected: bool,
+}
+
+/// What a comparison of a draft with one stored claim measured: the inputs of the calibrated
+/// decision ([`DecisionWeights`]), each a share from 0 to 1.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Signals {
+    /// The draft's rarity-weighted facts (entities, names, concepts, quantities, dates) that
+    /// the stored claim carries, its setting counting partly.
+    pub facts: f32,
+    /// The draft's content words (stems the lexicons do not know) that the stored claim has;
+    /// 0 across languages, where no stem can match.
+    pub words: f32,
+    /// The draft's whole content, facts and words, that the stored claim accounts for: what
+    /// stays unaccounted counts against "known".
+    pub coverage: f32,
+    /// The draft's content that no lexicon recognised.
+    pub unrecognised: f32,
+    /// 1 when both claims are in one language.
+    pub same_lang: f32,
+}
+
+impl Signals {
+    /// The probability that the draft repeats the stored claim, by the fitted weights.
+    pub fn known_probability(&self, w: &DecisionWeights) -> f32 {
+        let z = w.bias
+            + w.facts * self.facts
+            + w.words * self.words
+            + w.coverage * self.coverage
+            + w.unrecognised * self.unrecognised
+            + w.same_lang * self.same_lang;
+        1.0 / (1.0 + (-z).exp())
+    }
 }
 
 /// A stored claim, decoded.
@@ -593,9 +629,9 @@ impl<'d> Probe<'d> {
         Ok(summed)
     }
 
-    /// Scores how much of the draft's facts `claim` carries (its setting counting partly), and
+    /// Measures how much of the draft `claim` accounts for (its setting counting partly), and
     /// states the hard rule that makes them different claims, if one does.
-    fn compare(&self, names: &Names<'_>, claim: &Facts) -> (f32, Option<Objection<'d>>) {
+    fn compare(&self, names: &Names<'_>, claim: &Facts) -> (Signals, Option<Objection<'d>>) {
         let in_claim = |n: u32| claim.features().binary_search(&n).is_ok();
         let in_context = |n: u32| claim.context().binary_search(&n).is_ok();
         let mut total = 0.0f32;
@@ -617,28 +653,42 @@ impl<'d> Probe<'d> {
                 matched += weight * CONTEXT_CREDIT;
             }
         }
-        let mut score = if total > 0.0 { matched / total } else { 0.0 };
-        if self.lang == claim.lang && self.word_total > 0.0 {
-            let shared: f32 = self.words.iter().filter(|(n, _)| in_claim(*n)).map(|(_, w)| w).sum();
-            score = score.max(0.5 * score + 0.5 * shared / self.word_total);
-        }
+        let same_lang = self.lang == claim.lang;
+        let shared_words: f32 =
+            if same_lang { self.words.iter().filter(|(n, _)| in_claim(*n)).map(|(_, w)| w).sum() } else { 0.0 };
+        let content = total + self.word_total;
+        let share = |part: f32, whole: f32| if whole > 0.0 { part / whole } else { 0.0 };
+        let signals = Signals {
+            facts: share(matched, total),
+            words: share(shared_words, self.word_total),
+            coverage: share(matched + shared_words, content),
+            unrecognised: share(self.word_total, content),
+            same_lang: if same_lang { 1.0 } else { 0.0 },
+        };
+        (signals, self.objection(names, claim, total, own))
+    }
+
+    /// The hard rule that makes `claim` another claim than the draft, if one does.
+    fn objection(&self, names: &Names<'_>, claim: &Facts, total: f32, own: f32) -> Option<Objection<'d>> {
+        let in_claim = |n: u32| claim.features().binary_search(&n).is_ok();
+        let in_context = |n: u32| claim.context().binary_search(&n).is_ok();
         // The setting only tops up: the claim itself must carry a good part of the facts.
         if total > 0.0 && own / total < OWN_FLOOR {
-            return (score, Some(Objection::OwnShare(own / total)));
+            return Some(Objection::OwnShare(own / total));
         }
         // Polarity: a concept negated on one side only. A negated concept is what the claim
         // denies, so a stored claim that does not speak of it at all is not the same claim.
         for (g, concept, negated) in &self.denied {
             if !in_claim(*concept) {
-                return (score, Some(Objection::Unspoken(g)));
+                return Some(Objection::Unspoken(g));
             }
             if !in_claim(*negated) {
-                return (score, Some(Objection::NegatedHere(g)));
+                return Some(Objection::NegatedHere(g));
             }
         }
         for (c, negated) in &self.affirmed {
             if in_claim(*negated) {
-                return (score, Some(Objection::NegatedThere(c)));
+                return Some(Objection::NegatedThere(c));
             }
         }
         // Same kind of quantity, another value.
@@ -648,11 +698,11 @@ impl<'d> Probe<'d> {
             }
             if let Some(prefix) = unit_prefix {
                 if claim.features().iter().any(|n| names.name(*n).starts_with(prefix)) {
-                    return (score, Some(Objection::OtherQuantity(q)));
+                    return Some(Objection::OtherQuantity(q));
                 }
             }
         }
-        (score, None)
+        None
     }
 }
 
@@ -987,14 +1037,16 @@ impl ClaimIndex {
 
     /// Judges one draft against the store.
     pub fn judge_claim(&self, draft: &ClaimDraft) -> Result<Judgement, StoreError> {
-        // The best candidate that passes the hard rules, and the best overall, as (score, id).
+        // The best candidate that passes the hard rules, and the best overall, by the
+        // probability that the draft repeats it.
+        let weights = &self.config.decision;
         let (best_pass, best_any, novel) = {
             let memory = self.memory();
             let mut names = Names::new(&memory);
             let stored = memory.claims.len() as u64 + memory.cold;
             let probe = Probe::new(&mut names, draft, stored, |f| self.on_disk(&memory, f))?;
-            let mut best_pass: Option<(f32, u64)> = None;
-            let mut best_any: Option<(f32, u64, Option<Objection<'_>>)> = None;
+            let mut best_pass: Option<(f32, u64, Signals)> = None;
+            let mut best_any: Option<(f32, u64, Signals, Option<Objection<'_>>)> = None;
             for candidate in probe.candidates(&memory, &self.postings, &self.config)? {
                 let (id, read);
                 let facts = match candidate {
@@ -1008,12 +1060,13 @@ impl ClaimIndex {
                         &read
                     }
                 };
-                let (score, objection) = probe.compare(&names, facts);
-                if objection.is_none() && best_pass.is_none_or(|(s, _)| score > s) {
-                    best_pass = Some((score, id));
+                let (signals, objection) = probe.compare(&names, facts);
+                let p = signals.known_probability(weights);
+                if objection.is_none() && best_pass.is_none_or(|(s, _, _)| p > s) {
+                    best_pass = Some((p, id, signals));
                 }
-                if best_any.as_ref().is_none_or(|(s, _, _)| score > *s) {
-                    best_any = Some((score, id, objection));
+                if best_any.as_ref().is_none_or(|(s, _, _, _)| p > *s) {
+                    best_any = Some((p, id, signals, objection));
                 }
             }
             let novel: Vec<String> = probe
@@ -1029,24 +1082,26 @@ impl ClaimIndex {
             .iter()
             .find(|f| {
                 let detail = f.starts_with("D:") || f.starts_with("M:");
-                let pass_score = best_pass.map(|(s, _)| s).unwrap_or(0.0);
-                !(detail && attributed && pass_score >= self.config.detail_threshold)
+                let pass_facts = best_pass.map(|(_, _, s)| s.facts).unwrap_or(0.0);
+                !(detail && attributed && pass_facts >= self.config.detail_threshold)
             })
             .map(|f| format!("{f} appears in no known claim"));
-        let (verdict, score, nearest_id, reason) = match (best_pass, best_any) {
-            (Some((s, id)), _) if s >= self.config.known_threshold && novelty.is_none() => {
-                (ClaimVerdict::Known, s, Some(id), None)
+        let objected = novelty.is_some() || best_pass.is_none();
+        let (verdict, score, nearest_id, signals, reason) = match (best_pass, best_any) {
+            (Some((p, id, signals)), _) if p >= self.config.known_threshold && !objected => {
+                (ClaimVerdict::Known, p, Some(id), signals, None)
             }
-            (_, Some((s, id, objection))) => {
-                let reason = novelty
-                    .or(objection.map(|o| o.to_string()))
-                    .unwrap_or_else(|| format!("best match {s:.2} below {:.2}", self.config.known_threshold));
-                (ClaimVerdict::New, s, Some(id), Some(reason))
+            (_, Some((p, id, signals, objection))) => {
+                let reason = novelty.or(objection.map(|o| o.to_string())).unwrap_or_else(|| {
+                    format!("it repeats no known claim with probability {p:.2} (needs {:.2})", self.config.known_threshold)
+                });
+                (ClaimVerdict::New, p, Some(id), signals, Some(reason))
             }
             (_, None) => (
                 ClaimVerdict::New,
                 0.0,
                 None,
+                Signals::default(),
                 Some(novelty.unwrap_or_else(|| "no stored claim shares a feature".into())),
             ),
         };
@@ -1079,6 +1134,8 @@ impl ClaimIndex {
             differing,
             novel,
             reason,
+            signals,
+            objected,
         })
     }
 
