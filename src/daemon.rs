@@ -17,9 +17,8 @@
 //! cache) are named in a warning.
 
 use std::collections::BTreeSet;
-use std::future::Future;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -27,12 +26,12 @@ use sd_notify::NotifyState;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, Problems};
 use crate::health::Health;
 use crate::pipeline::{self, Ctx, Outcome};
 use crate::store::Store;
+use crate::tasks::Tasks;
 
 /// The live configuration: the poller and the sinks read the latest value at safe points.
 pub type ConfigWatch = watch::Receiver<Arc<Config>>;
@@ -43,46 +42,6 @@ const PROBE_EVERY: Duration = Duration::from_secs(10);
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often STATUS= is refreshed when the watchdog is off.
 const STATUS_EVERY: Duration = Duration::from_secs(10);
-
-/// Long-lived tasks with names, one cancellation token, one tracker.
-#[derive(Clone, Default)]
-pub struct Tasks {
-    tracker: TaskTracker,
-    token: CancellationToken,
-    running: Arc<Mutex<BTreeSet<&'static str>>>,
-}
-
-impl Tasks {
-    /// Spawns `task` under `name`; it should return soon after [`Tasks::token`] is cancelled.
-    /// The handle resolves once the task has ended and its name is no longer listed, so a task
-    /// may be replaced by a new one of the same name (an alert drain on reload).
-    pub fn spawn<F>(&self, name: &'static str, task: F) -> tokio::task::JoinHandle<()>
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        self.running.lock().expect("task set lock").insert(name);
-        let running = Arc::clone(&self.running);
-        self.tracker.spawn(async move {
-            task.await;
-            running.lock().expect("task set lock").remove(name);
-        })
-    }
-
-    /// The token every task watches.
-    pub fn token(&self) -> CancellationToken {
-        self.token.clone()
-    }
-
-    /// Cancels every task and waits up to `deadline`; returns the names of tasks still running.
-    pub async fn stop(&self, deadline: Duration) -> Vec<&'static str> {
-        self.token.cancel();
-        self.tracker.close();
-        if tokio::time::timeout(deadline, self.tracker.wait()).await.is_ok() {
-            return Vec::new();
-        }
-        self.running.lock().expect("task set lock").iter().copied().collect()
-    }
-}
 
 /// How long the scheduler may go without progress before it counts as stalled: long enough for
 /// a few request timeouts in a row, short enough that systemd restarts a stuck daemon soon.
@@ -99,7 +58,7 @@ pub async fn run(config: Config, once: bool) -> Result<ExitCode> {
         .with_context(|| format!("opening the store in {}", config.state_dir.display()))?;
     // On first start the seed set is what the store knows; a seed set that cannot be imported
     // stops start-up (exit 1) rather than alerting on the whole known story.
-    crate::claims::cmd::seed_if_needed(&config, &store)?;
+    crate::seeds::seed_if_needed(&config, &store)?;
     let feeds = crate::feeds::all(&config, &store).context("reading the stored subscriptions")?.len();
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),

@@ -56,10 +56,7 @@ pub struct Processed {
     pub commit_time: std::time::Duration,
 }
 
-/// The story id as users see it.
-pub fn story_id(story: u64) -> String {
-    format!("s-{story:016x}")
-}
+pub use crate::model::story_id;
 
 /// Everything processing needs; cheap to clone.
 #[derive(Clone)]

@@ -10,8 +10,8 @@ pub mod alert;
 pub mod charset;
 /// Claim engine: sentences → claims with features → known | new against the store.
 pub mod claims;
-/// Command line: the contract's commands, each a thin call into the stages below.
-pub mod cli;
+/// The commands (the edge, above every stage): thin clients of the store or the running daemon.
+pub mod cmd;
 /// Configuration: raw serde layers → validated `Config` of real types.
 pub mod config;
 /// The daemon's lifecycle: named tasks, signals, graceful stop.
@@ -46,6 +46,8 @@ pub mod seeds;
 pub mod server;
 /// The sled store: named trees, versioned records, one commit per article.
 pub mod store;
+/// Named long-lived tasks under one cancellation token (the daemon's and the alert drains').
+pub mod tasks;
 /// tracing subscriber (human or JSON lines).
 pub mod telemetry;
 /// Topic relevance from a data profile in config/topics/.

@@ -92,6 +92,11 @@ pub enum ClaimVerdict {
     Known,
 }
 
+/// The story id as users see it.
+pub fn story_id(story: u64) -> String {
+    format!("s-{story:016x}")
+}
+
 /// One new claim as the alert sinks deliver it: the contract's alert record (a JSONL line, a
 /// webhook body) plus entities, numbers, story id and the sources that state the claim.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

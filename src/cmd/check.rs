@@ -1,6 +1,6 @@
-//! The `seed` and `check` commands: importing the seed articles as known claims, and analysing
-//! one article against the store without writing to it. Output of `check --json` is the
-//! contract's object; without `--json` it is a readable explanation of every decision.
+//! The `check` command: analysing one article against the store without writing to it. Output
+//! of `check --json` is the contract's object; without `--json` it is a readable explanation of
+//! every decision.
 
 use std::io::Read;
 use std::path::Path;
@@ -11,84 +11,12 @@ use chrono::Utc;
 use serde_json::json;
 use url::Url;
 
+use super::open_store;
 use crate::claims::index::{ClaimIndex, Judgement};
 use crate::claims::{Analysis, Engine};
 use crate::config::Config;
 use crate::model::{Article, ArticleVerdict, ClaimVerdict};
-use crate::store::{meta_keys, trees, Store};
-
-/// `claimwatch seed [DIR]`.
-pub fn seed_command(config: &Config, dir: Option<&Path>) -> Result<ExitCode> {
-    let store = open_store(config)?;
-    let engine = Engine::load(config)?;
-    let dir = dir.unwrap_or(&config.seeds_dir);
-    let (articles, claims) = import_seeds(&store, &engine, dir)?;
-    store.flush()?;
-    eprintln!("seeded {claims} claims from {articles} articles in {}", dir.display());
-    Ok(ExitCode::SUCCESS)
-}
-
-fn open_store(config: &Config) -> Result<Store> {
-    Store::open(&config.state_dir, config.store.cache_size)
-        .with_context(|| format!("opening the store in {}", config.state_dir.display()))
-}
-
-/// Turns an HTML page into the article fields through the extractor.
-fn from_html(article: &mut Article, html: &str) {
-    let extracted = crate::extract::extract(html, &article.url);
-    article.text = extracted.text;
-    article.title = article.title.take().or(extracted.title);
-    article.lang_hint = article.lang_hint.take().or(extracted.lang);
-    article.published = article.published.or(extracted.published);
-}
-
-/// Imports every seed article of `dir` as known, through the same per-article commit as polled
-/// articles (`ingest`, origin seed: no alerts), so that seeds also get article records and
-/// dedup fingerprints (a syndicated copy of a seed is then a `duplicate`). Idempotent: a seed
-/// already imported is recognised by its text. Marks the store seeded. Returns (articles, claims).
-pub fn import_seeds(store: &Store, engine: &Engine, dir: &Path) -> Result<(usize, usize)> {
-    let seeds = crate::seeds::read_dir(dir)?;
-    let ingest = crate::ingest::Ingest::for_seeds(store, std::sync::Arc::new(engine.clone()))?;
-    let mut total = 0;
-    for seed in &seeds {
-        let mut article = seed.article.clone();
-        if seed.is_html {
-            let html = std::mem::take(&mut article.text);
-            from_html(&mut article, &html);
-        }
-        article.seen_at = article.published.unwrap_or(article.seen_at);
-        let processed = ingest
-            .process(article, crate::ingest::Origin::Seed)
-            .with_context(|| format!("importing seed {}", seed.path.display()))?;
-        total += processed.new_claims + processed.known_claims;
-        tracing::debug!(seed = %seed.path.display(), new = processed.new_claims, known = processed.known_claims, lang = %processed.lang, "seed imported");
-    }
-    store.tree(trees::META)?.insert(meta_keys::SEEDED, Utc::now().to_rfc3339().as_bytes())?;
-    store.flush()?;
-    Ok((seeds.len(), total))
-}
-
-/// Seeds the store from `seeds_dir` if it has never been seeded (for `check` and `run`). A seed
-/// set that cannot be read stops the command: without it every claim would look new and the
-/// daemon would alert on the whole known story.
-pub fn ensure_seeded(store: &Store, engine: &Engine, config: &Config) -> Result<()> {
-    if store.is_seeded()? {
-        return Ok(());
-    }
-    let (articles, claims) = import_seeds(store, engine, &config.seeds_dir).with_context(|| {
-        format!(
-            "the store has never been seeded and the seed set in {} cannot be imported",
-            config.seeds_dir.display()
-        )
-    })?;
-    tracing::info!(articles, claims, "store seeded");
-    Ok(())
-}
-
-/// [`ensure_seeded`] with the engine loaded from `config` (for the daemon's start).
-pub fn seed_if_needed(config: &Config, store: &Store) -> Result<()> {
-    ensure_seeded(store, &Engine::load(config)?, config)
-}
+use crate::seeds::{ensure_seeded, from_html};
 
 /// Reads a file, standard input, or an http(s) URL fetched under the daemon's `[fetch]` rules.
 fn read_input(input: &str, config: &Config) -> Result<(Article, bool)> {

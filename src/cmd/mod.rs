@@ -1,14 +1,22 @@
-//! The command line of the contract (`CONTRACT.md`): argument types and one dispatch function.
-//! Each command is a thin call into the stage that owns the work; nothing here decides anything
-//! about articles or claims. Exit codes: 0 ok, 1 runtime failure, 2 usage (clap), 78 bad config.
+//! The commands: the command line of the contract (`CONTRACT.md`), its argument types, one
+//! dispatch function, and one file per command. Each command is a thin client of the store or of
+//! the stage that owns the work; nothing here decides anything about articles or claims, and no
+//! stage imports this module. Exit codes: 0 ok, 1 runtime failure, 2 usage (clap), 78 bad config.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 use crate::config::{self, Config};
+use crate::store::Store;
+
+mod check;
+mod claims;
+mod extract;
+mod feeds;
+mod seed;
 
 /// Exit code for a bad configuration (sysexits.h EX_CONFIG).
 pub const EXIT_CONFIG: u8 = 78;
@@ -137,12 +145,18 @@ fn dispatch(command: Command, config: Config) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Run { once } => runtime()?.block_on(crate::daemon::run(config, once)),
-        Command::Seed { dir } => crate::claims::cmd::seed_command(&config, dir.as_deref()),
-        Command::Check { json, input } => crate::claims::cmd::check_command(&config, &input, json),
-        Command::Extract { json, inputs } => crate::extract::command::run(&config, json, &inputs),
-        Command::Feeds { command } => crate::feeds::command(&config, command),
-        Command::Claims { new, since, json } => crate::provenance::command(&config, new, since, json),
+        Command::Seed { dir } => seed::seed_command(&config, dir.as_deref()),
+        Command::Check { json, input } => check::check_command(&config, &input, json),
+        Command::Extract { json, inputs } => extract::run(&config, json, &inputs),
+        Command::Feeds { command } => feeds::command(&config, command),
+        Command::Claims { new, since, json } => claims::command(&config, new, since, json),
     }
+}
+
+/// Opens the store of `config.state_dir` for a command.
+fn open_store(config: &Config) -> Result<Store> {
+    Store::open(&config.state_dir, config.store.cache_size)
+        .with_context(|| format!("opening the store in {}", config.state_dir.display()))
 }
 
 /// Threads for `spawn_blocking` (parsing, extraction, article commits, store probes). Tokio's
