@@ -27,6 +27,7 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::admin::{PollReport, PollerRequest};
 use crate::config::{Config, Problems};
 use crate::health::Health;
 use crate::pipeline::{self, Ctx, Outcome};
@@ -50,7 +51,9 @@ pub fn stall_after(config: &Config) -> Duration {
 }
 
 /// Runs the daemon until a stop signal (or, with `once`, until one full poll is processed).
-pub async fn run(config: Config, once: bool) -> Result<ExitCode> {
+/// `admin` answers the commands that arrive on the admin socket (`admin.socket`); without it
+/// (and with `once`) no socket is opened.
+pub async fn run(config: Config, once: bool, admin: Option<crate::admin::Handler>) -> Result<ExitCode> {
     // Signal handlers first: a SIGTERM during start-up (seeding, loading the claim engine) must
     // not kill the daemon uncleanly. `run --once` keeps the default disposition: SIGTERM ends it.
     let signals = if once { None } else { Some(Signals::install()?) };
@@ -88,6 +91,16 @@ pub async fn run(config: Config, once: bool) -> Result<ExitCode> {
     let deadline = config.shutdown.deadline;
     let (config_tx, _config_rx) = watch::channel(Arc::new(config));
     let config = config_tx.borrow().clone();
+    let (poller_tx, poller_rx) = tokio::sync::mpsc::channel(16);
+
+    if let Some(handler) = admin {
+        let path = crate::admin::socket_path(&config);
+        let listener = crate::admin::bind(&path)?;
+        tracing::info!(socket = %path.display(), "serving the admin API");
+        let live =
+            crate::admin::Live::new(store.clone(), ctx.ingest.clone(), config_tx.subscribe(), poller_tx);
+        tasks.spawn("admin", crate::admin::serve(listener, path, live, handler, tasks.token()));
+    }
 
     if let Some(addr) = config.server.listen {
         let listener = crate::server::bind(addr).await?;
@@ -107,7 +120,7 @@ pub async fn run(config: Config, once: bool) -> Result<ExitCode> {
     // Registers the scheduler: from now on readiness and the watchdog require its progress.
     health.scheduler_tick();
     tasks.spawn("poller", async move {
-        if let Err(error) = poller(ctx, poller_config, poller_health, token).await {
+        if let Err(error) = poller_with(ctx, poller_config, poller_health, token, poller_rx).await {
             tracing::error!(error = format!("{error:#}"), "the poller stopped");
         }
     });
@@ -184,6 +197,9 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
     }
     if old.shutdown.deadline != new.shutdown.deadline {
         keys.push("shutdown.deadline");
+    }
+    if old.admin.socket != new.admin.socket {
+        keys.push("admin.socket");
     }
     keys
 }
@@ -426,13 +442,22 @@ const RELOAD_EVERY: Duration = Duration::from_secs(60);
 /// kept in memory (feed URL → next check) and refilled from the store every [`RELOAD_EVERY`];
 /// a restart resumes from the stored `next_check_at`. The feed list comes from the live
 /// configuration (a SIGHUP reload takes effect at once), and `health` is ticked on every pass.
-pub async fn poller(
+pub async fn poller(ctx: Ctx, config: ConfigWatch, health: Health, token: CancellationToken) -> Result<()> {
+    let (_nobody, requests) = tokio::sync::mpsc::channel(1);
+    poller_with(ctx, config, health, token, requests).await
+}
+
+/// [`poller`], also answering [`PollerRequest`]s from the admin API: re-read the feed list now
+/// (a subscription changed), or poll every feed now and report once each has been refreshed.
+pub async fn poller_with(
     mut ctx: Ctx,
     config: ConfigWatch,
     health: Health,
     token: CancellationToken,
+    mut requests: tokio::sync::mpsc::Receiver<PollerRequest>,
 ) -> Result<()> {
     use std::collections::HashMap;
+    let mut polls: Vec<PollAll> = Vec::new();
     type Done = (String, Result<pipeline::Refreshed, crate::store::StoreError>);
     let mut schedule: HashMap<String, (crate::model::Feed, chrono::DateTime<chrono::Utc>)> = HashMap::new();
     let mut in_flight: BTreeSet<String> = BTreeSet::new();
@@ -468,6 +493,10 @@ pub async fn poller(
                 fresh.insert(key, (feed.clone(), due));
             }
             schedule = fresh;
+            for poll in &mut polls {
+                poll.to_start.retain(|key| schedule.contains_key(key));
+            }
+            finish_polls(&mut polls);
             crate::metrics::feeds_total(feeds.len() as i64);
             crate::feeds::count_health(&ctx.store, &feeds);
             next_reload = tokio::time::Instant::now() + RELOAD_EVERY;
@@ -491,6 +520,11 @@ pub async fn poller(
                     (key2, result)
                 });
                 task_keys.insert(handle.id(), key.clone());
+                for poll in &mut polls {
+                    if poll.to_start.remove(key) {
+                        poll.running.insert(key.clone());
+                    }
+                }
                 started += 1;
             } else if next_due.is_none_or(|n| *due < n) {
                 next_due = Some(*due);
@@ -507,6 +541,19 @@ pub async fn poller(
             _ = token.cancelled() => break,
             _ = tokio::time::sleep(nap) => {}
             Ok(()) = config.changed() => {}
+            Some(request) = requests.recv() => match request {
+                PollerRequest::FeedsChanged => next_reload = tokio::time::Instant::now(),
+                PollerRequest::PollAll(reply) => {
+                    // Every feed is due now; one in flight is refreshed again once it ends, so
+                    // the report covers refreshes that started after the request.
+                    let to_start: BTreeSet<String> = schedule.keys().cloned().collect();
+                    for entry in schedule.values_mut() {
+                        entry.1 = now;
+                    }
+                    polls.push(PollAll { reply, to_start, running: BTreeSet::new(), report: PollReport { feeds: schedule.len(), ..Default::default() } });
+                    finish_polls(&mut polls);
+                }
+            },
             Some(joined) = set.join_next_with_id(), if !set.is_empty() => {
                 let retry_soon = now + chrono::Duration::from_std(ctx.config.schedule.min_interval)
                     .unwrap_or(chrono::Duration::minutes(5));
@@ -514,10 +561,17 @@ pub async fn poller(
                     Ok((id, (key, result))) => {
                         task_keys.remove(&id);
                         in_flight.remove(&key);
+                        for poll in &mut polls {
+                            if poll.running.remove(&key) {
+                                poll.count(result.as_ref().map(|r| &r.outcome));
+                            }
+                        }
+                        let wanted_again = polls.iter().any(|p| p.to_start.contains(&key));
+                        finish_polls(&mut polls);
                         match result {
                             Ok(refreshed) => {
                                 if let Some(entry) = schedule.get_mut(&key) {
-                                    entry.1 = refreshed.next_check_at;
+                                    entry.1 = if wanted_again { now } else { refreshed.next_check_at };
                                 }
                             }
                             Err(error) => {
@@ -535,6 +589,12 @@ pub async fn poller(
                         let key = task_keys.remove(&error.id()).unwrap_or_default();
                         tracing::error!(feed_url = %key, error = %error, "a feed refresh panicked");
                         in_flight.remove(&key);
+                        for poll in &mut polls {
+                            if poll.running.remove(&key) {
+                                poll.report.failed += 1;
+                            }
+                        }
+                        finish_polls(&mut polls);
                         if let Some(entry) = schedule.get_mut(&key) {
                             entry.1 = retry_soon;
                         }
@@ -555,6 +615,37 @@ pub async fn poller(
         while set.join_next().await.is_some() {}
     }
     Ok(())
+}
+
+/// One `run --once` asked of the running poller: the feeds still to start, those running.
+struct PollAll {
+    reply: tokio::sync::oneshot::Sender<PollReport>,
+    to_start: BTreeSet<String>,
+    running: BTreeSet<String>,
+    report: PollReport,
+}
+
+impl PollAll {
+    fn count(&mut self, result: Result<&Outcome, &crate::store::StoreError>) {
+        match result {
+            Ok(Outcome::Fetched { new_items, .. }) => {
+                self.report.ok += 1;
+                self.report.new_items += new_items;
+            }
+            Ok(Outcome::NotModified | Outcome::Unchanged) => self.report.ok += 1,
+            Ok(Outcome::Failed { .. }) | Err(_) => self.report.failed += 1,
+        }
+    }
+}
+
+/// Answers the polls whose every feed has been refreshed.
+fn finish_polls(polls: &mut Vec<PollAll>) {
+    let (done, waiting): (Vec<PollAll>, Vec<PollAll>) =
+        polls.drain(..).partition(|p| p.to_start.is_empty() && p.running.is_empty());
+    *polls = waiting;
+    for poll in done {
+        let _ = poll.reply.send(poll.report);
+    }
 }
 
 #[cfg(test)]

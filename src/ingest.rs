@@ -140,6 +140,11 @@ impl Ingest {
         &self.inner.dedup
     }
 
+    /// The claim index this ingest judges and remembers with (the daemon's live one).
+    pub fn claims(&self) -> &ClaimIndex {
+        &self.inner.claims
+    }
+
     pub fn wake(&self) -> &Wake {
         &self.inner.wake
     }

@@ -4,6 +4,8 @@
 //! Layout, in the order the data flows:
 //! feed → fetch → parse → extract → normalize → topic → dedup → claims → store → alert
 
+/// The admin API: commands reach the running daemon over a unix socket (JSON lines).
+pub mod admin;
 /// Alert delivery: the outbox drain and its sinks (log, JSONL, webhook).
 pub mod alert;
 /// Bytes → UTF-8: BOM, header, in-document declaration, validation, detection.

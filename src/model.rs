@@ -45,7 +45,7 @@ pub struct Extracted {
 }
 
 /// An article ready for the topic, dedup and claim stages.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Article {
     /// Canonical URL, or for a seed or a local file its path as a `file://` URL.
     pub url: Url,

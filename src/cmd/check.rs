@@ -4,14 +4,14 @@
 
 use std::io::Read;
 use std::path::Path;
-use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use chrono::Utc;
 use serde_json::json;
 use url::Url;
 
-use super::open_store;
+use super::Here;
+use crate::admin::Response;
 use crate::claims::index::{ClaimIndex, Judgement};
 use crate::claims::{Analysis, Engine};
 use crate::config::Config;
@@ -19,7 +19,7 @@ use crate::model::{Article, ArticleVerdict, ClaimVerdict};
 use crate::seeds::{ensure_seeded, from_html};
 
 /// Reads a file, standard input, or an http(s) URL fetched under the daemon's `[fetch]` rules.
-fn read_input(input: &str, config: &Config) -> Result<(Article, bool)> {
+pub fn read_input(input: &str, config: &Config) -> Result<(Article, bool)> {
     let (bytes, url, name, content_type) = if input.starts_with("http://") || input.starts_with("https://") {
         let url = Url::parse(input).with_context(|| format!("invalid URL {input}"))?;
         let page = crate::fetch::fetch_blocking(&config.fetch, &url, crate::fetch::Kind::Page)
@@ -53,29 +53,38 @@ fn read_input(input: &str, config: &Config) -> Result<(Article, bool)> {
     Ok((article, is_html))
 }
 
-/// `claimwatch check [--json] FILE|URL|-`.
-pub fn check_command(config: &Config, input: &str, as_json: bool) -> Result<ExitCode> {
-    let (article, _) = read_input(input, config)?;
-    let store = open_store(config)?;
-    let engine = Engine::load(config)?;
-    ensure_seeded(&store, &engine, config)?;
-    let index = ClaimIndex::open(&store, &engine.config)?;
-    let (analysis, judgements, mut verdict) = check_article(&engine, &index, &article)?;
+/// `claimwatch check [--json] FILE|URL|-`, once the input is read: judges `article` against the
+/// daemon's live engine and index when it runs in the daemon, else against the store opened here
+/// (seeded first if it never was).
+pub fn check(here: &Here, article: &Article, as_json: bool, out: &mut Response) -> Result<u8> {
+    let local;
+    let (engine, index, dedup) = match &here.live {
+        Some(live) => (live.ingest.engine(), live.ingest.claims(), live.ingest.dedup()),
+        None => {
+            let engine = Engine::load(&here.config)?;
+            ensure_seeded(&here.store, &engine, &here.config)?;
+            let index = ClaimIndex::open(&here.store, &engine.config)?;
+            let dedup = crate::dedup::DedupIndex::open(&here.store)?;
+            local = (engine, index, dedup);
+            (&local.0, &local.1, &local.2)
+        }
+    };
+    let (analysis, judgements, mut verdict) = check_article(engine, index, article)?;
     // A near-verbatim copy (or an exact one) of a stored article is a duplicate, whatever its
     // claims say; its claims are still listed.
-    let dedup = crate::dedup::DedupIndex::open(&store)?;
-    if let Some(seen) = dedup.lookup(&crate::dedup::fingerprint(&article))? {
+    if let Some(seen) = dedup.lookup(&crate::dedup::fingerprint(article))? {
         if verdict != ArticleVerdict::OffTopic {
             tracing::debug!(layer = seen.layer.as_str(), of = %seen.of, similarity = seen.similarity, "duplicate");
             verdict = ArticleVerdict::Duplicate;
         }
     }
     if as_json {
-        println!("{}", check_json(&analysis, &judgements, verdict));
+        out.stdout.push_str(&check_json(&analysis, &judgements, verdict).to_string());
+        out.stdout.push('\n');
     } else {
-        print!("{}", explain(&analysis, &judgements, verdict));
+        out.stdout.push_str(&explain(&analysis, &judgements, verdict));
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(0)
 }
 
 /// Analyses and judges one article without writing anything.

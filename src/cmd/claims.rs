@@ -1,23 +1,28 @@
 //! The `claims` command: stored claims with their first sighting, sources and languages, as a
 //! table or one JSON object per line (`provenance` owns the records).
 
-use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Result;
 use chrono::Utc;
 
-use super::open_store;
-use crate::config::Config;
+use super::Here;
+use crate::admin::Response;
 use crate::provenance::{list, millis, to_json};
 
 /// `claimwatch claims [--new] [--since AGE] [--json]`.
-pub fn command(config: &Config, new_only: bool, since: Option<Duration>, json: bool) -> Result<ExitCode> {
-    let store = open_store(config)?;
+pub fn command(
+    here: &Here,
+    new_only: bool,
+    since: Option<Duration>,
+    json: bool,
+    out: &mut Response,
+) -> Result<u8> {
+    let store = &here.store;
     let since =
         since.map(|age| Utc::now() - chrono::Duration::from_std(age).unwrap_or(chrono::Duration::MAX));
-    let claims = list(&store, new_only, since)?;
-    let mut out = String::new();
+    let claims = list(store, new_only, since)?;
+    let out = &mut out.stdout;
     if json {
         for listed in &claims {
             out.push_str(&to_json(listed).to_string());
@@ -48,6 +53,5 @@ pub fn command(config: &Config, new_only: bool, since: Option<Duration>, json: b
         }
         out.push_str(&format!("{} claims\n", claims.len()));
     }
-    print!("{out}");
-    Ok(ExitCode::SUCCESS)
+    Ok(0)
 }

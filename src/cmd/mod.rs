@@ -5,10 +5,13 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
+use crate::admin::{self, Live, Request, Response};
 use crate::config::{self, Config};
 use crate::store::Store;
 
@@ -135,21 +138,138 @@ pub fn run(cli: Cli) -> ExitCode {
 }
 
 fn dispatch(command: Command, config: Config) -> Result<ExitCode> {
-    match command {
+    let request = match command {
         Command::Config { command: ConfigCommand::Check } => {
-            println!("{}", config.summary());
-            Ok(ExitCode::SUCCESS)
+            return Ok(emit(Response { stdout: format!("{}\n", config.summary()), ..Default::default() }))
         }
         Command::Config { command: ConfigCommand::Show } => {
-            print!("{}", config.show()?);
-            Ok(ExitCode::SUCCESS)
+            return Ok(emit(Response { stdout: config.show()?, ..Default::default() }))
         }
-        Command::Run { once } => runtime()?.block_on(crate::daemon::run(config, once)),
-        Command::Seed { dir } => seed::seed_command(&config, dir.as_deref()),
-        Command::Check { json, input } => check::check_command(&config, &input, json),
-        Command::Extract { json, inputs } => extract::run(&config, json, &inputs),
-        Command::Feeds { command } => feeds::command(&config, command),
-        Command::Claims { new, since, json } => claims::command(&config, new, since, json),
+        Command::Run { once: false } => {
+            return runtime()?.block_on(crate::daemon::run(config, false, Some(handler())))
+        }
+        Command::Seed { dir } => return seed::seed_command(&config, dir.as_deref()),
+        Command::Extract { json, inputs } => return extract::run(&config, json, &inputs),
+        Command::Run { once: true } => Request::Poll,
+        Command::Check { json, input } => {
+            Request::Check { json, article: check::read_input(&input, &config)?.0 }
+        }
+        Command::Feeds { command } => feeds::request(command)?,
+        Command::Claims { new, since, json } => {
+            Request::Claims { new, since_secs: since.map(|s| s.as_secs()), json }
+        }
+    };
+    // A running daemon holds the store: ask it. Else do the work here.
+    if let Some(response) = admin::call(&admin::socket_path(&config), &request)? {
+        return Ok(emit(response));
+    }
+    if let Request::Poll = request {
+        return runtime()?.block_on(crate::daemon::run(config, true, None));
+    }
+    let here = Here::local(config)?;
+    Ok(emit(respond(&here, request)))
+}
+
+/// Where a command runs: beside the daemon, on a store it opened itself, or inside the running
+/// daemon (its store, live configuration, claim engine and poller), answering the admin API.
+pub struct Here {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub live: Option<Live>,
+}
+
+impl Here {
+    fn local(config: Config) -> Result<Here> {
+        let store = open_store(&config)?;
+        Ok(Here { config: Arc::new(config), store, live: None })
+    }
+
+    fn live(live: Live) -> Here {
+        Here { config: live.config(), store: live.store.clone(), live: Some(live) }
+    }
+
+    /// Subscriptions changed: a running daemon's poller re-reads them now.
+    fn feeds_changed(&self) {
+        if let Some(live) = &self.live {
+            live.feeds_changed();
+        }
+    }
+}
+
+/// The body of every command that works beside or inside the daemon: what it prints and its
+/// exit code, the same bytes wherever it ran. Blocking.
+fn respond(here: &Here, request: Request) -> Response {
+    let mut out = Response::default();
+    let result = match request {
+        Request::Claims { new, since_secs, json } => {
+            claims::command(here, new, since_secs.map(Duration::from_secs), json, &mut out)
+        }
+        Request::FeedsList => feeds::list(here, &mut out),
+        Request::FeedsAdd { url } => feeds::add(here, &url, &mut out),
+        Request::FeedsRemove { url } => feeds::remove(here, &url, &mut out),
+        Request::FeedsImport { file, opml } => feeds::import(here, &file, &opml, &mut out),
+        Request::FeedsExport => feeds::export(here, &mut out),
+        Request::Check { json, article } => check::check(here, &article, json, &mut out),
+        Request::Poll => Err(anyhow::anyhow!("a poll is answered by the poller, not here")),
+    };
+    match result {
+        Ok(code) => out.code = code,
+        Err(error) => {
+            out.stderr.push_str(&format!("claimwatch: error: {error:#}\n"));
+            out.code = 1;
+        }
+    }
+    out
+}
+
+/// The daemon's answer to the admin API: [`respond`] on the blocking pool, or a poll of every
+/// feed by the running poller (`run --once`).
+pub fn handler() -> admin::Handler {
+    Arc::new(|live: Live, request: Request| {
+        Box::pin(async move {
+            if let Request::Poll = request {
+                return match live.poll_all().await {
+                    Ok(r) => Response {
+                        stderr: format!(
+                            "claimwatch: the running daemon polled {} feeds: {} ok, {} failed, {} new items\n",
+                            r.feeds, r.ok, r.failed, r.new_items
+                        ),
+                        ..Default::default()
+                    },
+                    Err(error) => Response::error(1, &error),
+                };
+            }
+            tokio::task::spawn_blocking(move || respond(&Here::live(live), request))
+                .await
+                .unwrap_or_else(|error| Response::error(1, &anyhow::anyhow!("the command panicked: {error}")))
+        })
+    })
+}
+
+/// Prints a command's output and returns its exit code. A closed pipe (`claims | head`) ends
+/// the output quietly: the reader has what it wanted.
+fn emit(response: Response) -> ExitCode {
+    use std::io::Write;
+    let written = std::io::stdout()
+        .lock()
+        .write_all(response.stdout.as_bytes())
+        .and_then(|()| std::io::stdout().flush());
+    if let Err(error) = written {
+        if error.kind() != std::io::ErrorKind::BrokenPipe {
+            let _ = writeln!(std::io::stderr(), "claimwatch: error: writing the output: {error}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let _ = std::io::stderr().write_all(response.stderr.as_bytes());
+    ExitCode::from(response.code)
+}
+
+/// Runs `future` to its end from blocking code: on the daemon's runtime when called from its
+/// blocking pool, else on a runtime of its own.
+fn block_on<F: std::future::Future>(future: F) -> Result<F::Output> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => Ok(handle.block_on(future)),
+        Err(_) => Ok(runtime()?.block_on(future)),
     }
 }
 
