@@ -44,6 +44,7 @@ pub struct RawConfig {
     pub extract: RawExtract,
     pub alerts: RawAlerts,
     pub server: RawServer,
+    pub admin: RawAdmin,
     pub shutdown: RawShutdown,
     pub claims: RawClaims,
     #[serde(default)]
@@ -130,6 +131,12 @@ pub struct RawServer {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct RawAdmin {
+    pub socket: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RawShutdown {
     pub deadline: String,
 }
@@ -182,6 +189,7 @@ pub struct Config {
     pub extract: ExtractConfig,
     pub alerts: AlertsConfig,
     pub server: ServerConfig,
+    pub admin: AdminConfig,
     pub shutdown: ShutdownConfig,
     pub claims: ClaimsConfig,
     pub feeds: Vec<Feed>,
@@ -271,6 +279,12 @@ pub struct WebhookConfig {
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub listen: Option<SocketAddr>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AdminConfig {
+    /// The admin API's unix socket (`admin::socket_path`).
+    pub socket: PathBuf,
 }
 
 #[derive(Debug, Clone)]
@@ -815,6 +829,21 @@ fn validate(raw: RawConfig, origins: &Origins, sources: Vec<String>) -> Result<C
         },
     };
 
+    // Empty: in systemd's RuntimeDirectory when there is one, else in the state dir.
+    let admin = AdminConfig {
+        socket: match raw.admin.socket.trim() {
+            "" => match std::env::var_os("RUNTIME_DIRECTORY") {
+                // RuntimeDirectory= may list several directories, separated by colons.
+                Some(dirs) if !dirs.is_empty() => {
+                    let dirs = dirs.to_string_lossy().into_owned();
+                    PathBuf::from(dirs.split(':').next().unwrap_or_default()).join("claimwatch.sock")
+                }
+                _ => state_dir.join("admin.sock"),
+            },
+            path => PathBuf::from(path),
+        },
+    };
+
     let shutdown =
         ShutdownConfig { deadline: v.positive_duration("shutdown.deadline", &raw.shutdown.deadline) };
 
@@ -901,6 +930,7 @@ fn validate(raw: RawConfig, origins: &Origins, sources: Vec<String>) -> Result<C
         extract,
         alerts,
         server: ServerConfig { listen },
+        admin,
         shutdown,
         claims,
         feeds,

@@ -17,9 +17,8 @@
 //! cache) are named in a warning.
 
 use std::collections::BTreeSet;
-use std::future::Future;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -27,12 +26,13 @@ use sd_notify::NotifyState;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
+use crate::admin::{PollReport, PollerRequest};
 use crate::config::{Config, Problems};
 use crate::health::Health;
 use crate::pipeline::{self, Ctx, Outcome};
 use crate::store::Store;
+use crate::tasks::Tasks;
 
 /// The live configuration: the poller and the sinks read the latest value at safe points.
 pub type ConfigWatch = watch::Receiver<Arc<Config>>;
@@ -44,46 +44,6 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often STATUS= is refreshed when the watchdog is off.
 const STATUS_EVERY: Duration = Duration::from_secs(10);
 
-/// Long-lived tasks with names, one cancellation token, one tracker.
-#[derive(Clone, Default)]
-pub struct Tasks {
-    tracker: TaskTracker,
-    token: CancellationToken,
-    running: Arc<Mutex<BTreeSet<&'static str>>>,
-}
-
-impl Tasks {
-    /// Spawns `task` under `name`; it should return soon after [`Tasks::token`] is cancelled.
-    /// The handle resolves once the task has ended and its name is no longer listed, so a task
-    /// may be replaced by a new one of the same name (an alert drain on reload).
-    pub fn spawn<F>(&self, name: &'static str, task: F) -> tokio::task::JoinHandle<()>
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        self.running.lock().expect("task set lock").insert(name);
-        let running = Arc::clone(&self.running);
-        self.tracker.spawn(async move {
-            task.await;
-            running.lock().expect("task set lock").remove(name);
-        })
-    }
-
-    /// The token every task watches.
-    pub fn token(&self) -> CancellationToken {
-        self.token.clone()
-    }
-
-    /// Cancels every task and waits up to `deadline`; returns the names of tasks still running.
-    pub async fn stop(&self, deadline: Duration) -> Vec<&'static str> {
-        self.token.cancel();
-        self.tracker.close();
-        if tokio::time::timeout(deadline, self.tracker.wait()).await.is_ok() {
-            return Vec::new();
-        }
-        self.running.lock().expect("task set lock").iter().copied().collect()
-    }
-}
-
 /// How long the scheduler may go without progress before it counts as stalled: long enough for
 /// a few request timeouts in a row, short enough that systemd restarts a stuck daemon soon.
 pub fn stall_after(config: &Config) -> Duration {
@@ -91,7 +51,9 @@ pub fn stall_after(config: &Config) -> Duration {
 }
 
 /// Runs the daemon until a stop signal (or, with `once`, until one full poll is processed).
-pub async fn run(config: Config, once: bool) -> Result<ExitCode> {
+/// `admin` answers the commands that arrive on the admin socket (`admin.socket`); without it
+/// (and with `once`) no socket is opened.
+pub async fn run(config: Config, once: bool, admin: Option<crate::admin::Handler>) -> Result<ExitCode> {
     // Signal handlers first: a SIGTERM during start-up (seeding, loading the claim engine) must
     // not kill the daemon uncleanly. `run --once` keeps the default disposition: SIGTERM ends it.
     let signals = if once { None } else { Some(Signals::install()?) };
@@ -99,7 +61,7 @@ pub async fn run(config: Config, once: bool) -> Result<ExitCode> {
         .with_context(|| format!("opening the store in {}", config.state_dir.display()))?;
     // On first start the seed set is what the store knows; a seed set that cannot be imported
     // stops start-up (exit 1) rather than alerting on the whole known story.
-    crate::claims::cmd::seed_if_needed(&config, &store)?;
+    crate::seeds::seed_if_needed(&config, &store)?;
     let feeds = crate::feeds::all(&config, &store).context("reading the stored subscriptions")?.len();
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
@@ -129,6 +91,16 @@ pub async fn run(config: Config, once: bool) -> Result<ExitCode> {
     let deadline = config.shutdown.deadline;
     let (config_tx, _config_rx) = watch::channel(Arc::new(config));
     let config = config_tx.borrow().clone();
+    let (poller_tx, poller_rx) = tokio::sync::mpsc::channel(16);
+
+    if let Some(handler) = admin {
+        let path = crate::admin::socket_path(&config);
+        let listener = crate::admin::bind(&path)?;
+        tracing::info!(socket = %path.display(), "serving the admin API");
+        let live =
+            crate::admin::Live::new(store.clone(), ctx.ingest.clone(), config_tx.subscribe(), poller_tx);
+        tasks.spawn("admin", crate::admin::serve(listener, path, live, handler, tasks.token()));
+    }
 
     if let Some(addr) = config.server.listen {
         let listener = crate::server::bind(addr).await?;
@@ -148,7 +120,7 @@ pub async fn run(config: Config, once: bool) -> Result<ExitCode> {
     // Registers the scheduler: from now on readiness and the watchdog require its progress.
     health.scheduler_tick();
     tasks.spawn("poller", async move {
-        if let Err(error) = poller(ctx, poller_config, poller_health, token).await {
+        if let Err(error) = poller_with(ctx, poller_config, poller_health, token, poller_rx).await {
             tracing::error!(error = format!("{error:#}"), "the poller stopped");
         }
     });
@@ -225,6 +197,9 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
     }
     if old.shutdown.deadline != new.shutdown.deadline {
         keys.push("shutdown.deadline");
+    }
+    if old.admin.socket != new.admin.socket {
+        keys.push("admin.socket");
     }
     keys
 }
@@ -467,13 +442,22 @@ const RELOAD_EVERY: Duration = Duration::from_secs(60);
 /// kept in memory (feed URL → next check) and refilled from the store every [`RELOAD_EVERY`];
 /// a restart resumes from the stored `next_check_at`. The feed list comes from the live
 /// configuration (a SIGHUP reload takes effect at once), and `health` is ticked on every pass.
-pub async fn poller(
+pub async fn poller(ctx: Ctx, config: ConfigWatch, health: Health, token: CancellationToken) -> Result<()> {
+    let (_nobody, requests) = tokio::sync::mpsc::channel(1);
+    poller_with(ctx, config, health, token, requests).await
+}
+
+/// [`poller`], also answering [`PollerRequest`]s from the admin API: re-read the feed list now
+/// (a subscription changed), or poll every feed now and report once each has been refreshed.
+pub async fn poller_with(
     mut ctx: Ctx,
     config: ConfigWatch,
     health: Health,
     token: CancellationToken,
+    mut requests: tokio::sync::mpsc::Receiver<PollerRequest>,
 ) -> Result<()> {
     use std::collections::HashMap;
+    let mut polls: Vec<PollAll> = Vec::new();
     type Done = (String, Result<pipeline::Refreshed, crate::store::StoreError>);
     let mut schedule: HashMap<String, (crate::model::Feed, chrono::DateTime<chrono::Utc>)> = HashMap::new();
     let mut in_flight: BTreeSet<String> = BTreeSet::new();
@@ -509,6 +493,10 @@ pub async fn poller(
                 fresh.insert(key, (feed.clone(), due));
             }
             schedule = fresh;
+            for poll in &mut polls {
+                poll.to_start.retain(|key| schedule.contains_key(key));
+            }
+            finish_polls(&mut polls);
             crate::metrics::feeds_total(feeds.len() as i64);
             crate::feeds::count_health(&ctx.store, &feeds);
             next_reload = tokio::time::Instant::now() + RELOAD_EVERY;
@@ -532,6 +520,11 @@ pub async fn poller(
                     (key2, result)
                 });
                 task_keys.insert(handle.id(), key.clone());
+                for poll in &mut polls {
+                    if poll.to_start.remove(key) {
+                        poll.running.insert(key.clone());
+                    }
+                }
                 started += 1;
             } else if next_due.is_none_or(|n| *due < n) {
                 next_due = Some(*due);
@@ -548,6 +541,19 @@ pub async fn poller(
             _ = token.cancelled() => break,
             _ = tokio::time::sleep(nap) => {}
             Ok(()) = config.changed() => {}
+            Some(request) = requests.recv() => match request {
+                PollerRequest::FeedsChanged => next_reload = tokio::time::Instant::now(),
+                PollerRequest::PollAll(reply) => {
+                    // Every feed is due now; one in flight is refreshed again once it ends, so
+                    // the report covers refreshes that started after the request.
+                    let to_start: BTreeSet<String> = schedule.keys().cloned().collect();
+                    for entry in schedule.values_mut() {
+                        entry.1 = now;
+                    }
+                    polls.push(PollAll { reply, to_start, running: BTreeSet::new(), report: PollReport { feeds: schedule.len(), ..Default::default() } });
+                    finish_polls(&mut polls);
+                }
+            },
             Some(joined) = set.join_next_with_id(), if !set.is_empty() => {
                 let retry_soon = now + chrono::Duration::from_std(ctx.config.schedule.min_interval)
                     .unwrap_or(chrono::Duration::minutes(5));
@@ -555,10 +561,17 @@ pub async fn poller(
                     Ok((id, (key, result))) => {
                         task_keys.remove(&id);
                         in_flight.remove(&key);
+                        for poll in &mut polls {
+                            if poll.running.remove(&key) {
+                                poll.count(result.as_ref().map(|r| &r.outcome));
+                            }
+                        }
+                        let wanted_again = polls.iter().any(|p| p.to_start.contains(&key));
+                        finish_polls(&mut polls);
                         match result {
                             Ok(refreshed) => {
                                 if let Some(entry) = schedule.get_mut(&key) {
-                                    entry.1 = refreshed.next_check_at;
+                                    entry.1 = if wanted_again { now } else { refreshed.next_check_at };
                                 }
                             }
                             Err(error) => {
@@ -576,6 +589,12 @@ pub async fn poller(
                         let key = task_keys.remove(&error.id()).unwrap_or_default();
                         tracing::error!(feed_url = %key, error = %error, "a feed refresh panicked");
                         in_flight.remove(&key);
+                        for poll in &mut polls {
+                            if poll.running.remove(&key) {
+                                poll.report.failed += 1;
+                            }
+                        }
+                        finish_polls(&mut polls);
                         if let Some(entry) = schedule.get_mut(&key) {
                             entry.1 = retry_soon;
                         }
@@ -596,6 +615,37 @@ pub async fn poller(
         while set.join_next().await.is_some() {}
     }
     Ok(())
+}
+
+/// One `run --once` asked of the running poller: the feeds still to start, those running.
+struct PollAll {
+    reply: tokio::sync::oneshot::Sender<PollReport>,
+    to_start: BTreeSet<String>,
+    running: BTreeSet<String>,
+    report: PollReport,
+}
+
+impl PollAll {
+    fn count(&mut self, result: Result<&Outcome, &crate::store::StoreError>) {
+        match result {
+            Ok(Outcome::Fetched { new_items, .. }) => {
+                self.report.ok += 1;
+                self.report.new_items += new_items;
+            }
+            Ok(Outcome::NotModified | Outcome::Unchanged) => self.report.ok += 1,
+            Ok(Outcome::Failed { .. }) | Err(_) => self.report.failed += 1,
+        }
+    }
+}
+
+/// Answers the polls whose every feed has been refreshed.
+fn finish_polls(polls: &mut Vec<PollAll>) {
+    let (done, waiting): (Vec<PollAll>, Vec<PollAll>) =
+        polls.drain(..).partition(|p| p.to_start.is_empty() && p.running.is_empty());
+    *polls = waiting;
+    for poll in done {
+        let _ = poll.reply.send(poll.report);
+    }
 }
 
 #[cfg(test)]

@@ -56,10 +56,7 @@ pub struct Processed {
     pub commit_time: std::time::Duration,
 }
 
-/// The story id as users see it.
-pub fn story_id(story: u64) -> String {
-    format!("s-{story:016x}")
-}
+pub use crate::model::story_id;
 
 /// Everything processing needs; cheap to clone.
 #[derive(Clone)]
@@ -141,6 +138,11 @@ impl Ingest {
 
     pub fn dedup(&self) -> &DedupIndex {
         &self.inner.dedup
+    }
+
+    /// The claim index this ingest judges and remembers with (the daemon's live one).
+    pub fn claims(&self) -> &ClaimIndex {
+        &self.inner.claims
     }
 
     pub fn wake(&self) -> &Wake {

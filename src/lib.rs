@@ -4,14 +4,16 @@
 //! Layout, in the order the data flows:
 //! feed → fetch → parse → extract → normalize → topic → dedup → claims → store → alert
 
+/// The admin API: commands reach the running daemon over a unix socket (JSON lines).
+pub mod admin;
 /// Alert delivery: the outbox drain and its sinks (log, JSONL, webhook).
 pub mod alert;
 /// Bytes → UTF-8: BOM, header, in-document declaration, validation, detection.
 pub mod charset;
 /// Claim engine: sentences → claims with features → known | new against the store.
 pub mod claims;
-/// Command line: the contract's commands, each a thin call into the stages below.
-pub mod cli;
+/// The commands (the edge, above every stage): thin clients of the store or the running daemon.
+pub mod cmd;
 /// Configuration: raw serde layers → validated `Config` of real types.
 pub mod config;
 /// The daemon's lifecycle: named tasks, signals, graceful stop.
@@ -46,6 +48,8 @@ pub mod seeds;
 pub mod server;
 /// The sled store: named trees, versioned records, one commit per article.
 pub mod store;
+/// Named long-lived tasks under one cancellation token (the daemon's and the alert drains').
+pub mod tasks;
 /// tracing subscriber (human or JSON lines).
 pub mod telemetry;
 /// Topic relevance from a data profile in config/topics/.

@@ -45,7 +45,7 @@ pub struct Extracted {
 }
 
 /// An article ready for the topic, dedup and claim stages.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Article {
     /// Canonical URL, or for a seed or a local file its path as a `file://` URL.
     pub url: Url,
@@ -90,6 +90,11 @@ impl ArticleVerdict {
 pub enum ClaimVerdict {
     New,
     Known,
+}
+
+/// The story id as users see it.
+pub fn story_id(story: u64) -> String {
+    format!("s-{story:016x}")
 }
 
 /// One new claim as the alert sinks deliver it: the contract's alert record (a JSONL line, a

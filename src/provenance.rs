@@ -1,19 +1,14 @@
 //! Claim provenance: where and when each stored claim was first seen, how many articles repeat
-//! it and in which languages, and the `claimwatch claims` command that lists it. Written only
+//! it and in which languages (the `claims` command, `cmd::claims`, lists it). Written only
 //! inside the per-article commit (`ingest`); read here.
 //!
 //! Trade-off: it keeps its own small copy of each claim's text and first source instead of
 //! reading the claim engine's records, so that listing and alerting do not depend on how the
 //! engine lays out its index.
 
-use std::process::ExitCode;
-use std::time::Duration;
-
-use anyhow::{Context as _, Result};
 use chrono::{DateTime, TimeZone, Utc};
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
-use crate::config::Config;
 use crate::store::records::{self, ClaimProvenance, ClaimProvenanceV1, ProvenanceSourceV1};
 use crate::store::{trees, Store, StoreError};
 
@@ -79,7 +74,8 @@ pub fn list(store: &Store, new_only: bool, since: Option<DateTime<Utc>>) -> Resu
     Ok(out)
 }
 
-fn millis(ms: i64) -> DateTime<Utc> {
+/// Unix milliseconds → time.
+pub fn millis(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
 }
 
@@ -95,53 +91,11 @@ pub fn to_json(listed: &Listed) -> serde_json::Value {
         "source": first.map(|s| s.url.as_str()),
         "feed": first.and_then(|s| s.feed.as_deref()),
         "seed": c.seed,
-        "story_id": crate::ingest::story_id(c.story),
+        "story_id": crate::model::story_id(c.story),
         "sources": c.source_count,
         "langs": c.langs,
         "source_urls": c.sources.iter().map(|s| s.url.as_str()).collect::<Vec<_>>(),
         "entities": c.entities,
         "numbers": c.numbers,
     })
-}
-
-/// `claimwatch claims [--new] [--since AGE] [--json]`.
-pub fn command(config: &Config, new_only: bool, since: Option<Duration>, json: bool) -> Result<ExitCode> {
-    let store = Store::open(&config.state_dir, config.store.cache_size)
-        .with_context(|| format!("opening the store in {}", config.state_dir.display()))?;
-    let since =
-        since.map(|age| Utc::now() - chrono::Duration::from_std(age).unwrap_or(chrono::Duration::MAX));
-    let claims = list(&store, new_only, since)?;
-    let mut out = String::new();
-    if json {
-        for listed in &claims {
-            out.push_str(&to_json(listed).to_string());
-            out.push('\n');
-        }
-    } else {
-        out.push_str(&format!(
-            "{:<20} {:>7}  {:<11} {:<4} {}\n",
-            "FIRST SEEN (UTC)", "SOURCES", "LANGUAGES", "SEED", "CLAIM / FIRST SOURCE"
-        ));
-        for listed in &claims {
-            let c = &listed.claim;
-            let text: String = if c.text.chars().count() > 100 {
-                c.text.chars().take(99).chain(std::iter::once('…')).collect()
-            } else {
-                c.text.clone()
-            };
-            out.push_str(&format!(
-                "{:<20} {:>7}  {:<11} {:<4} {}\n{:>46}{}\n",
-                millis(c.first_seen).format("%Y-%m-%d %H:%M:%S"),
-                c.source_count,
-                c.langs.join(","),
-                if c.seed { "yes" } else { "" },
-                text,
-                "",
-                c.sources.first().map(|s| s.url.as_str()).unwrap_or("")
-            ));
-        }
-        out.push_str(&format!("{} claims\n", claims.len()));
-    }
-    print!("{out}");
-    Ok(ExitCode::SUCCESS)
 }

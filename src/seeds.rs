@@ -1,7 +1,8 @@
 //! Seed articles: the known story the store starts from, read from a directory of `.txt`, `.md`
 //! and `.html` files in file-name order. A text seed may begin with ` date YYYY-MM-DD`; that date
-//! is its published date and is not part of its text. Reading only: importing is the claim
-//! engine's job.
+//! is its published date and is not part of its text. Importing goes through the same per-article
+//! commit as polled articles (`ingest`, origin seed: no alerts); the daemon's first start and the
+//! `seed` and `check` commands share it.
 
 use std::path::{Path, PathBuf};
 
@@ -9,7 +10,10 @@ use anyhow::{bail, Context, Result};
 use chrono::{NaiveDate, TimeZone, Utc};
 use url::Url;
 
+use crate::claims::Engine;
+use crate::config::Config;
 use crate::model::Article;
+use crate::store::{meta_keys, trees, Store};
 
 /// One seed file, read and split into its date and text.
 #[derive(Debug, Clone)]
@@ -69,6 +73,65 @@ fn split_date(raw: &str) -> (Option<chrono::DateTime<Utc>>, &str) {
         }
     }
     (None, raw)
+}
+
+// ------------------------------------------------------------------------------------- importing
+
+/// Turns an HTML page into the article fields through the extractor.
+pub fn from_html(article: &mut Article, html: &str) {
+    let extracted = crate::extract::extract(html, &article.url);
+    article.text = extracted.text;
+    article.title = article.title.take().or(extracted.title);
+    article.lang_hint = article.lang_hint.take().or(extracted.lang);
+    article.published = article.published.or(extracted.published);
+}
+
+/// Imports every seed article of `dir` as known, through the same per-article commit as polled
+/// articles (`ingest`, origin seed: no alerts), so that seeds also get article records and
+/// dedup fingerprints (a syndicated copy of a seed is then a `duplicate`). Idempotent: a seed
+/// already imported is recognised by its text. Marks the store seeded. Returns (articles, claims).
+pub fn import_seeds(store: &Store, engine: &Engine, dir: &Path) -> Result<(usize, usize)> {
+    let seeds = crate::seeds::read_dir(dir)?;
+    let ingest = crate::ingest::Ingest::for_seeds(store, std::sync::Arc::new(engine.clone()))?;
+    let mut total = 0;
+    for seed in &seeds {
+        let mut article = seed.article.clone();
+        if seed.is_html {
+            let html = std::mem::take(&mut article.text);
+            from_html(&mut article, &html);
+        }
+        article.seen_at = article.published.unwrap_or(article.seen_at);
+        let processed = ingest
+            .process(article, crate::ingest::Origin::Seed)
+            .with_context(|| format!("importing seed {}", seed.path.display()))?;
+        total += processed.new_claims + processed.known_claims;
+        tracing::debug!(seed = %seed.path.display(), new = processed.new_claims, known = processed.known_claims, lang = %processed.lang, "seed imported");
+    }
+    store.tree(trees::META)?.insert(meta_keys::SEEDED, Utc::now().to_rfc3339().as_bytes())?;
+    store.flush()?;
+    Ok((seeds.len(), total))
+}
+
+/// Seeds the store from `seeds_dir` if it has never been seeded (for `check` and `run`). A seed
+/// set that cannot be read stops the command: without it every claim would look new and the
+/// daemon would alert on the whole known story.
+pub fn ensure_seeded(store: &Store, engine: &Engine, config: &Config) -> Result<()> {
+    if store.is_seeded()? {
+        return Ok(());
+    }
+    let (articles, claims) = import_seeds(store, engine, &config.seeds_dir).with_context(|| {
+        format!(
+            "the store has never been seeded and the seed set in {} cannot be imported",
+            config.seeds_dir.display()
+        )
+    })?;
+    tracing::info!(articles, claims, "store seeded");
+    Ok(())
+}
+
+/// [`ensure_seeded`] with the engine loaded from `config` (for the daemon's start).
+pub fn seed_if_needed(config: &Config, store: &Store) -> Result<()> {
+    ensure_seeded(store, &Engine::load(config)?, config)
 }
 
 #[cfg(test)]

@@ -22,8 +22,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, WebhookConfig};
-use crate::daemon::Tasks;
 use crate::store::Store;
+use crate::tasks::Tasks;
 use outbox::{Outbox, Pending, SinkKind};
 use sinks::{JsonlSink, LogSink, Outcome, Sink, Throttled, WebhookSink};
 

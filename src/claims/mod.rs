@@ -12,7 +12,6 @@
 //! Trade-off: evidence is symbolic (lexicons are data files in `config/topics/`), so a fact
 //! phrased with words no lexicon knows is compared on entities, numbers and names only.
 
-pub mod cmd;
 pub mod features;
 pub mod index;
 pub mod lexicon;

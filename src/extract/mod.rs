@@ -12,7 +12,6 @@
 
 mod body;
 mod boilerplate;
-pub mod command;
 mod meta;
 mod prescan;
 pub mod rules;

@@ -110,7 +110,8 @@ fn second_instance_is_refused_and_sigterm_stops_the_first_cleanly() {
     });
     started.recv_timeout(Duration::from_secs(30)).expect("the daemon logs its start-up summary");
 
-    let second = claimwatch(&["--config", config, "--state-dir", state, "run", "--once"]);
+    // A second daemon is refused; commands go through the first one's admin socket instead.
+    let second = claimwatch(&["--config", config, "--state-dir", state, "run"]);
     assert_eq!(second.status.code(), Some(1));
     assert!(stderr(&second).contains("in use by another running claimwatch"), "{}", stderr(&second));
 

@@ -2,6 +2,7 @@
 //! on 127.0.0.1 started by the tests, real sled stores in temporary directories. Nothing here
 //! reaches beyond the loopback interface.
 
+mod admin;
 mod alerts;
 mod claims;
 mod cli;

@@ -1,97 +1,25 @@
-//! The `seed` and `check` commands: importing the seed articles as known claims, and analysing
-//! one article against the store without writing to it. Output of `check --json` is the
-//! contract's object; without `--json` it is a readable explanation of every decision.
+//! The `check` command: analysing one article against the store without writing to it. Output
+//! of `check --json` is the contract's object; without `--json` it is a readable explanation of
+//! every decision.
 
 use std::io::Read;
 use std::path::Path;
-use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use chrono::Utc;
 use serde_json::json;
 use url::Url;
 
+use super::Here;
+use crate::admin::Response;
 use crate::claims::index::{ClaimIndex, Judgement};
 use crate::claims::{Analysis, Engine};
 use crate::config::Config;
 use crate::model::{Article, ArticleVerdict, ClaimVerdict};
-use crate::store::{meta_keys, trees, Store};
-
-/// `claimwatch seed [DIR]`.
-pub fn seed_command(config: &Config, dir: Option<&Path>) -> Result<ExitCode> {
-    let store = open_store(config)?;
-    let engine = Engine::load(config)?;
-    let dir = dir.unwrap_or(&config.seeds_dir);
-    let (articles, claims) = import_seeds(&store, &engine, dir)?;
-    store.flush()?;
-    eprintln!("seeded {claims} claims from {articles} articles in {}", dir.display());
-    Ok(ExitCode::SUCCESS)
-}
-
-fn open_store(config: &Config) -> Result<Store> {
-    Store::open(&config.state_dir, config.store.cache_size)
-        .with_context(|| format!("opening the store in {}", config.state_dir.display()))
-}
-
-/// Turns an HTML page into the article fields through the extractor.
-fn from_html(article: &mut Article, html: &str) {
-    let extracted = crate::extract::extract(html, &article.url);
-    article.text = extracted.text;
-    article.title = article.title.take().or(extracted.title);
-    article.lang_hint = article.lang_hint.take().or(extracted.lang);
-    article.published = article.published.or(extracted.published);
-}
-
-/// Imports every seed article of `dir` as known, through the same per-article commit as polled
-/// articles (`ingest`, origin seed: no alerts), so that seeds also get article records and
-/// dedup fingerprints (a syndicated copy of a seed is then a `duplicate`). Idempotent: a seed
-/// already imported is recognised by its text. Marks the store seeded. Returns (articles, claims).
-pub fn import_seeds(store: &Store, engine: &Engine, dir: &Path) -> Result<(usize, usize)> {
-    let seeds = crate::seeds::read_dir(dir)?;
-    let ingest = crate::ingest::Ingest::for_seeds(store, std::sync::Arc::new(engine.clone()))?;
-    let mut total = 0;
-    for seed in &seeds {
-        let mut article = seed.article.clone();
-        if seed.is_html {
-            let html = std::mem::take(&mut article.text);
-            from_html(&mut article, &html);
-        }
-        article.seen_at = article.published.unwrap_or(article.seen_at);
-        let processed = ingest
-            .process(article, crate::ingest::Origin::Seed)
-            .with_context(|| format!("importing seed {}", seed.path.display()))?;
-        total += processed.new_claims + processed.known_claims;
-        tracing::debug!(seed = %seed.path.display(), new = processed.new_claims, known = processed.known_claims, lang = %processed.lang, "seed imported");
-    }
-    store.tree(trees::META)?.insert(meta_keys::SEEDED, Utc::now().to_rfc3339().as_bytes())?;
-    store.flush()?;
-    Ok((seeds.len(), total))
-}
-
-/// Seeds the store from `seeds_dir` if it has never been seeded (for `check` and `run`). A seed
-/// set that cannot be read stops the command: without it every claim would look new and the
-/// daemon would alert on the whole known story.
-pub fn ensure_seeded(store: &Store, engine: &Engine, config: &Config) -> Result<()> {
-    if store.is_seeded()? {
-        return Ok(());
-    }
-    let (articles, claims) = import_seeds(store, engine, &config.seeds_dir).with_context(|| {
-        format!(
-            "the store has never been seeded and the seed set in {} cannot be imported",
-            config.seeds_dir.display()
-        )
-    })?;
-    tracing::info!(articles, claims, "store seeded");
-    Ok(())
-}
-
-/// [`ensure_seeded`] with the engine loaded from `config` (for the daemon's start).
-pub fn seed_if_needed(config: &Config, store: &Store) -> Result<()> {
-    ensure_seeded(store, &Engine::load(config)?, config)
-}
+use crate::seeds::{ensure_seeded, from_html};
 
 /// Reads a file, standard input, or an http(s) URL fetched under the daemon's `[fetch]` rules.
-fn read_input(input: &str, config: &Config) -> Result<(Article, bool)> {
+pub fn read_input(input: &str, config: &Config) -> Result<(Article, bool)> {
     let (bytes, url, name, content_type) = if input.starts_with("http://") || input.starts_with("https://") {
         let url = Url::parse(input).with_context(|| format!("invalid URL {input}"))?;
         let page = crate::fetch::fetch_blocking(&config.fetch, &url, crate::fetch::Kind::Page)
@@ -125,29 +53,38 @@ fn read_input(input: &str, config: &Config) -> Result<(Article, bool)> {
     Ok((article, is_html))
 }
 
-/// `claimwatch check [--json] FILE|URL|-`.
-pub fn check_command(config: &Config, input: &str, as_json: bool) -> Result<ExitCode> {
-    let (article, _) = read_input(input, config)?;
-    let store = open_store(config)?;
-    let engine = Engine::load(config)?;
-    ensure_seeded(&store, &engine, config)?;
-    let index = ClaimIndex::open(&store, &engine.config)?;
-    let (analysis, judgements, mut verdict) = check_article(&engine, &index, &article)?;
+/// `claimwatch check [--json] FILE|URL|-`, once the input is read: judges `article` against the
+/// daemon's live engine and index when it runs in the daemon, else against the store opened here
+/// (seeded first if it never was).
+pub fn check(here: &Here, article: &Article, as_json: bool, out: &mut Response) -> Result<u8> {
+    let local;
+    let (engine, index, dedup) = match &here.live {
+        Some(live) => (live.ingest.engine(), live.ingest.claims(), live.ingest.dedup()),
+        None => {
+            let engine = Engine::load(&here.config)?;
+            ensure_seeded(&here.store, &engine, &here.config)?;
+            let index = ClaimIndex::open(&here.store, &engine.config)?;
+            let dedup = crate::dedup::DedupIndex::open(&here.store)?;
+            local = (engine, index, dedup);
+            (&local.0, &local.1, &local.2)
+        }
+    };
+    let (analysis, judgements, mut verdict) = check_article(engine, index, article)?;
     // A near-verbatim copy (or an exact one) of a stored article is a duplicate, whatever its
     // claims say; its claims are still listed.
-    let dedup = crate::dedup::DedupIndex::open(&store)?;
-    if let Some(seen) = dedup.lookup(&crate::dedup::fingerprint(&article))? {
+    if let Some(seen) = dedup.lookup(&crate::dedup::fingerprint(article))? {
         if verdict != ArticleVerdict::OffTopic {
             tracing::debug!(layer = seen.layer.as_str(), of = %seen.of, similarity = seen.similarity, "duplicate");
             verdict = ArticleVerdict::Duplicate;
         }
     }
     if as_json {
-        println!("{}", check_json(&analysis, &judgements, verdict));
+        out.stdout.push_str(&check_json(&analysis, &judgements, verdict).to_string());
+        out.stdout.push('\n');
     } else {
-        print!("{}", explain(&analysis, &judgements, verdict));
+        out.stdout.push_str(&explain(&analysis, &judgements, verdict));
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(0)
 }
 
 /// Analyses and judges one article without writing anything.

@@ -15,8 +15,8 @@ use chrono::SecondsFormat;
 use serde::Serialize;
 use url::Url;
 
-use super::{extract_with, Rules, SiteRules};
 use crate::config::Config;
+use crate::extract::{extract_with, Rules, SiteRules};
 use crate::fetch::{FetchOutcome, Fetcher, Kind, Request};
 use crate::model::Extracted;
 
@@ -130,7 +130,7 @@ fn extract_input(
         let url = Url::parse(input).context("not a valid URL")?;
         if fetching.is_none() {
             let fetcher = Fetcher::new(&config.fetch).context("building the HTTP client")?;
-            *fetching = Some((crate::cli::runtime()?, fetcher));
+            *fetching = Some((super::runtime()?, fetcher));
         }
         let (runtime, fetcher) = fetching.as_ref().expect("set above");
         let request = Request { url: &url, kind: Kind::Page, validators: None, allow_file: false };
