@@ -20,7 +20,7 @@ use sled::Transactional;
 use crate::alert::outbox::{enqueue_in, SinkKind};
 use crate::alert::Wake;
 use crate::claims::index::{corroborate_in, insert_in};
-use crate::claims::{Analysis, ClaimDraft, ClaimIndex, ClaimSource, Engine, Judgement};
+use crate::claims::{verdict, Analysis, ClaimDraft, ClaimIndex, ClaimSource, Engine, Judgement};
 use crate::config::AlertsConfig;
 use crate::dedup::{self, ArticleId, DedupIndex, Fingerprint, Layer, Seen};
 use crate::model::{Alert, AlertArticle, AlertClaim, Article, ArticleVerdict, ClaimVerdict};
@@ -190,12 +190,15 @@ impl Ingest {
                 });
             }
             Some(seen) if seen.layer != Layer::NearCopy => {
-                // The same text under another address: nothing in it can be new.
+                // The same text under another address: nothing in it can be new. It is what the
+                // stored article was: off topic, or a duplicate.
                 let stored = self.article(seen.of)?;
                 let lang = stored.as_ref().map(|a| a.lang.clone()).unwrap_or_default();
                 let story = stored.as_ref().map(|a| a.story).unwrap_or(seen.of.0);
+                let on_topic = stored.as_ref().is_none_or(|a| a.verdict != ArticleVerdict::OffTopic.as_str());
+                let evidence = verdict::Evidence { on_topic, seen_before: true, ..Default::default() };
                 let plan = Plan {
-                    verdict: ArticleVerdict::Duplicate,
+                    verdict: verdict::decide(&evidence),
                     lang,
                     story,
                     duplicate_of: Some(seen.of),
@@ -211,11 +214,9 @@ impl Ingest {
         let analysis = me.engine.analyse(&article);
         let guard = me.lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let judgements = me.claims.judge(&analysis)?;
-        let mut verdict = me.claims.story_verdict(&me.engine, &analysis, &judgements)?;
         let near_copy = seen.filter(|s| s.layer == Layer::NearCopy);
-        if near_copy.is_some() && verdict != ArticleVerdict::OffTopic {
-            verdict = ArticleVerdict::Duplicate;
-        }
+        let verdict =
+            verdict::decide(&me.claims.evidence(&me.engine, &analysis, &judgements, near_copy.is_some())?);
         let (new, known) = split_claims(&analysis, &judgements, verdict);
         let story = match (verdict, near_copy) {
             (ArticleVerdict::Duplicate, Some(seen)) => {

@@ -36,6 +36,8 @@ struct RawProfile {
 struct RawGate {
     anchors: Vec<String>,
     #[serde(default)]
+    others: Vec<String>,
+    #[serde(default)]
     min_anchor_mentions: Option<usize>,
     min_score: f32,
     weights: HashMap<String, f32>,
@@ -48,6 +50,9 @@ pub struct TopicProfile {
     pub description: String,
     pub files: TopicFiles,
     anchors: Vec<String>,
+    /// Other subjects of the same kind of news (other countries seeking guarantees): an article
+    /// that speaks of one of them more than of the topic's own subject is about it, not the topic.
+    others: Vec<String>,
     min_anchors: usize,
     min_score: f32,
     weights: HashMap<String, f32>,
@@ -61,6 +66,7 @@ impl TopicProfile {
             description: raw.description,
             files: raw.files,
             anchors: raw.gate.anchors,
+            others: raw.gate.others,
             min_anchors: raw.gate.min_anchor_mentions.unwrap_or(1),
             min_score: raw.gate.min_score,
             weights: raw.gate.weights,
@@ -73,13 +79,26 @@ impl TopicProfile {
     }
 
     /// Whether the evidence weighs enough, anchors aside.
+    /// Counts what one sentence is about, into `mentions`.
+    pub fn count_mentions(&self, features: &BTreeSet<String>, mentions: &mut Mentions) {
+        let names = |ids: &[String]| ids.iter().any(|a| features.contains(&format!("E:{a}")));
+        if names(&self.anchors) {
+            mentions.subject += 1;
+        }
+        for other in self.others.iter().filter(|o| features.contains(&format!("E:{o}"))) {
+            *mentions.others.entry(other.clone()).or_default() += 1;
+        }
+    }
+
     pub fn weighty(&self, score: f32) -> bool {
         score >= self.min_score
     }
 
     /// Judges an article from the distinct features of its sentences (`E:` entities and `C:`
     /// concepts): (on topic, score, why not).
-    pub fn judge(&self, evidence: &BTreeSet<String>) -> (bool, f32, Option<String>) {
+    /// Whether an article is on the topic: it names an anchor, speaks of the topic's subject at
+    /// least as often as of any other subject, and its concepts and entities weigh enough.
+    pub fn judge(&self, evidence: &BTreeSet<String>, mentions: &Mentions) -> (bool, f32, Option<String>) {
         let anchors = self.anchors.iter().filter(|a| evidence.contains(&format!("E:{a}"))).count();
         let score: f32 = evidence
             .iter()
@@ -93,11 +112,27 @@ impl TopicProfile {
                 Some(format!("none of the topic's anchors ({})", self.anchors.join(", "))),
             );
         }
+        if let Some((other, n)) = mentions.others.iter().max_by_key(|(_, n)| **n) {
+            if *n > mentions.subject {
+                return (
+                    false,
+                    score,
+                    Some(format!("about {other} ({n} sentences), more than the topic's subject ({})", mentions.subject)),
+                );
+            }
+        }
         if score < self.min_score {
             return (false, score, Some(format!("topic score {score:.1} below {:.1}", self.min_score)));
         }
         (true, score, None)
     }
+}
+
+/// How many sentences of an article speak of the topic's subject, and of each other subject.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Mentions {
+    pub subject: usize,
+    pub others: std::collections::BTreeMap<String, usize>,
 }
 
 #[cfg(test)]
@@ -113,14 +148,53 @@ mod tests {
             entities = "e.toml"
             language = "l.toml"
             [gate]
-            anchors = ["ukraine"]
+            anchors = ["ukraine", "kharkiv"]
+            others = ["moldova"]
             min_score = 2.0
             weights = { guarantee = 1.5, ceasefire = 1.0 }"#,
         )
         .unwrap();
         let set = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
-        assert!(profile.judge(&set(&["E:ukraine", "C:guarantee", "C:ceasefire"])).0);
-        assert!(!profile.judge(&set(&["C:guarantee", "C:ceasefire"])).0);
-        assert!(!profile.judge(&set(&["E:ukraine", "C:guarantee"])).0);
+        let none = Mentions::default();
+        assert!(profile.judge(&set(&["E:ukraine", "C:guarantee", "C:ceasefire"]), &none).0);
+        assert!(profile.judge(&set(&["E:kharkiv", "C:guarantee", "C:ceasefire"]), &none).0, "a place inside counts");
+        assert!(!profile.judge(&set(&["C:guarantee", "C:ceasefire"]), &none).0);
+        assert!(!profile.judge(&set(&["E:ukraine", "C:guarantee"]), &none).0);
+    }
+
+    #[test]
+    fn guarantees_for_another_country_are_off_topic_even_when_ukraine_is_named() {
+        let profile = TopicProfile::parse(
+            r#"name = "t"
+            [files]
+            concepts = "c.toml"
+            entities = "e.toml"
+            language = "l.toml"
+            [gate]
+            anchors = ["ukraine"]
+            others = ["moldova"]
+            min_score = 1.0
+            weights = { guarantee = 1.5 }"#,
+        )
+        .unwrap();
+        let sentences: Vec<BTreeSet<String>> = [
+            &["E:moldova", "C:guarantee"][..],
+            &["E:moldova", "E:russia"],
+            &["E:russia", "E:ukraine"],
+            &["E:moldova"],
+        ]
+        .iter()
+        .map(|s| s.iter().map(|f| f.to_string()).collect())
+        .collect();
+        let mut mentions = Mentions::default();
+        for s in &sentences {
+            profile.count_mentions(s, &mut mentions);
+        }
+        let evidence: BTreeSet<String> = sentences.iter().flatten().cloned().collect();
+        let (on_topic, _, note) = profile.judge(&evidence, &mentions);
+        assert!(!on_topic);
+        assert!(note.unwrap().contains("moldova"));
+        mentions.subject = 3;
+        assert!(profile.judge(&evidence, &mentions).0, "the topic's subject named as often wins");
     }
 }

@@ -27,9 +27,9 @@ use chrono::{DateTime, TimeZone, Utc};
 use sled::transaction::{TransactionError, Transactional, TransactionalTree, UnabortableTransactionError};
 
 use crate::claims::lexicon::EntityKind;
-use crate::claims::{Analysis, ClaimDraft, ClaimId, Engine};
+use crate::claims::{verdict, Analysis, ClaimDraft, ClaimId, Engine};
 use crate::config::{ClaimsConfig, DecisionWeights};
-use crate::model::{ArticleVerdict, ClaimVerdict};
+use crate::model::ClaimVerdict;
 use crate::store::records::{self, ClaimHeadV1, ClaimRecord, ClaimV1, SourceV1};
 use crate::store::{meta_keys, trees, Store, StoreError};
 
@@ -1139,57 +1139,60 @@ impl ClaimIndex {
         })
     }
 
-    /// Whether the article is on topic after judging: as analysed, or, when it names none of
-    /// the topic's anchors but weighs enough and every one of its claims is known (it retells
-    /// the stored story without naming it), on topic as well. Such an article cannot alert.
-    pub fn on_topic(engine: &Engine, analysis: &Analysis, judgements: &[Judgement]) -> bool {
-        analysis.on_topic
-            || (!analysis.anchored
-                && engine.topic.weighty(analysis.topic_score)
-                && !judgements.is_empty()
-                && judgements.iter().all(|j| j.verdict == ClaimVerdict::Known))
-    }
-
-    /// The verdict on the whole article: off topic; a new story when its lead is a new claim
-    /// about an event (meeting, hearing, visit) at a place or date the store has never seen, or
-    /// when nothing in it is known; otherwise the same story.
-    pub fn story_verdict(
+    /// What the store says of an article once its claims are judged, for [`verdict::decide`].
+    /// On topic: as analysed, or, when it names none of the topic's anchors but weighs enough
+    /// and every one of its claims is known (it retells the stored story without naming it), on
+    /// topic as well; such an article cannot alert. The setting is read from the lead: the first
+    /// [`LEAD_CLAIMS`] claims and the dateline.
+    pub fn evidence(
         &self,
         engine: &Engine,
         analysis: &Analysis,
         judgements: &[Judgement],
-    ) -> Result<ArticleVerdict, StoreError> {
-        if !Self::on_topic(engine, analysis, judgements) {
-            return Ok(ArticleVerdict::OffTopic);
-        }
+        seen_before: bool,
+    ) -> Result<verdict::Evidence, StoreError> {
         let known = judgements.iter().filter(|j| j.verdict == ClaimVerdict::Known).count();
-        if known == 0 {
-            return Ok(ArticleVerdict::NewStory);
-        }
-        let is_place_or_date = |f: &str| {
+        let on_topic = analysis.on_topic
+            || (!analysis.anchored
+                && engine.topic.weighty(analysis.topic_score)
+                && !judgements.is_empty()
+                && known == judgements.len());
+        let is_setting = |f: &str| {
             f.starts_with("D:")
-                || f.starts_with("M:")
                 || f.strip_prefix("E:")
                     .and_then(|id| engine.entity_kind(id))
                     .is_some_and(|k| k == EntityKind::Place)
         };
-        let mut dateline_novel = false;
-        for f in analysis.dateline.iter().filter(|f| is_place_or_date(f)) {
-            if self.df(f)? == 0 {
-                dateline_novel = true;
-            }
+        let mut known_setting = false;
+        let mut dateline_new = false;
+        let lead = analysis.claims.iter().take(LEAD_CLAIMS).flat_map(|c| &c.features);
+        for f in analysis.dateline.iter().chain(lead).filter(|f| is_setting(f)) {
+            let df = self.df(f)?;
+            known_setting |= df >= 2;
+            dateline_new |= df == 0 && analysis.dateline.contains(f);
         }
-        if let (Some(lead), Some(j)) = (analysis.claims.first(), judgements.first()) {
-            if j.verdict == ClaimVerdict::New
-                && lead.event
-                && (dateline_novel || j.novel.iter().any(|f| is_place_or_date(f)))
-            {
-                return Ok(ArticleVerdict::NewStory);
+        // An event (meeting, talks, visit) told by a new lead claim, at a place or date never seen.
+        let new_setting = match (analysis.claims.first(), judgements.first()) {
+            (Some(lead), Some(j)) => {
+                j.verdict == ClaimVerdict::New
+                    && lead.event
+                    && (dateline_new || j.novel.iter().any(|f| is_setting(f) || f.starts_with("M:")))
             }
-        }
-        Ok(ArticleVerdict::SameStory)
+            _ => false,
+        };
+        Ok(verdict::Evidence {
+            on_topic,
+            seen_before,
+            known_setting,
+            new_setting,
+            known,
+            claims: judgements.len(),
+        })
     }
 }
+
+/// Claims of an article's lead, where its event's setting is read.
+const LEAD_CLAIMS: usize = 3;
 
 #[cfg(test)]
 mod tests {

@@ -16,6 +16,7 @@ pub mod features;
 pub mod index;
 pub mod lexicon;
 pub mod split;
+pub mod verdict;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -164,6 +165,7 @@ impl Engine {
             evidence.extend(features::extract(lex, lang, &toks).features);
         }
         let mut seen_texts = BTreeSet::new();
+        let mut mentions = crate::topic::Mentions::default();
         for (index, seg) in segments.iter().enumerate() {
             let tokens = tokenize(&seg.text);
             if tokens.is_empty() {
@@ -173,6 +175,7 @@ impl Engine {
                 continue;
             }
             let sf = features::extract(lex, lang, &tokens);
+            self.topic.count_mentions(&sf.features, &mut mentions);
             // A dateline: places and dates only ("PARIS, January 7", "Berlin, 3. Februar 2026").
             if sf.non_dateline_words == 0 && sf.has_prefix("D:")
                 || (sf.non_dateline_words == 0 && index < 3 && sf.words <= 4 && sf.has_prefix("E:"))
@@ -217,7 +220,7 @@ impl Engine {
             });
         }
         self.fill_context(&mut analysis.claims);
-        let (on_topic, score, note) = self.topic.judge(&evidence);
+        let (on_topic, score, note) = self.topic.judge(&evidence, &mentions);
         analysis.anchored = self.topic.anchored(&evidence);
         analysis.on_topic = on_topic;
         analysis.topic_score = score;

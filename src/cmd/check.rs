@@ -13,7 +13,7 @@ use url::Url;
 use super::Here;
 use crate::admin::Response;
 use crate::claims::index::{ClaimIndex, Judgement};
-use crate::claims::{Analysis, Engine};
+use crate::claims::{verdict, Analysis, Engine};
 use crate::config::Config;
 use crate::model::{Article, ArticleVerdict, ClaimVerdict};
 use crate::seeds::{ensure_seeded, from_html};
@@ -69,15 +69,13 @@ pub fn check(here: &Here, article: &Article, as_json: bool, out: &mut Response) 
             (&local.0, &local.1, &local.2)
         }
     };
-    let (analysis, judgements, mut verdict) = check_article(engine, index, article)?;
-    // A near-verbatim copy (or an exact one) of a stored article is a duplicate, whatever its
-    // claims say; its claims are still listed.
-    if let Some(seen) = dedup.lookup(&crate::dedup::fingerprint(article))? {
-        if verdict != ArticleVerdict::OffTopic {
-            tracing::debug!(layer = seen.layer.as_str(), of = %seen.of, similarity = seen.similarity, "duplicate");
-            verdict = ArticleVerdict::Duplicate;
-        }
+    let seen = dedup.lookup(&crate::dedup::fingerprint(article))?;
+    if let Some(seen) = &seen {
+        tracing::debug!(layer = seen.layer.as_str(), of = %seen.of, similarity = seen.similarity, "seen before");
     }
+    // A copy (exact or near-verbatim) of a stored article is a duplicate, whatever its claims
+    // say; its claims are still listed.
+    let (analysis, judgements, verdict) = check_article(engine, index, article, seen.is_some())?;
     if as_json {
         out.stdout.push_str(&check_json(&analysis, &judgements, verdict).to_string());
         out.stdout.push('\n');
@@ -92,10 +90,11 @@ pub fn check_article(
     engine: &Engine,
     index: &ClaimIndex,
     article: &Article,
+    seen_before: bool,
 ) -> Result<(Analysis, Vec<Judgement>, ArticleVerdict)> {
     let analysis = engine.analyse(article);
     let judgements = index.judge(&analysis)?;
-    let verdict = index.story_verdict(engine, &analysis, &judgements)?;
+    let verdict = verdict::decide(&index.evidence(engine, &analysis, &judgements, seen_before)?);
     Ok((analysis, judgements, verdict))
 }
 
