@@ -18,6 +18,96 @@ use std::collections::BTreeSet;
 use crate::claims::lexicon::{EntityKind, Lexicon, Marker};
 use crate::normalize::{phonetic_key, Token};
 
+/// One feature read back from its stored form: the closed set of what a claim can carry, and
+/// the one place that knows the prefixes' meaning for a reader.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Feature<'a> {
+    Entity(&'a str),
+    Medium(&'a str),
+    Name(&'a str),
+    Concept(&'a str),
+    Negated(&'a str),
+    Quantity { unit: &'a str, value: &'a str },
+    Value(&'a str),
+    Date { month: &'a str, day: &'a str },
+    Month(&'a str),
+    Role { actor: &'a str, concept: &'a str },
+    Marker(&'a str),
+    Stem(&'a str),
+}
+
+impl<'a> Feature<'a> {
+    /// Reads a stored feature string; `None` for a form this build does not know.
+    pub fn parse(feature: &'a str) -> Option<Feature<'a>> {
+        let (prefix, rest) = feature.split_once(':')?;
+        Some(match prefix {
+            "E" => Feature::Entity(rest),
+            "S" => Feature::Medium(rest),
+            "N" => Feature::Name(rest),
+            "C" => Feature::Concept(rest),
+            "G" => Feature::Negated(rest),
+            "Q" => {
+                let (unit, value) = rest.split_once(':')?;
+                Feature::Quantity { unit, value }
+            }
+            "V" => Feature::Value(rest),
+            "D" => {
+                let (month, day) = rest.split_once('-')?;
+                Feature::Date { month, day }
+            }
+            "M" => Feature::Month(rest),
+            "R" => {
+                let (actor, concept) = rest.split_once('~')?;
+                Feature::Role { actor, concept }
+            }
+            "X" => Feature::Marker(rest),
+            "W" => Feature::Stem(rest.split_once(':').map_or(rest, |(_, stem)| stem)),
+            _ => return None,
+        })
+    }
+}
+
+/// Month names for a reader, by number.
+const MONTHS: [&str; 12] = [
+    "January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+    "November", "December",
+];
+
+fn month_name(number: &str) -> &str {
+    number.parse::<usize>().ok().and_then(|m| MONTHS.get(m.wrapping_sub(1))).copied().unwrap_or(number)
+}
+
+impl std::fmt::Display for Feature<'_> {
+    /// In words a user reads without a code table: `E:coalition_willing` → "coalition willing",
+    /// `Q:personnel:800000` → "800000 personnel", `D:1-6` → "6 January".
+    fn fmt(&self, out: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let words = |id: &str| id.replace('_', " ");
+        match *self {
+            Feature::Entity(id) => write!(out, "{}", words(id)),
+            Feature::Medium(id) => write!(out, "the medium {}", words(id)),
+            Feature::Name(key) => write!(out, "a name no list knows ({key})"),
+            Feature::Concept(id) => write!(out, "\"{}\"", words(id)),
+            Feature::Negated(id) => write!(out, "not \"{}\"", words(id)),
+            Feature::Quantity { unit: "n", value } | Feature::Value(value) => write!(out, "the number {value}"),
+            Feature::Quantity { unit, value } => write!(out, "{value} {}", words(unit)),
+            Feature::Date { month, day } => write!(out, "{day} {}", month_name(month)),
+            Feature::Month(month) => write!(out, "{}", month_name(month)),
+            Feature::Role { actor, concept } => write!(out, "{} doing \"{}\"", words(actor), words(concept)),
+            Feature::Marker("neg") => write!(out, "a negation"),
+            Feature::Marker("cond") => write!(out, "a condition"),
+            Feature::Marker("modal") => write!(out, "a modal (may, should)"),
+            Feature::Marker("attr") => write!(out, "an attribution"),
+            Feature::Marker(other) => write!(out, "a marker ({other})"),
+            Feature::Stem(stem) => write!(out, "the word {stem}…"),
+        }
+    }
+}
+
+/// A stored feature in words (itself when its form is unknown).
+pub fn describe(feature: &str) -> String {
+    Feature::parse(feature).map_or_else(|| feature.to_string(), |f| f.to_string())
+}
+
 /// What one sentence yields besides its features.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SentenceFeatures {
@@ -311,6 +401,18 @@ fn number_at(
 #[cfg(test)]
 mod tests {
     use super::number_value;
+
+    #[test]
+    fn features_read_as_words() {
+        use super::describe;
+        assert_eq!(describe("E:coalition_willing"), "coalition willing");
+        assert_eq!(describe("Q:personnel:800000"), "800000 personnel");
+        assert_eq!(describe("Q:n:12"), "the number 12");
+        assert_eq!(describe("D:1-6"), "6 January");
+        assert_eq!(describe("G:deploy"), "not \"deploy\"");
+        assert_eq!(describe("W:pl:przyg"), "the word przyg…");
+        assert_eq!(describe("Z:odd"), "Z:odd");
+    }
 
     #[test]
     fn numbers_in_every_notation() {

@@ -26,6 +26,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use chrono::{DateTime, TimeZone, Utc};
 use sled::transaction::{TransactionError, Transactional, TransactionalTree, UnabortableTransactionError};
 
+use crate::claims::features::describe;
 use crate::claims::lexicon::EntityKind;
 use crate::claims::{verdict, Analysis, ClaimDraft, ClaimId, Engine};
 use crate::config::{ClaimsConfig, DecisionWeights};
@@ -64,9 +65,10 @@ pub struct Judgement {
     pub matched: Option<ClaimMatch>,
     /// The closest stored claim, whatever the verdict.
     pub nearest: Option<ClaimMatch>,
-    /// Features shared with the nearest claim.
+    /// Facts (and same-language words) shared with the nearest claim, in words.
     pub shared: Vec<String>,
-    /// Features of the draft the nearest claim lacks.
+    /// Facts (and same-language words) of the draft the nearest claim lacks, in words: what
+    /// stays unaccounted.
     pub differing: Vec<String>,
     /// Features of the draft that no stored claim has.
     pub novel: Vec<String>,
@@ -727,11 +729,13 @@ impl std::fmt::Display for Objection<'_> {
                 write!(out, "the known claim itself carries only {share:.2} of the facts")
             }
             Objection::Unspoken(g) => {
-                write!(out, "the known claim does not speak of {g}, which this one denies")
+                write!(out, "the known claim does not speak of \"{g}\", which this one denies")
             }
-            Objection::NegatedHere(g) => write!(out, "{g} is negated here, not in the known claim"),
-            Objection::NegatedThere(c) => write!(out, "{c} is negated in the known claim, not here"),
-            Objection::OtherQuantity(q) => write!(out, "{q} differs from the known claim's quantity"),
+            Objection::NegatedHere(g) => write!(out, "\"{g}\" is denied here, not in the known claim"),
+            Objection::NegatedThere(c) => write!(out, "\"{c}\" is denied in the known claim, not here"),
+            Objection::OtherQuantity(q) => {
+                write!(out, "{} differs from the known claim's quantity", describe(q))
+            }
         }
     }
 }
@@ -1085,7 +1089,7 @@ impl ClaimIndex {
                 let pass_facts = best_pass.map(|(_, _, s)| s.facts).unwrap_or(0.0);
                 !(detail && attributed && pass_facts >= self.config.detail_threshold)
             })
-            .map(|f| format!("{f} appears in no known claim"));
+            .map(|f| format!("{} appears in no known claim", describe(f)));
         let objected = novelty.is_some() || best_pass.is_none();
         let (verdict, score, nearest_id, signals, reason) = match (best_pass, best_any) {
             (Some((p, id, signals)), _) if p >= self.config.known_threshold && !objected => {
@@ -1112,13 +1116,16 @@ impl ClaimIndex {
             let (key, bytes) = self.indexed_claim(id)?;
             let claim = records::decode_claim_head(key.as_bytes(), &bytes)?;
             let has = |sorted: &[&str], f: &str| sorted.binary_search(&f).is_ok();
-            for f in draft.features.iter().filter(|f| !f.starts_with("W:")) {
+            // Content words count only within one language: across languages they are what no
+            // lexicon accounts for, counted in `signals.unrecognised`.
+            let same_lang = draft.lang == claim.lang;
+            for f in draft.features.iter().filter(|f| same_lang || !f.starts_with("W:")) {
                 if has(&claim.features, f) {
-                    shared.push(f.clone());
+                    shared.push(describe(f));
                 } else if has(&claim.context, f) {
-                    shared.push(format!("{f} (context)"));
+                    shared.push(format!("{} (around it)", describe(f)));
                 } else {
-                    differing.push(f.clone());
+                    differing.push(describe(f));
                 }
             }
             nearest =

@@ -13,6 +13,7 @@ use url::Url;
 use super::Here;
 use crate::admin::Response;
 use crate::claims::index::{ClaimIndex, Judgement};
+use crate::claims::features::describe;
 use crate::claims::{verdict, Analysis, Engine};
 use crate::config::Config;
 use crate::model::{Article, ArticleVerdict, ClaimVerdict};
@@ -123,6 +124,13 @@ pub fn check_json(
                     "same_lang": round3(j.signals.same_lang),
                 },
                 "objected": j.objected,
+                "why": {
+                    "reason": j.reason,
+                    "nearest": j.nearest.as_ref().map(|m| json!({"text": m.text, "source": m.source})),
+                    "matched": j.shared,
+                    "unaccounted": j.differing,
+                    "never_seen": j.novel.iter().map(|f| describe(f)).collect::<Vec<_>>(),
+                },
             })
         })
         .collect();
@@ -155,21 +163,30 @@ pub fn explain(analysis: &Analysis, judgements: &[Judgement], verdict: ArticleVe
     }
     for (i, j) in judgements.iter().enumerate() {
         let verdict = if j.verdict == ClaimVerdict::New { "NEW" } else { "known" };
-        let _ = writeln!(out, "\n{}. [{verdict}] score {:.2}: {}", i + 1, j.score, j.text);
+        let _ = writeln!(out, "\n{}. [{verdict}] {:.0}% likely known: {}", i + 1, j.score * 100.0, j.text);
         if let Some(reason) = &j.reason {
             let _ = writeln!(out, "   why new: {reason}");
         }
         if let Some(m) = &j.nearest {
-            let _ = writeln!(out, "   best match: {} [{}]", m.text, m.source);
+            let _ = writeln!(out, "   nearest known claim: {} [{}]", m.text, m.source);
         }
+        let s = &j.signals;
+        let _ = writeln!(
+            out,
+            "   it accounts for {:.0}% of this claim's facts and {:.0}% of all its content; {:.0}% of the content is in no lexicon",
+            s.facts * 100.0,
+            s.coverage * 100.0,
+            s.unrecognised * 100.0
+        );
         if !j.shared.is_empty() {
-            let _ = writeln!(out, "   matched: {}", j.shared.join(" "));
+            let _ = writeln!(out, "   matched: {}", j.shared.join(", "));
         }
         if !j.differing.is_empty() {
-            let _ = writeln!(out, "   differed: {}", j.differing.join(" "));
+            let _ = writeln!(out, "   unaccounted: {}", j.differing.join(", "));
         }
         if !j.novel.is_empty() {
-            let _ = writeln!(out, "   never seen: {}", j.novel.join(" "));
+            let novel: Vec<String> = j.novel.iter().map(|f| describe(f)).collect();
+            let _ = writeln!(out, "   in no known claim: {}", novel.join(", "));
         }
     }
     out
