@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 
-FEATURES = ["facts", "words", "coverage", "unrecognised", "same_lang"]
+FEATURES = ["facts", "own", "novel_names", "words", "coverage", "unrecognised", "same_lang"]
 L2 = 0.05
 
 

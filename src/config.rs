@@ -157,6 +157,8 @@ pub struct RawClaims {
 pub struct RawDecision {
     pub bias: f64,
     pub facts: f64,
+    pub own: f64,
+    pub novel_names: f64,
     pub words: f64,
     pub coverage: f64,
     pub unrecognised: f64,
@@ -316,6 +318,8 @@ pub struct ClaimsConfig {
 pub struct DecisionWeights {
     pub bias: f32,
     pub facts: f32,
+    pub own: f32,
+    pub novel_names: f32,
     pub words: f32,
     pub coverage: f32,
     pub unrecognised: f32,
@@ -864,6 +868,8 @@ fn validate(raw: RawConfig, origins: &Origins, sources: Vec<String>) -> Result<C
         decision: DecisionWeights {
             bias: c.decision.bias as f32,
             facts: c.decision.facts as f32,
+            own: c.decision.own as f32,
+            novel_names: c.decision.novel_names as f32,
             words: c.decision.words as f32,
             coverage: c.decision.coverage as f32,
             unrecognised: c.decision.unrecognised as f32,

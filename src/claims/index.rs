@@ -87,6 +87,10 @@ pub struct Signals {
     /// The draft's rarity-weighted facts (entities, names, concepts, quantities, dates) that
     /// the stored claim carries, its setting counting partly.
     pub facts: f32,
+    /// The same, carried by the stored claim itself (its setting not counting).
+    pub own: f32,
+    /// Names no gazetteer knows that no stored claim has: 0, 0.5 for one, 1 for two or more.
+    pub novel_names: f32,
     /// The draft's content words (stems the lexicons do not know) that the stored claim has;
     /// 0 across languages, where no stem can match.
     pub words: f32,
@@ -104,6 +108,8 @@ impl Signals {
     pub fn known_probability(&self, w: &DecisionWeights) -> f32 {
         let z = w.bias
             + w.facts * self.facts
+            + w.own * self.own
+            + w.novel_names * self.novel_names
             + w.words * self.words
             + w.coverage * self.coverage
             + w.unrecognised * self.unrecognised
@@ -459,6 +465,8 @@ struct Probe<'d> {
     quantities: Vec<(&'d str, u32, Option<&'d str>)>,
     /// Indexed features, with what the index holds of them.
     indexed: Vec<Indexed<'d>>,
+    /// Unknown names (`N:`) that no stored claim has, as [`Signals::novel_names`].
+    novel_names: f32,
 }
 
 /// A feature of a draft that counts in the score.
@@ -507,6 +515,7 @@ impl<'d> Probe<'d> {
             affirmed: Vec::new(),
             quantities: Vec::new(),
             indexed: Vec::new(),
+            novel_names: 0.0,
         };
         // The number of `prefix` + `name`, through one reused buffer.
         let mut key = String::new();
@@ -553,6 +562,18 @@ impl<'d> Probe<'d> {
                 probe.quantities.push((f, number_of(names, "V:", value), prefix));
             }
         }
+        // A content word weighs at most as much as an average fact of the draft: a word no
+        // claim in its language has yet (every word of a language the store has not read) is
+        // not therefore rarer than a name or a number.
+        if !probe.facts.is_empty() {
+            let cap = probe.facts.iter().map(|f| f.weight).sum::<f32>() / probe.facts.len() as f32;
+            for (_, w) in &mut probe.words {
+                *w = w.min(cap);
+            }
+            probe.word_total = probe.words.iter().map(|(_, w)| w).sum();
+        }
+        let novel_names = probe.indexed.iter().filter(|f| f.df == 0 && f.name.starts_with("N:")).count();
+        probe.novel_names = novel_names.min(2) as f32 / 2.0;
         Ok(probe)
     }
 
@@ -662,22 +683,20 @@ impl<'d> Probe<'d> {
         let share = |part: f32, whole: f32| if whole > 0.0 { part / whole } else { 0.0 };
         let signals = Signals {
             facts: share(matched, total),
+            own: share(own, total),
+            novel_names: self.novel_names,
             words: share(shared_words, self.word_total),
             coverage: share(matched + shared_words, content),
             unrecognised: share(self.word_total, content),
             same_lang: if same_lang { 1.0 } else { 0.0 },
         };
-        (signals, self.objection(names, claim, total, own))
+        (signals, self.objection(names, claim))
     }
 
     /// The hard rule that makes `claim` another claim than the draft, if one does.
-    fn objection(&self, names: &Names<'_>, claim: &Facts, total: f32, own: f32) -> Option<Objection<'d>> {
+    fn objection(&self, names: &Names<'_>, claim: &Facts) -> Option<Objection<'d>> {
         let in_claim = |n: u32| claim.features().binary_search(&n).is_ok();
         let in_context = |n: u32| claim.context().binary_search(&n).is_ok();
-        // The setting only tops up: the claim itself must carry a good part of the facts.
-        if total > 0.0 && own / total < OWN_FLOOR {
-            return Some(Objection::OwnShare(own / total));
-        }
         // Polarity: a concept negated on one side only. A negated concept is what the claim
         // denies, so a stored claim that does not speak of it at all is not the same claim.
         for (g, concept, negated) in &self.denied {
@@ -710,8 +729,6 @@ impl<'d> Probe<'d> {
 
 /// The hard rule that makes a stored claim another claim than the draft, whatever the score.
 enum Objection<'d> {
-    /// The stored claim itself (not its setting) carries only this share of the draft's facts.
-    OwnShare(f32),
     /// The draft denies a concept the stored claim does not speak of.
     Unspoken(&'d str),
     /// The draft denies a concept the stored claim states.
@@ -725,9 +742,6 @@ enum Objection<'d> {
 impl std::fmt::Display for Objection<'_> {
     fn fmt(&self, out: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Objection::OwnShare(share) => {
-                write!(out, "the known claim itself carries only {share:.2} of the facts")
-            }
             Objection::Unspoken(g) => {
                 write!(out, "the known claim does not speak of \"{g}\", which this one denies")
             }
@@ -755,8 +769,6 @@ pub struct ClaimIndex {
 
 /// Share of a feature's weight credited when it is only in a stored claim's setting.
 const CONTEXT_CREDIT: f32 = 0.6;
-/// Least share of a draft's facts a stored claim must carry itself (not in its setting).
-const OWN_FLOOR: f32 = 0.4;
 
 /// How much one feature of each type counts in a comparison.
 fn type_weight(feature: &str) -> f32 {
@@ -1082,8 +1094,12 @@ impl ClaimIndex {
             (best_pass, best_any, novel)
         };
         let attributed = draft.has("X:attr");
+        // One unknown capitalised word is weak evidence (a title word, a misspelling, an outlet
+        // "Times"): it counts in the signals; two or more (a full name) are a hard objection.
+        let novel_names = novel.iter().filter(|f| f.starts_with("N:")).count();
         let novelty = novel
             .iter()
+            .filter(|f| novel_names >= 2 || !f.starts_with("N:"))
             .find(|f| {
                 let detail = f.starts_with("D:") || f.starts_with("M:");
                 let pass_facts = best_pass.map(|(_, _, s)| s.facts).unwrap_or(0.0);

@@ -14,7 +14,7 @@ use crate::model::ArticleVerdict;
 
 /// Least share of an article's claims that must be known for it to be the same story when its
 /// lead names no event setting either way.
-const KNOWN_SHARE: f32 = 1.0 / 3.0;
+const KNOWN_SHARE: f32 = 0.5;
 
 /// What the store and the judged claims say of one article.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]

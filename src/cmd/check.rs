@@ -118,6 +118,8 @@ pub fn check_json(
                 "match": j.matched.as_ref().map(|m| json!({"claim_id": m.claim_id, "text": m.text, "source": m.source})),
                 "signals": {
                     "facts": round3(j.signals.facts),
+                    "own": round3(j.signals.own),
+                    "novel_names": round3(j.signals.novel_names),
                     "words": round3(j.signals.words),
                     "coverage": round3(j.signals.coverage),
                     "unrecognised": round3(j.signals.unrecognised),
