@@ -264,7 +264,14 @@ fn readable_check_explains_matches_and_differences() {
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("[NEW]") && text.contains("best match:") && text.contains("differed:"), "{text}");
+    // In words: the nearest known claim, what is matched, what stays unaccounted and which rule
+    // objected, with no internal feature codes.
+    for part in ["[NEW]", "nearest known claim:", "matched:", "unaccounted:", "why new: 25 years differs from the known claim's quantity"] {
+        assert!(text.contains(part), "{part} missing from {text}");
+    }
+    for code in ["E:", "C:", "Q:", "R:", "W:"] {
+        assert!(!text.contains(code), "internal code {code} in {text}");
+    }
 }
 
 #[test]
