@@ -165,12 +165,13 @@ pub fn explain(analysis: &Analysis, judgements: &[Judgement], verdict: ArticleVe
     }
     for (i, j) in judgements.iter().enumerate() {
         let verdict = if j.verdict == ClaimVerdict::New { "NEW" } else { "known" };
-        let _ = writeln!(out, "\n{}. [{verdict}] {:.0}% likely known: {}", i + 1, j.score * 100.0, j.text);
+        let _ = writeln!(out, "\n{}. [{verdict}] {}", i + 1, j.text);
         if let Some(reason) = &j.reason {
             let _ = writeln!(out, "   why new: {reason}");
         }
         if let Some(m) = &j.nearest {
             let _ = writeln!(out, "   nearest known claim: {} [{}]", m.text, m.source);
+            let _ = writeln!(out, "   chance that it repeats it, by the signals alone: {:.0}%", j.score * 100.0);
         }
         let s = &j.signals;
         let _ = writeln!(
