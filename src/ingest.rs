@@ -396,16 +396,19 @@ impl Ingest {
         crate::metrics::article(plan.verdict.as_str());
         crate::metrics::claims("new", plan.new.len() as u64);
         crate::metrics::claims("known", plan.known.len() as u64);
-        tracing::info!(
-            article_url = %article.url,
-            verdict = plan.verdict.as_str(),
-            layer = seen.map(|s| s.layer.as_str()).unwrap_or(""),
-            lang = %plan.lang,
-            story_id = %story_id(plan.story),
-            new_claims = plan.new.len(),
-            known_claims = plan.known.len(),
-            "new article"
-        );
+        // Seeds are logged by their import, as one line (`seeds::ensure_seeded`).
+        if origin != Origin::Seed {
+            tracing::info!(
+                article_url = %article.url,
+                verdict = plan.verdict.as_str(),
+                layer = seen.map(|s| s.layer.as_str()),
+                lang = %plan.lang,
+                story_id = %story_id(plan.story),
+                new_claims = plan.new.len(),
+                known_claims = plan.known.len(),
+                "new article"
+            );
+        }
         Ok(Processed {
             id: fp.id,
             verdict: plan.verdict,

@@ -337,3 +337,28 @@ fn config_show_says_which_layers_were_read_and_the_deploy_example_is_valid() {
         "the deploy example logs plain lines, as the README says"
     );
 }
+
+#[test]
+fn seed_import_is_logged_as_one_import_and_counts_what_claims_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let state = state.to_str().unwrap();
+    let seeds = crate::support::repo().join("seeds");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_claimwatch"))
+        .args(["--state-dir", state, "seed", seeds.to_str().unwrap()])
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("importing 5 seed articles"), "{err}");
+    assert!(!err.contains("new article"), "seeds logged as new articles:\n{err}");
+    let seeded: usize = err
+        .split("seeded ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count in {err}"));
+    let listed = claimwatch(&["--state-dir", state, "claims", "--json"]);
+    assert_eq!(stdout(&listed).lines().count(), seeded, "seed said {seeded} claims");
+}
