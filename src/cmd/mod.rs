@@ -239,13 +239,19 @@ pub fn handler() -> admin::Handler {
         Box::pin(async move {
             if let Request::Poll = request {
                 return match live.poll_all().await {
-                    Ok(r) => Response {
-                        stderr: format!(
+                    Ok(r) => {
+                        let mut stderr = format!(
                             "claimwatch: the running daemon polled {} feeds: {} ok, {} failed, {} new items\n",
                             r.feeds, r.ok, r.failed, r.new_items
-                        ),
-                        ..Default::default()
-                    },
+                        );
+                        let waiting = delivered(&live).await;
+                        if waiting > 0 {
+                            stderr.push_str(&format!(
+                                "claimwatch: {waiting} alerts still wait for a sink; the daemon keeps delivering them\n"
+                            ));
+                        }
+                        Response { stderr, ..Default::default() }
+                    }
                     Err(error) => Response::error(1, &error),
                 };
             }
@@ -254,6 +260,26 @@ pub fn handler() -> admin::Handler {
                 .unwrap_or_else(|error| Response::error(1, &anyhow::anyhow!("the command panicked: {error}")))
         })
     })
+}
+
+/// Waits until the running daemon's configured sinks hold every alert committed so far, for at
+/// most `shutdown.deadline` (what `run --once` alone waits for its alerts); returns how many
+/// still wait.
+async fn delivered(live: &Live) -> usize {
+    use crate::alert::outbox::{Outbox, SinkKind};
+    let config = live.config();
+    let sinks = SinkKind::configured(&config.alerts);
+    let until = tokio::time::Instant::now() + config.shutdown.deadline;
+    loop {
+        let waiting = match Outbox::open(&live.store) {
+            Ok(outbox) => sinks.iter().map(|sink| outbox.waiting(*sink)).sum(),
+            Err(_) => 0,
+        };
+        if waiting == 0 || tokio::time::Instant::now() >= until {
+            return waiting;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Prints a command's output and returns its exit code. A closed pipe (`claims | head`) ends
