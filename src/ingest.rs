@@ -500,12 +500,18 @@ fn why_new(analysis: &Analysis, judgements: &[Judgement]) -> HashMap<String, Ale
 
 /// Claim features as a reader says them ("E:odesa" → "odesa", "Q:personnel:2000" → "2000
 /// personnel", "G:deploy" → "not deploy", "R:france~deploy" → "france → deploy"), each once;
-/// same-language stems (`W:`) say nothing a reader can use and are left out.
+/// same-language stems (`W:`) say nothing a reader can use and are left out. Text that is not a
+/// prefixed feature (already in words) is kept as it is.
 fn readable(features: &[impl AsRef<str>]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for feature in features {
         let feature = feature.as_ref();
-        let (kind, value) = feature.split_once(':').unwrap_or(("", feature));
+        let (kind, value) = match feature.split_once(':') {
+            Some((kind, value)) if kind.len() == 1 && kind.chars().all(|c| c.is_ascii_uppercase()) => {
+                (kind, value)
+            }
+            _ => ("", feature),
+        };
         let said = match kind {
             "W" => continue,
             "G" => format!("not {value}"),
@@ -695,8 +701,12 @@ mod tests {
             "W:trup",
             "V:2000",
             "E:odesa",
+            "troops: 2,000",
         ]);
-        assert_eq!(said, ["odesa", "2000 personnel", "not deploy", "france → deploy", "2000"]);
+        assert_eq!(
+            said,
+            ["odesa", "2000 personnel", "not deploy", "france → deploy", "2000", "troops: 2,000"]
+        );
     }
 
     #[test]
