@@ -77,6 +77,20 @@ pub enum Request {
 }
 
 impl Request {
+    /// The command, for the log (a `check` request carries a whole article).
+    fn name(&self) -> &'static str {
+        match self {
+            Request::Claims { .. } => "claims",
+            Request::FeedsList => "feeds list",
+            Request::FeedsAdd { .. } => "feeds add",
+            Request::FeedsRemove { .. } => "feeds remove",
+            Request::FeedsImport { .. } => "feeds import",
+            Request::FeedsExport => "feeds export",
+            Request::Check { .. } => "check",
+            Request::Poll => "run --once",
+        }
+    }
+
     fn deadline(&self) -> Duration {
         match self {
             Request::Poll => POLL_DEADLINE,
@@ -236,7 +250,7 @@ async fn answer(stream: UnixStream, live: Live, handler: Handler) -> Result<()> 
         match serde_json::from_slice::<Request>(&line) {
             Ok(request) => {
                 let deadline = request.deadline();
-                tracing::debug!(?request, "admin request");
+                tracing::debug!(command = request.name(), "admin request");
                 match tokio::time::timeout(deadline, handler(live, request)).await {
                     Ok(response) => response,
                     Err(_) => {

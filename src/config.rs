@@ -197,6 +197,8 @@ pub struct Config {
     pub feeds: Vec<Feed>,
     /// The layers that were read, in order.
     pub sources: Vec<String>,
+    /// Where each key's value came from (a file, an environment variable, the defaults).
+    origins: BTreeMap<String, String>,
     /// How this configuration was loaded, so that [`Config::reload`] reads the same layers.
     layers: Layers,
     raw: RawConfig,
@@ -362,6 +364,11 @@ impl Config {
         sinks
     }
 
+    /// Where `key`'s value came from, for naming it in a problem found after validation.
+    pub fn origin(&self, key: &str) -> &str {
+        self.origins.get(key).map(String::as_str).unwrap_or(DEFAULTS_ORIGIN)
+    }
+
     /// One line for `config check`.
     pub fn summary(&self) -> String {
         format!(
@@ -379,7 +386,7 @@ impl Config {
         let mut raw = self.raw.clone();
         raw.alerts.webhook.url = mask_url(&raw.alerts.webhook.url);
         raw.fetch.proxy = mask_url(&raw.fetch.proxy);
-        Ok(toml::to_string(&raw)?)
+        Ok(format!("# read from: {}\n{}", self.sources.join(" → "), toml::to_string(&raw)?))
     }
 }
 
@@ -504,14 +511,72 @@ fn describe_build_error(error: config::ConfigError) -> String {
     }
 }
 
-fn origin_of(value: &Value) -> String {
+/// Where the value at `path` came from: a file, an environment variable (named, as the user
+/// must find and fix it), or the built-in defaults.
+fn origin_of(value: &Value, path: &str) -> String {
     match value.origin() {
+        // The config crate marks every environment value alike; name the variable.
+        Some(origin) if origin == "the environment" => match env_var_of(path) {
+            Some(var) => format!("the environment variable {var}"),
+            None => origin.to_string(),
+        },
         // The config crate names files relative to the working directory; name them plainly.
         Some(origin) => std::fs::canonicalize(origin)
             .map(|p| p.display().to_string())
             .unwrap_or_else(|_| origin.to_string()),
-        None => "the environment (CLAIMWATCH__…) or built-in defaults".to_string(),
+        None => match env_var_of(path) {
+            Some(var) => format!("the environment variable {var}"),
+            None => DEFAULTS_ORIGIN.to_string(),
+        },
     }
+}
+
+/// The environment variable that sets `path` (`fetch.timeout` → `CLAIMWATCH__FETCH__TIMEOUT`),
+/// if one is set, spelt as it is set.
+fn env_var_of(path: &str) -> Option<String> {
+    let wanted = format!("{ENV_PREFIX}__{}", path.replace('.', "__"));
+    std::env::vars().map(|(k, _)| k).find(|k| k.eq_ignore_ascii_case(&wanted))
+}
+
+/// The known key nearest to a misspelt one (at most two edits, and no more than half its
+/// letters), for "did you mean …?".
+fn nearest<'a>(key: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    known
+        .into_iter()
+        .map(|k| (edit_distance(key, k), k))
+        .filter(|(d, k)| *d <= 2 && *d * 2 <= k.len().min(key.len()))
+        .min()
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1).min(row[j] + 1).min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+/// A default value written as TOML, for "e.g. `fetch.timeout = "30s"`".
+fn example(path: &str, default: &Value) -> String {
+    let value = match &default.kind {
+        ValueKind::String(s) => format!("{s:?}"),
+        ValueKind::Boolean(b) => b.to_string(),
+        ValueKind::I64(n) => n.to_string(),
+        ValueKind::U64(n) => n.to_string(),
+        ValueKind::Float(f) => f.to_string(),
+        _ => return String::new(),
+    };
+    let key = path.rsplit('.').next().unwrap_or(path);
+    format!(" (e.g. `{key} = {value}`)")
 }
 
 fn kind_name(kind: &ValueKind) -> &'static str {
@@ -541,7 +606,7 @@ fn normalise_int(kind: &ValueKind) -> ValueKind {
 /// type. Offending entries are dropped (unknown) or reset to the default (wrong type) so that
 /// validation can go on and report the remaining problems in the same run.
 fn check_shape(value: &mut Value, default: &Value, path: &str, problems: &mut Vec<String>) {
-    let origin = origin_of(value);
+    let origin = origin_of(value, path);
     match (&mut value.kind, &default.kind) {
         (ValueKind::Table(table), ValueKind::Table(default_table)) => {
             table.retain(|key, child| {
@@ -552,7 +617,18 @@ fn check_shape(value: &mut Value, default: &Value, path: &str, problems: &mut Ve
                         true
                     }
                     None => {
-                        problems.push(format!("unknown key `{child_path}` in {}", origin_of(child)));
+                        let hint = nearest(key, default_table.keys().map(String::as_str))
+                            .map(|k| {
+                                format!(
+                                    "; did you mean `{}`?",
+                                    if path.is_empty() { k.to_string() } else { format!("{path}.{k}") }
+                                )
+                            })
+                            .unwrap_or_default();
+                        problems.push(format!(
+                            "unknown key `{child_path}` in {}{hint}",
+                            origin_of(child, &child_path)
+                        ));
                         false
                     }
                 }
@@ -567,9 +643,10 @@ fn check_shape(value: &mut Value, default: &Value, path: &str, problems: &mut Ve
         }
         (kind, default_kind) if !same_kind(kind, default_kind) => {
             problems.push(format!(
-                "`{path}` in {origin}: expected {}, found {}",
+                "`{path}` in {origin}: expected {}, found {}{}",
                 kind_name(default_kind),
-                kind_name(kind)
+                kind_name(kind),
+                example(path, default)
             ));
             *value = default.clone();
         }
@@ -579,23 +656,26 @@ fn check_shape(value: &mut Value, default: &Value, path: &str, problems: &mut Ve
 
 /// Checks one `[[feeds]]` entry; false when it is unusable and must be dropped.
 fn check_feed_shape(item: &mut Value, path: &str, problems: &mut Vec<String>) -> bool {
-    let origin = origin_of(item);
+    let origin = origin_of(item, path);
     let ValueKind::Table(table) = &mut item.kind else {
         problems.push(format!("`{path}` in {origin}: expected a table with a url"));
         return false;
     };
     table.retain(|key, child| {
         if !FEED_KEYS.contains(&key.as_str()) {
+            let hint = nearest(key, FEED_KEYS.iter().copied())
+                .map(|k| format!("; did you mean `{k}`?"))
+                .unwrap_or_default();
             problems.push(format!(
-                "unknown key `{path}.{key}` in {} (a feed takes: {})",
-                origin_of(child),
+                "unknown key `{path}.{key}` in {}{hint} (a feed takes: {})",
+                origin_of(child, &format!("{path}.{key}")),
                 FEED_KEYS.join(", ")
             ));
             false
         } else if !matches!(child.kind, ValueKind::String(_)) {
             problems.push(format!(
                 "`{path}.{key}` in {}: expected a string, found {}",
-                origin_of(child),
+                origin_of(child, &format!("{path}.{key}")),
                 kind_name(&child.kind)
             ));
             false
@@ -629,7 +709,7 @@ impl Origins {
                     }
                 }
                 _ => {
-                    out.insert(path.to_string(), origin_of(value));
+                    out.insert(path.to_string(), origin_of(value, path));
                 }
             }
         }
@@ -941,6 +1021,7 @@ fn validate(raw: RawConfig, origins: &Origins, sources: Vec<String>) -> Result<C
         claims,
         feeds,
         sources,
+        origins: origins.0.clone(),
         layers: Layers::default(),
         raw,
     })
@@ -957,6 +1038,16 @@ mod tests {
         assert_eq!(parse_size("4096"), Some(4096));
         assert_eq!(parse_size("lots"), None);
         assert_eq!(parse_size("12 parsecs"), None);
+    }
+
+    #[test]
+    fn a_typo_gets_the_nearest_key_and_nonsense_gets_none() {
+        let keys = ["timeout", "connect_timeout", "per_host", "name", "url"];
+        assert_eq!(nearest("timout", keys), Some("timeout"));
+        assert_eq!(nearest("nmae", keys), Some("name"));
+        assert_eq!(nearest("per_hots", keys), Some("per_host"));
+        assert_eq!(nearest("colour", keys), None);
+        assert_eq!(nearest("x", keys), None);
     }
 
     #[test]

@@ -68,8 +68,8 @@ pub async fn run(config: Config, once: bool, admin: Option<crate::admin::Handler
         state_dir = %config.state_dir.display(),
         feeds,
         subscriptions = feeds - config.feeds.len(),
-        sinks = ?config.sink_names(),
-        listen = ?config.server.listen,
+        sinks = %config.sink_names().join(","),
+        listen = %config.server.listen.map_or("off".to_string(), |a| a.to_string()),
         once,
         "claimwatch starting"
     );
@@ -86,6 +86,7 @@ pub async fn run(config: Config, once: bool, admin: Option<crate::admin::Handler
     }
 
     let mut signals = signals.expect("installed for the daemon");
+    crate::metrics::known_labels(&config.sink_names());
     let tasks = Tasks::default();
     let health = Health::new(stall_after(&config));
     let deadline = config.shutdown.deadline;
@@ -142,13 +143,13 @@ pub async fn run(config: Config, once: bool, admin: Option<crate::admin::Handler
     }
 
     notify(&[NotifyState::Stopping, NotifyState::Status("stopping")]);
-    tracing::info!(deadline = ?deadline, "stop signal received, stopping");
+    tracing::info!(deadline = %humantime::format_duration(deadline), "stop signal received, stopping");
     let stuck = tasks.stop(deadline).await;
     store.flush()?;
     if stuck.is_empty() {
         tracing::info!("stopped cleanly");
     } else {
-        tracing::error!(tasks = ?stuck, "tasks did not stop within the deadline");
+        tracing::error!(tasks = %stuck.join(","), "tasks did not stop within the deadline");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -161,9 +162,10 @@ pub fn reload(current: &Config) -> Option<Config> {
             for key in restart_only_changes(current, &new) {
                 tracing::warn!(key, "changed in the configuration but takes effect only after a restart");
             }
+            crate::metrics::config_reload("applied");
             tracing::info!(
                 feeds = new.feeds.len(),
-                sinks = ?new.sink_names(),
+                sinks = %new.sink_names().join(","),
                 read_from = %new.sources.join(" → "),
                 "configuration reloaded"
             );
@@ -405,6 +407,9 @@ pub async fn poll_once(ctx: &Ctx) -> Result<()> {
         }
     }
     crate::feeds::count_health(&ctx.store, &feeds);
+    if failed > 0 && failed == feeds.len() {
+        tracing::error!(feeds = feeds.len(), "{failed} of {} feeds failed: no network?", feeds.len());
+    }
     tracing::info!(feeds = feeds.len(), ok, failed, new_items, "poll finished");
     Ok(())
 }
@@ -458,6 +463,8 @@ pub async fn poller_with(
 ) -> Result<()> {
     use std::collections::HashMap;
     let mut polls: Vec<PollAll> = Vec::new();
+    // Said once when every feed is failing, again only after one recovered.
+    let mut all_failing_said = false;
     type Done = (String, Result<pipeline::Refreshed, crate::store::StoreError>);
     let mut schedule: HashMap<String, (crate::model::Feed, chrono::DateTime<chrono::Utc>)> = HashMap::new();
     let mut in_flight: BTreeSet<String> = BTreeSet::new();
@@ -498,7 +505,16 @@ pub async fn poller_with(
             }
             finish_polls(&mut polls);
             crate::metrics::feeds_total(feeds.len() as i64);
-            crate::feeds::count_health(&ctx.store, &feeds);
+            let counts = crate::feeds::count_health(&ctx.store, &feeds);
+            health.set_feeds(counts, live.schedule.max_backoff);
+            match counts.failing_for {
+                Some(_) if !all_failing_said => {
+                    tracing::error!("{} of {} feeds failed: no network?", counts.failing, counts.total);
+                    all_failing_said = true;
+                }
+                None => all_failing_said = false,
+                _ => {}
+            }
             next_reload = tokio::time::Instant::now() + RELOAD_EVERY;
         }
         let now = clock.now();
@@ -610,7 +626,8 @@ pub async fn poller_with(
     let grace = ctx.config.shutdown.deadline / 2;
     let drained = tokio::time::timeout(grace, async { while set.join_next().await.is_some() {} }).await;
     if drained.is_err() {
-        tracing::warn!(feeds = ?in_flight, "feed refreshes still running at shutdown were aborted");
+        let feeds = in_flight.iter().map(String::as_str).collect::<Vec<_>>().join(" ");
+        tracing::warn!(feeds, "feed refreshes still running at shutdown were aborted");
         set.abort_all();
         while set.join_next().await.is_some() {}
     }

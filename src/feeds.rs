@@ -144,16 +144,33 @@ pub fn at(seconds: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(seconds, 0).single().unwrap_or_default()
 }
 
-/// Counts feeds by health into metrics.
-pub fn count_health(store: &Store, feeds: &[Feed]) {
+/// Counts feeds by health into metrics, and returns the counts (for `/readyz` and STATUS=).
+/// `failing_for` is how long every feed has been failing: `None` unless all of them are.
+pub fn count_health(store: &Store, feeds: &[Feed]) -> crate::health::FeedCounts {
     let mut counts: BTreeMap<&'static str, i64> = [("ok", 0), ("backing_off", 0), ("failing", 0)].into();
+    let mut all_failing_since: Option<DateTime<Utc>> = None;
+    let mut all_failing = !feeds.is_empty();
     for feed in feeds {
         if let Ok(state) = load_state(store, &feed.url) {
-            *counts.entry(Health::of(&state).label()).or_default() += 1;
+            let health = Health::of(&state);
+            if let Health::Failing { since } = health {
+                all_failing_since = Some(all_failing_since.map_or(since, |s| s.max(since)));
+            } else {
+                all_failing = false;
+            }
+            *counts.entry(health.label()).or_default() += 1;
         }
     }
-    for (state, n) in counts {
-        crate::metrics::feeds_in_state(state, n);
+    for (state, n) in &counts {
+        crate::metrics::feeds_in_state(state, *n);
+    }
+    crate::health::FeedCounts {
+        total: feeds.len(),
+        failing: counts["failing"] as usize,
+        backing_off: counts["backing_off"] as usize,
+        failing_for: all_failing_since
+            .filter(|_| all_failing)
+            .map(|since| (Utc::now() - since).to_std().unwrap_or_default()),
     }
 }
 

@@ -25,6 +25,18 @@ pub struct Health {
 struct State {
     store: Result<(), String>,
     scheduler: Option<Scheduler>,
+    feeds: Option<FeedCounts>,
+    max_backoff: Duration,
+}
+
+/// Feeds by health, as the poller last counted them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FeedCounts {
+    pub total: usize,
+    pub failing: usize,
+    pub backing_off: usize,
+    /// How long every feed has been failing; `None` unless all of them are.
+    pub failing_for: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -41,6 +53,10 @@ pub struct Readiness {
     pub store: Result<(), String>,
     /// `None` when no scheduler runs in this process (e.g. no poller task).
     pub scheduler: Option<SchedulerReadiness>,
+    /// `None` until the poller has counted them.
+    pub feeds: Option<FeedCounts>,
+    /// `schedule.max_backoff`: every feed failing for this long is worth a loud line.
+    pub max_backoff: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,7 +71,12 @@ impl Health {
     /// A scheduler that has not ticked for `stall_after` counts as stalled.
     pub fn new(stall_after: Duration) -> Health {
         Health {
-            inner: Arc::new(Mutex::new(State { store: Err("not probed yet".into()), scheduler: None })),
+            inner: Arc::new(Mutex::new(State {
+                store: Err("not probed yet".into()),
+                scheduler: None,
+                feeds: None,
+                max_backoff: Duration::MAX,
+            })),
             stall_after,
         }
     }
@@ -68,6 +89,13 @@ impl Health {
     /// The store probe's latest answer.
     pub fn set_store(&self, result: Result<(), String>) {
         self.state().store = result;
+    }
+
+    /// The poller's latest count of feeds by health; `max_backoff` is `schedule.max_backoff`.
+    pub fn set_feeds(&self, counts: FeedCounts, max_backoff: Duration) {
+        let mut state = self.state();
+        state.feeds = Some(counts);
+        state.max_backoff = max_backoff;
     }
 
     /// The scheduler is alive and made progress (woke from a wait, finished a feed). The first
@@ -107,6 +135,8 @@ impl Health {
                     last_cycle: s.last_cycle,
                 }
             }),
+            feeds: state.feeds,
+            max_backoff: state.max_backoff,
         }
     }
 }
@@ -130,7 +160,27 @@ impl Readiness {
             }
             Some(s) => format!("scheduler: ok, last progress {}s ago", s.since_tick.as_secs()),
         };
-        format!("{}\n{store}\n{scheduler}\n", if self.is_ready() { "ready" } else { "not ready" })
+        let mut report =
+            format!("{}\n{store}\n{scheduler}\n", if self.is_ready() { "ready" } else { "not ready" });
+        if let Some(feeds) = &self.feeds {
+            report.push_str(&format!(
+                "feeds: {} configured, {} failing, {} backing off\n",
+                feeds.total, feeds.failing, feeds.backing_off
+            ));
+            if let Some(line) = self.all_failing() {
+                report.push_str(&format!("feeds: {line}\n"));
+            }
+        }
+        report
+    }
+
+    /// "all 35 feeds failing for 1day 2h: no network?" once every feed has failed for
+    /// `schedule.max_backoff` or longer.
+    fn all_failing(&self) -> Option<String> {
+        let feeds = self.feeds.as_ref()?;
+        let since = feeds.failing_for.filter(|d| *d >= self.max_backoff)?;
+        let since = humantime::format_duration(Duration::from_secs(since.as_secs()));
+        Some(format!("ALL {} feeds failing for {since}: no network?", feeds.total))
     }
 
     /// One short line for systemd's STATUS=.
@@ -151,6 +201,13 @@ impl Readiness {
         if self.scheduler.as_ref().is_some_and(|s| s.stalled) {
             line.push_str("; scheduler stalled");
         }
+        match (&self.feeds, self.all_failing()) {
+            (_, Some(all)) => line.push_str(&format!("; {all}")),
+            (Some(feeds), None) if feeds.failing > 0 => {
+                line.push_str(&format!("; {} of {} feeds failing", feeds.failing, feeds.total))
+            }
+            _ => {}
+        }
         line
     }
 }
@@ -169,6 +226,43 @@ mod tests {
         let readiness = health.check();
         assert!(!readiness.is_ready());
         assert!(readiness.report().contains("store: not answering: timed out"));
+    }
+
+    #[test]
+    fn failing_feeds_are_reported_and_all_failing_for_max_backoff_is_loud() {
+        let health = Health::new(Duration::from_secs(60));
+        health.set_store(Ok(()));
+        let some = FeedCounts { total: 35, failing: 3, backing_off: 1, failing_for: None };
+        health.set_feeds(some, Duration::from_secs(3600));
+        let readiness = health.check();
+        assert!(
+            readiness.report().contains("feeds: 35 configured, 3 failing, 1 backing off"),
+            "{}",
+            readiness.report()
+        );
+        assert!(readiness.status_line().contains("3 of 35 feeds failing"), "{}", readiness.status_line());
+        let all = FeedCounts {
+            total: 35,
+            failing: 35,
+            backing_off: 0,
+            failing_for: Some(Duration::from_secs(1800)),
+        };
+        health.set_feeds(all, Duration::from_secs(3600));
+        assert!(!health.check().report().contains("ALL"), "not yet for max_backoff");
+        let all = FeedCounts { failing_for: Some(Duration::from_secs(7200)), ..all };
+        health.set_feeds(all, Duration::from_secs(3600));
+        let readiness = health.check();
+        assert!(
+            readiness.report().contains("ALL 35 feeds failing for 2h: no network?"),
+            "{}",
+            readiness.report()
+        );
+        assert!(
+            readiness.status_line().contains("ALL 35 feeds failing for 2h"),
+            "{}",
+            readiness.status_line()
+        );
+        assert!(readiness.is_ready(), "the daemon itself works: a restart would not bring the network back");
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! expensive, pure part) and the flush run outside it, so articles of concurrent feeds share one
 //! write to disk (group commit) instead of waiting for one each.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use anyhow::{Context as _, Result};
@@ -23,7 +23,9 @@ use crate::claims::index::{corroborate_in, insert_in};
 use crate::claims::{verdict, Analysis, ClaimDraft, ClaimIndex, ClaimSource, Engine, Judgement};
 use crate::config::AlertsConfig;
 use crate::dedup::{self, ArticleId, DedupIndex, Fingerprint, Layer, Seen};
-use crate::model::{Alert, AlertArticle, AlertClaim, Article, ArticleVerdict, ClaimVerdict};
+use crate::model::{
+    Alert, AlertArticle, AlertClaim, AlertNearest, AlertWhy, Article, ArticleVerdict, ClaimVerdict,
+};
 use crate::provenance::{corroborate_provenance, provenance};
 use crate::store::records::{
     self, ArticleRecord, ArticleV1, ClaimProvenance, ClaimProvenanceV1, ProvenanceSourceV1,
@@ -204,6 +206,7 @@ impl Ingest {
                     duplicate_of: Some(seen.of),
                     new: Vec::new(),
                     known: Vec::new(),
+                    why: HashMap::new(),
                     alert: false,
                 };
                 return self.commit(&article, &fp, origin, Some(seen), plan, None);
@@ -235,6 +238,7 @@ impl Ingest {
             duplicate_of: near_copy.map(|s| s.of),
             new,
             known,
+            why: why_new(&analysis, &judgements),
             alert: origin == Origin::Feed,
         };
         self.commit(&article, &fp, origin, near_copy, plan, Some(guard))
@@ -365,6 +369,7 @@ impl Ingest {
                         entities,
                         numbers,
                         sources: vec![article.url.to_string()],
+                        why: plan.why.get(&draft.id().to_string()).cloned(),
                     };
                     enqueue_in(&txs[T_OUTBOX], &sinks, seqs[i], &alert)?;
                     alerts += sinks.len();
@@ -397,16 +402,19 @@ impl Ingest {
         crate::metrics::article(plan.verdict.as_str());
         crate::metrics::claims("new", plan.new.len() as u64);
         crate::metrics::claims("known", plan.known.len() as u64);
-        tracing::info!(
-            article_url = %article.url,
-            verdict = plan.verdict.as_str(),
-            layer = seen.map(|s| s.layer.as_str()).unwrap_or(""),
-            lang = %plan.lang,
-            story_id = %story_id(plan.story),
-            new_claims = plan.new.len(),
-            known_claims = plan.known.len(),
-            "new article"
-        );
+        // Seeds are logged by their import, as one line (`seeds::ensure_seeded`).
+        if origin != Origin::Seed {
+            tracing::info!(
+                article_url = %article.url,
+                verdict = plan.verdict.as_str(),
+                layer = seen.map(|s| s.layer.as_str()),
+                lang = %plan.lang,
+                story_id = %story_id(plan.story),
+                new_claims = plan.new.len(),
+                known_claims = plan.known.len(),
+                "new article"
+            );
+        }
         Ok(Processed {
             id: fp.id,
             verdict: plan.verdict,
@@ -430,6 +438,8 @@ struct Plan {
     new: Vec<ClaimDraft>,
     /// Ids of known claims this article corroborates.
     known: Vec<String>,
+    /// Why each new draft is new, by draft id (for its alert).
+    why: HashMap<String, AlertWhy>,
     alert: bool,
 }
 
@@ -463,6 +473,61 @@ fn split_claims(
         }
     }
     (new, known)
+}
+
+/// Why each new draft is new, by draft id: the judgement's explanation, for the alert record.
+fn why_new(analysis: &Analysis, judgements: &[Judgement]) -> HashMap<String, AlertWhy> {
+    analysis
+        .claims
+        .iter()
+        .zip(judgements)
+        .filter(|(_, judgement)| judgement.verdict == ClaimVerdict::New)
+        .map(|(draft, j)| {
+            let nearest = j.nearest.as_ref().map(|m| AlertNearest {
+                claim_id: m.claim_id.to_string(),
+                text: m.text.clone(),
+                source: m.source.clone(),
+            });
+            let why = AlertWhy {
+                reason: j.reason.clone(),
+                nearest,
+                differed: readable(&j.differing),
+                never_seen: readable(&j.novel),
+            };
+            (draft.id().to_string(), why)
+        })
+        .collect()
+}
+
+/// Claim features as a reader says them ("E:odesa" → "odesa", "Q:personnel:2000" → "2000
+/// personnel", "G:deploy" → "not deploy", "R:france~deploy" → "france → deploy"), each once;
+/// same-language stems (`W:`) say nothing a reader can use and are left out. Text that is not a
+/// prefixed feature (already in words) is kept as it is.
+fn readable(features: &[impl AsRef<str>]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for feature in features {
+        let feature = feature.as_ref();
+        let (kind, value) = match feature.split_once(':') {
+            Some((kind, value)) if kind.len() == 1 && kind.chars().all(|c| c.is_ascii_uppercase()) => {
+                (kind, value)
+            }
+            _ => ("", feature),
+        };
+        let said = match kind {
+            "W" => continue,
+            "G" => format!("not {value}"),
+            "Q" => match value.rsplit_once(':') {
+                Some((unit, amount)) => format!("{amount} {unit}"),
+                None => value.to_string(),
+            },
+            "R" => value.replace('~', " → "),
+            _ => value.to_string(),
+        };
+        if !out.contains(&said) {
+            out.push(said);
+        }
+    }
+    out
 }
 
 /// Entities (`E:`, `N:`) and numbers (`Q:`, `V:`) among a draft's features.
@@ -610,6 +675,39 @@ mod tests {
         let known_id = &stored.claims[0];
         let prov = provenance(&tree, known_id).unwrap().unwrap();
         assert_eq!((prov.source_count, prov.seed), (2, true));
+
+        // The new claim's alert says why it is new: the nearest known claim and what differed.
+        let pending = Outbox::open(ingest.store()).unwrap().pending(SinkKind::Jsonl, 10).unwrap();
+        let alert =
+            pending.iter().find(|p| p.alert.claim.text.contains("Odesa")).expect("the new claim alerted");
+        let why = alert.alert.why.as_ref().expect("an alert says why its claim is new");
+        let nearest = why.nearest.as_ref().expect("a nearest known claim");
+        assert!(TEXT.contains(&nearest.text), "the nearest is a claim of the seed: {why:?}");
+        assert_eq!(nearest.source, "https://example.org/a", "{why:?}");
+        for fact in ["odesa", "2000"] {
+            assert!(why.never_seen.iter().any(|f| f == fact), "{fact} in {why:?}");
+        }
+        assert!(!why.differed.iter().chain(&why.never_seen).any(|f| f.contains(':')), "readable: {why:?}");
+        let json = serde_json::to_value(&alert.alert).unwrap();
+        assert_eq!(json["why"]["nearest"]["text"], nearest.text.as_str());
+    }
+
+    #[test]
+    fn features_are_said_the_way_a_reader_says_them() {
+        let said = readable(&[
+            "E:odesa",
+            "Q:personnel:2000",
+            "G:deploy",
+            "R:france~deploy",
+            "W:trup",
+            "V:2000",
+            "E:odesa",
+            "troops: 2,000",
+        ]);
+        assert_eq!(
+            said,
+            ["odesa", "2000 personnel", "not deploy", "france → deploy", "2000", "troops: 2,000"]
+        );
     }
 
     #[test]

@@ -202,6 +202,20 @@ pub fn poll_cycle(feeds_due: usize) {
     METRICS.last_cycle.set(now.as_secs() as i64);
 }
 
+/// Creates the counters of every known label value at 0, so that they exist from start-up
+/// (Prometheus: a series that appears only on its first event hides that first event from
+/// `rate()`): alerts of each configured sink by outcome, reloads by outcome.
+pub fn known_labels(sinks: &[&str]) {
+    for sink in sinks {
+        for outcome in ["delivered", "failed", "gave_up", "retry"] {
+            let _ = METRICS.alerts.get_or_create(&labels(&[("sink", sink), ("outcome", outcome)]));
+        }
+    }
+    for outcome in ["applied", "rejected"] {
+        let _ = METRICS.reloads.get_or_create(&labels(&[("outcome", outcome)]));
+    }
+}
+
 /// A SIGHUP reload ended with `outcome` ("applied" or "rejected").
 pub fn config_reload(outcome: &str) {
     METRICS.reloads.get_or_create(&labels(&[("outcome", outcome)])).inc();
@@ -260,6 +274,22 @@ mod tests {
             assert!(text.contains(name), "{name} missing from:\n{text}");
         }
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn counters_exist_at_zero_for_their_known_labels_from_start_up() {
+        known_labels(&["zero-sink"]);
+        let text = render();
+        for outcome in ["delivered", "failed", "gave_up", "retry"] {
+            let series = format!("claimwatch_alerts_total{{sink=\"zero-sink\",outcome=\"{outcome}\"}} 0");
+            assert!(text.contains(&series), "{series} missing from:\n{text}");
+        }
+        for outcome in ["applied", "rejected"] {
+            assert!(
+                text.contains(&format!("claimwatch_config_reloads_total{{outcome=\"{outcome}\"}}")),
+                "{text}"
+            );
+        }
     }
 
     #[test]

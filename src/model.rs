@@ -116,6 +116,29 @@ pub struct Alert {
     /// Article URLs stating the claim when it was detected (the first is where it appeared).
     #[serde(default)]
     pub sources: Vec<String>,
+    /// Why the claim is new: what a reader needs to act on the alert without looking it up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<AlertWhy>,
+}
+
+/// Why a claim counts as new: the closest claim the store already knew, what this claim has that
+/// it lacks, what no stored claim has, and the engine's reason in words.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AlertWhy {
+    pub reason: Option<String>,
+    pub nearest: Option<AlertNearest>,
+    /// Facts of this claim that the nearest known claim lacks.
+    pub differed: Vec<String>,
+    /// Facts of this claim that no stored claim has.
+    pub never_seen: Vec<String>,
+}
+
+/// The stored claim closest to a new one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertNearest {
+    pub claim_id: String,
+    pub text: String,
+    pub source: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

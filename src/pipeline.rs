@@ -419,8 +419,8 @@ fn fail(
     let next = feeds::next_check(now, &input);
     state.next_check_at = next.timestamp();
     feeds::save_state(&ctx.store, &feed.url, &state)?;
+    // The URL is the span's (`refresh_feed{feed_url=…}`), once.
     tracing::warn!(
-        feed_url = %feed.url,
         error = %error,
         errors = state.consecutive_errors,
         next_check = %next.format("%Y-%m-%d %H:%M:%S UTC"),

@@ -89,9 +89,11 @@ pub fn from_html(article: &mut Article, html: &str) {
 /// Imports every seed article of `dir` as known, through the same per-article commit as polled
 /// articles (`ingest`, origin seed: no alerts), so that seeds also get article records and
 /// dedup fingerprints (a syndicated copy of a seed is then a `duplicate`). Idempotent: a seed
-/// already imported is recognised by its text. Marks the store seeded. Returns (articles, claims).
+/// already imported is recognised by its text. Marks the store seeded. Returns (articles, claims
+/// stored): a claim that several seeds state is stored, and counted, once.
 pub fn import_seeds(store: &Store, engine: &Engine, dir: &Path) -> Result<(usize, usize)> {
     let seeds = crate::seeds::read_dir(dir)?;
+    tracing::info!(dir = %dir.display(), "importing {} seed articles", seeds.len());
     let ingest = crate::ingest::Ingest::for_seeds(store, std::sync::Arc::new(engine.clone()))?;
     let mut total = 0;
     for seed in &seeds {
@@ -104,7 +106,7 @@ pub fn import_seeds(store: &Store, engine: &Engine, dir: &Path) -> Result<(usize
         let processed = ingest
             .process(article, crate::ingest::Origin::Seed)
             .with_context(|| format!("importing seed {}", seed.path.display()))?;
-        total += processed.new_claims + processed.known_claims;
+        total += processed.new_claims;
         tracing::debug!(seed = %seed.path.display(), new = processed.new_claims, known = processed.known_claims, lang = %processed.lang, "seed imported");
     }
     store.tree(trees::META)?.insert(meta_keys::SEEDED, Utc::now().to_rfc3339().as_bytes())?;
@@ -125,7 +127,7 @@ pub fn ensure_seeded(store: &Store, engine: &Engine, config: &Config) -> Result<
             config.seeds_dir.display()
         )
     })?;
-    tracing::info!(articles, claims, "store seeded");
+    tracing::info!(articles, claims, "seed import done: {claims} claims from {articles} articles");
     Ok(())
 }
 

@@ -148,7 +148,7 @@ impl Drains {
             }
         }
         if !stopped.is_empty() || !started.is_empty() {
-            tracing::info!(?stopped, ?started, "alert sinks reloaded");
+            tracing::info!(stopped = %stopped.join(","), started = %started.join(","), "alert sinks reloaded");
         }
         self.report_stranded();
     }

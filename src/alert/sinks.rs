@@ -356,9 +356,9 @@ impl Sink for WebhookSink {
             tracing::error!(
                 sink = "webhook",
                 url = %redact(&self.config.url),
-                alert_ids = ?ids,
-                age = ?age,
-                give_up_after = ?self.config.give_up_after,
+                alert_ids = %ids.join(","),
+                age = %humantime::format_duration(Duration::from_secs(age.as_secs())),
+                give_up_after = %humantime::format_duration(self.config.give_up_after),
                 attempts = self.attempts,
                 "GIVING UP on webhook delivery: these alerts were never delivered to the webhook"
             );

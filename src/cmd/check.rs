@@ -40,6 +40,7 @@ pub fn read_input(input: &str, config: &Config) -> Result<(Article, bool)> {
         (bytes, url, input.to_ascii_lowercase(), None)
     };
     let text = crate::charset::decode(&bytes, content_type.as_deref()).text;
+    super::ensure_text(&text).with_context(|| input.to_string())?;
     let head = text.trim_start().chars().take(15).collect::<String>().to_ascii_lowercase();
     let is_html = name.ends_with(".html")
         || name.ends_with(".htm")
@@ -52,6 +53,33 @@ pub fn read_input(input: &str, config: &Config) -> Result<(Article, bool)> {
         from_html(&mut article, &html);
     }
     Ok((article, is_html))
+}
+
+/// `check` with no daemon running: against the user's store when it exists and was seeded,
+/// else against a scratch store in the temporary directory seeded from `seeds_dir` and removed
+/// afterwards. `check` never creates, seeds or otherwise writes the user's store.
+pub fn beside_no_daemon(config: Config, request: crate::admin::Request) -> Result<Response> {
+    if config.state_dir.join("store").join("conf").exists() {
+        let here = Here::local(config.clone())?;
+        if here.store.is_seeded()? {
+            return Ok(super::respond(&here, request));
+        }
+    }
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+    let scratch = std::env::temp_dir().join(format!("claimwatch-check-{}-{nanos}", std::process::id()));
+    let note = format!(
+        "claimwatch: no seeded store in {}: judged against the seed set in {} alone\n",
+        config.state_dir.display(),
+        config.seeds_dir.display()
+    );
+    let mut scratch_config = config;
+    scratch_config.state_dir = scratch.clone();
+    let response = Here::local(scratch_config).map(|here| super::respond(&here, request));
+    let _ = std::fs::remove_dir_all(&scratch);
+    let mut response = response?;
+    response.stderr.insert_str(0, &note);
+    Ok(response)
 }
 
 /// `claimwatch check [--json] FILE|URL|-`, once the input is read: judges `article` against the

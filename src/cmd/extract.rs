@@ -140,6 +140,7 @@ fn extract_input(
         };
         let tld = page.url.host_str().and_then(|h| h.rsplit('.').next()).map(str::to_ascii_lowercase);
         let decoded = crate::charset::decode_hinted(&page.body, page.content_type.as_deref(), tld.as_deref());
+        super::ensure_text(&decoded.text)?;
         return Ok(extract_with(&decoded.text, &page.url, rules));
     }
     extract_local(input, rules)
@@ -161,6 +162,7 @@ fn extract_local(input: &str, rules: &Rules<'_>) -> anyhow::Result<Extracted> {
         (bytes, base)
     };
     let decoded = crate::charset::decode(&bytes, None);
+    super::ensure_text(&decoded.text)?;
     Ok(extract_with(&decoded.text, &base, rules))
 }
 

@@ -130,6 +130,8 @@ pub fn run(cli: Cli) -> ExitCode {
     crate::telemetry::init(&config.log);
     match dispatch(cli.command, config) {
         Ok(code) => code,
+        // The reader went away (`extract … | head`): it has what it wanted.
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("claimwatch: error: {error:#}");
             ExitCode::FAILURE
@@ -138,6 +140,14 @@ pub fn run(cli: Cli) -> ExitCode {
 }
 
 fn dispatch(command: Command, config: Config) -> Result<ExitCode> {
+    // `run` needs every file the configuration names; `config check` says whether it has them.
+    if matches!(command, Command::Run { .. } | Command::Config { command: ConfigCommand::Check }) {
+        let problems = check_files(&config);
+        if !problems.is_empty() {
+            eprintln!("{}", config::Problems(problems));
+            return Ok(ExitCode::from(EXIT_CONFIG));
+        }
+    }
     let request = match command {
         Command::Config { command: ConfigCommand::Check } => {
             return Ok(emit(Response { stdout: format!("{}\n", config.summary()), ..Default::default() }))
@@ -163,11 +173,11 @@ fn dispatch(command: Command, config: Config) -> Result<ExitCode> {
     if let Some(response) = admin::call(&admin::socket_path(&config), &request)? {
         return Ok(emit(response));
     }
-    if let Request::Poll = request {
-        return runtime()?.block_on(crate::daemon::run(config, true, None));
+    match request {
+        Request::Poll => runtime()?.block_on(crate::daemon::run(config, true, None)),
+        Request::Check { .. } => Ok(emit(check::beside_no_daemon(config, request)?)),
+        request => Ok(emit(respond(&Here::local(config)?, request))),
     }
-    let here = Here::local(config)?;
-    Ok(emit(respond(&here, request)))
 }
 
 /// Where a command runs: beside the daemon, on a store it opened itself, or inside the running
@@ -179,7 +189,7 @@ pub struct Here {
 }
 
 impl Here {
-    fn local(config: Config) -> Result<Here> {
+    pub(crate) fn local(config: Config) -> Result<Here> {
         let store = open_store(&config)?;
         Ok(Here { config: Arc::new(config), store, live: None })
     }
@@ -198,7 +208,7 @@ impl Here {
 
 /// The body of every command that works beside or inside the daemon: what it prints and its
 /// exit code, the same bytes wherever it ran. Blocking.
-fn respond(here: &Here, request: Request) -> Response {
+pub(crate) fn respond(here: &Here, request: Request) -> Response {
     let mut out = Response::default();
     let result = match request {
         Request::Claims { new, since_secs, json } => {
@@ -229,13 +239,19 @@ pub fn handler() -> admin::Handler {
         Box::pin(async move {
             if let Request::Poll = request {
                 return match live.poll_all().await {
-                    Ok(r) => Response {
-                        stderr: format!(
+                    Ok(r) => {
+                        let mut stderr = format!(
                             "claimwatch: the running daemon polled {} feeds: {} ok, {} failed, {} new items\n",
                             r.feeds, r.ok, r.failed, r.new_items
-                        ),
-                        ..Default::default()
-                    },
+                        );
+                        let waiting = delivered(&live).await;
+                        if waiting > 0 {
+                            stderr.push_str(&format!(
+                                "claimwatch: {waiting} alerts still wait for a sink; the daemon keeps delivering them\n"
+                            ));
+                        }
+                        Response { stderr, ..Default::default() }
+                    }
                     Err(error) => Response::error(1, &error),
                 };
             }
@@ -244,6 +260,26 @@ pub fn handler() -> admin::Handler {
                 .unwrap_or_else(|error| Response::error(1, &anyhow::anyhow!("the command panicked: {error}")))
         })
     })
+}
+
+/// Waits until the running daemon's configured sinks hold every alert committed so far, for at
+/// most `shutdown.deadline` (what `run --once` alone waits for its alerts); returns how many
+/// still wait.
+async fn delivered(live: &Live) -> usize {
+    use crate::alert::outbox::{Outbox, SinkKind};
+    let config = live.config();
+    let sinks = SinkKind::configured(&config.alerts);
+    let until = tokio::time::Instant::now() + config.shutdown.deadline;
+    loop {
+        let waiting = match Outbox::open(&live.store) {
+            Ok(outbox) => sinks.iter().map(|sink| outbox.waiting(*sink)).sum(),
+            Err(_) => 0,
+        };
+        if waiting == 0 || tokio::time::Instant::now() >= until {
+            return waiting;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Prints a command's output and returns its exit code. A closed pipe (`claims | head`) ends
@@ -262,6 +298,55 @@ fn emit(response: Response) -> ExitCode {
     }
     let _ = std::io::stderr().write_all(response.stderr.as_bytes());
     ExitCode::from(response.code)
+}
+
+/// Every file the configuration names, read as the command that needs it reads it: the topic
+/// profile and the data files it names, the seed set, the site rules. Each problem names the key
+/// and where its value came from.
+fn check_files(config: &Config) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut problem = |key: &str, error: anyhow::Error| {
+        problems.push(format!("`{key}` in {}: {error:#}", config.origin(key)));
+    };
+    if let Err(error) = crate::claims::Engine::load(config) {
+        problem("topic", error);
+    }
+    if let Err(error) = crate::seeds::read_dir(&config.seeds_dir) {
+        problem("seeds_dir", error);
+    }
+    if let Err(error) = crate::extract::SiteRules::load(config.extract.sites_file.as_deref()) {
+        problem("extract.sites_file", error.into());
+    }
+    problems
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Refuses input that is not text: empty (or white space only), or binary data (control
+/// characters or undecodable bytes in more than 10 % of the first 64k characters: text, even
+/// damaged text, has a few; an executable, an image or random bytes read in any charset have
+/// more than a tenth).
+fn ensure_text(text: &str) -> Result<()> {
+    if text.trim().is_empty() {
+        anyhow::bail!("the input is empty");
+    }
+    let (mut total, mut odd) = (0usize, 0usize);
+    for c in text.chars().take(65_536) {
+        total += 1;
+        if c == '\u{fffd}' || (c.is_control() && !matches!(c, '\t' | '\n' | '\r' | '\x0c')) {
+            odd += 1;
+        }
+    }
+    if odd * 10 > total {
+        anyhow::bail!(
+            "the input is not text (binary data: {odd} control or undecodable characters in {total})"
+        );
+    }
+    Ok(())
 }
 
 /// Runs `future` to its end from blocking code: on the daemon's runtime when called from its

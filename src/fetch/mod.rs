@@ -192,6 +192,15 @@ struct HostSlot {
     blocked_until: Mutex<Option<Instant>>,
 }
 
+/// What one request to one URL led to.
+enum Hop {
+    Done(FetchOutcome),
+    Redirect(Url),
+}
+
+/// The timeout that `fetch.timeout` sets, as the error names it.
+const TOTAL_TIMEOUT: &str = "no complete answer within fetch.timeout of sending the request";
+
 /// Permits held for one request, until its body is read.
 struct Permits {
     _host: tokio::sync::OwnedSemaphorePermit,
@@ -264,13 +273,7 @@ impl Fetcher {
                 "{} is a local file, reached from a remote source",
                 request.url
             ))),
-            "http" | "https" => {
-                let total = self.config.timeout;
-                match tokio::time::timeout(total, self.fetch_http(request)).await {
-                    Ok(result) => result,
-                    Err(_) => Err(FetchError::Timeout("total")),
-                }
-            }
+            "http" | "https" => self.fetch_http(request).await,
             other => Err(FetchError::Scheme(other.to_string())),
         };
         let outcome = match &result {
@@ -312,70 +315,83 @@ impl Fetcher {
         }))
     }
 
+    /// Follows redirects by hand. `fetch.timeout` counts from the moment the first request is
+    /// sent: time spent queued for the host's turn or a global slot is politeness, not the
+    /// server's slowness, and a feed queued behind a silent request to its host simply goes when
+    /// a slot frees instead of "timing out" without a request ever sent.
     async fn fetch_http(&self, request: Request<'_>) -> Result<FetchOutcome, FetchError> {
         let mut url = request.url.clone();
         let mut hops = 0;
+        let mut deadline: Option<tokio::time::Instant> = None;
         loop {
             check_remote_url(&url, self.config.allow_private_networks)?;
             // The host permit is held until the body is read: "2 at once" means whole requests.
-            let (response, _permits) = self.send_one(&url, request.validators).await?;
-            let status = response.status();
-            if status.is_redirection() && status != reqwest::StatusCode::NOT_MODIFIED {
-                let location = response
-                    .headers()
-                    .get(header::LOCATION)
-                    .and_then(|v| v.to_str().ok())
-                    .ok_or_else(|| FetchError::BadRedirect(format!("{status} without a Location")))?;
-                let next = url
-                    .join(location)
-                    .map_err(|e| FetchError::BadRedirect(format!("Location {location:?}: {e}")))?;
-                if !matches!(next.scheme(), "http" | "https") {
-                    return Err(FetchError::Blocked(format!(
-                        "redirect to {next} (scheme {})",
-                        next.scheme()
-                    )));
-                }
-                hops += 1;
-                if hops > self.config.max_redirects {
-                    return Err(FetchError::TooManyRedirects(self.config.max_redirects));
-                }
-                url = next;
-                continue;
-            }
-            let headers = response.headers().clone();
-            let cache = cache_hints(&headers);
-            if status == reqwest::StatusCode::NOT_MODIFIED {
-                return Ok(FetchOutcome::NotModified { cache });
-            }
-            if !status.is_success() {
-                let retry_after = retry_after(&headers, Utc::now());
-                if matches!(status.as_u16(), 429 | 503) {
-                    if let Some(wait) = retry_after {
-                        self.block_host(&url, wait);
+            let _permits = self.wait_turn(&url).await?;
+            let deadline = *deadline.get_or_insert_with(|| tokio::time::Instant::now() + self.config.timeout);
+            let hop = tokio::time::timeout_at(deadline, self.one_hop(&url, request.validators))
+                .await
+                .map_err(|_| FetchError::Timeout(TOTAL_TIMEOUT))??;
+            match hop {
+                Hop::Done(outcome) => return Ok(outcome),
+                Hop::Redirect(next) => {
+                    hops += 1;
+                    if hops > self.config.max_redirects {
+                        return Err(FetchError::TooManyRedirects(self.config.max_redirects));
                     }
+                    url = next;
                 }
-                return Err(FetchError::Status { status: status.as_u16(), retry_after });
             }
-            let body = read_capped(response, self.config.max_body).await?;
-            return Ok(FetchOutcome::Fetched(Fetched {
-                url,
-                content_type: header_str(&headers, header::CONTENT_TYPE),
-                body,
-                validators: Validators {
-                    etag: header_str(&headers, header::ETAG),
-                    last_modified: header_str(&headers, header::LAST_MODIFIED),
-                },
-                cache,
-            }));
         }
     }
 
-    /// Sends one request to one hop, waiting for the host's turn.
-    async fn send_one(
-        &self,
-        url: &Url,
-        validators: Option<&Validators>,
-    ) -> Result<(reqwest::Response, Permits), FetchError> {
+    /// One request to one URL, with its turn already taken: the outcome, or where it redirects.
+    async fn one_hop(&self, url: &Url, validators: Option<&Validators>) -> Result<Hop, FetchError> {
+        let response = self.send(url, validators).await?;
+        let status = response.status();
+        if status.is_redirection() && status != reqwest::StatusCode::NOT_MODIFIED {
+            let location = response
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .ok_or_else(|| FetchError::BadRedirect(format!("{status} without a Location")))?;
+            let next = url
+                .join(location)
+                .map_err(|e| FetchError::BadRedirect(format!("Location {location:?}: {e}")))?;
+            if !matches!(next.scheme(), "http" | "https") {
+                return Err(FetchError::Blocked(format!("redirect to {next} (scheme {})", next.scheme())));
+            }
+            return Ok(Hop::Redirect(next));
+        }
+        let headers = response.headers().clone();
+        let cache = cache_hints(&headers);
+        if status == reqwest::StatusCode::NOT_MODIFIED {
+            return Ok(Hop::Done(FetchOutcome::NotModified { cache }));
+        }
+        if !status.is_success() {
+            let retry_after = retry_after(&headers, Utc::now());
+            if matches!(status.as_u16(), 429 | 503) {
+                if let Some(wait) = retry_after {
+                    self.block_host(url, wait);
+                }
+            }
+            return Err(FetchError::Status { status: status.as_u16(), retry_after });
+        }
+        let body = read_capped(response, self.config.max_body).await?;
+        Ok(Hop::Done(FetchOutcome::Fetched(Fetched {
+            url: url.clone(),
+            content_type: header_str(&headers, header::CONTENT_TYPE),
+            body,
+            validators: Validators {
+                etag: header_str(&headers, header::ETAG),
+                last_modified: header_str(&headers, header::LAST_MODIFIED),
+            },
+            cache,
+        })))
+    }
+
+    /// Waits for the host's turn (its permits and spacing) and a global slot. Not timed: the
+    /// wait ends when a request ahead ends, and each of those is bounded by `fetch.timeout`.
+    async fn wait_turn(&self, url: &Url) -> Result<Permits, FetchError> {
         let host = host_key(url);
         let slot = self.slot(&host);
         let blocked = |slot: &HostSlot| -> Result<(), FetchError> {
@@ -404,6 +420,15 @@ impl Fetcher {
         blocked(&slot)?;
         let global_permit =
             self.global.clone().acquire_owned().await.expect("the global semaphore is never closed");
+        Ok(Permits { _host: host_permit, _global: global_permit })
+    }
+
+    /// Sends one GET (its turn taken).
+    async fn send(
+        &self,
+        url: &Url,
+        validators: Option<&Validators>,
+    ) -> Result<reqwest::Response, FetchError> {
         let mut builder = self.client.get(url.clone());
         if let Some(v) = validators {
             if let Some(etag) = &v.etag {
@@ -417,8 +442,7 @@ impl Fetcher {
             header::ACCEPT,
             "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/html;q=0.8, */*;q=0.5",
         );
-        let response = builder.send().await.map_err(classify)?;
-        Ok((response, Permits { _host: host_permit, _global: global_permit }))
+        builder.send().await.map_err(classify)
     }
 
     fn slot(&self, host: &str) -> Arc<HostSlot> {
@@ -527,6 +551,8 @@ fn parse_http_date(text: &str) -> Option<DateTime<Utc>> {
 }
 
 fn classify(error: reqwest::Error) -> FetchError {
+    // The URL is the caller's to name (once, in its span); reqwest would repeat it.
+    let error = error.without_url();
     let mut source: Option<&dyn std::error::Error> = Some(&error);
     while let Some(e) = source {
         if let Some(blocked) = e.downcast_ref::<PrivateAddress>() {
@@ -536,7 +562,11 @@ fn classify(error: reqwest::Error) -> FetchError {
     }
     let chain = error_chain(&error);
     if error.is_timeout() {
-        FetchError::Timeout(if error.is_connect() { "connect" } else { "read" })
+        FetchError::Timeout(if error.is_connect() {
+            "connecting: over fetch.connect_timeout"
+        } else {
+            "reading: silent over fetch.read_timeout, or over fetch.timeout"
+        })
     } else if error.is_connect() {
         FetchError::Connect(chain)
     } else {

@@ -382,7 +382,33 @@ mod recovery_tests {
         }
         tree.insert(meta_keys::SEEDED, b"1").unwrap();
         store.flush().unwrap();
-        dir.join("store")
+        drop((tree, store));
+        let sled_dir = dir.join("store");
+        wait_until_sled_lets_go(&sled_dir);
+        sled_dir
+    }
+
+    /// Waits until no sled thread of a dropped store still holds its files. Dropping the last
+    /// handle does not end sled's IO thread pool jobs (log buffer writes, asynchronous segment
+    /// truncations); each holds the `db` file, and with it the file lock, until it is done. A
+    /// test that damages the files before then has its damage overwritten by those late writes
+    /// (a truncated `db` written back to its full length), and the store it expected to be
+    /// corrupt opens cleanly: the flaky `a_truncated_db_file_is_moved_aside`, failing under load
+    /// when the late jobs ran late.
+    fn wait_until_sled_lets_go(sled_dir: &Path) {
+        use std::os::fd::AsRawFd;
+        let file = std::fs::File::open(sled_dir.join("db")).unwrap();
+        let started = std::time::Instant::now();
+        // SAFETY: flock on a descriptor we own; LOCK_NB never blocks.
+        while unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "sled never released {sled_dir:?}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        // SAFETY: as above; the lock is ours to release.
+        unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) };
     }
 
     #[track_caller]

@@ -80,11 +80,13 @@ fn admin_every_command_works_beside_a_running_daemon() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stderr(&out).contains("polled 1 feeds"), "{}", stderr(&out));
     let texts = claim_texts(config);
+    let alerted = crate::support::items_alerted(&dir.path().join("state/alerts.jsonl"));
     for i in 1..3 {
         assert!(
             texts.iter().any(|t| claim_of(i).starts_with(t.trim_end_matches('.'))),
             "item {i}: {texts:?}"
         );
+        assert!(alerted.contains(&i), "item {i} not delivered when run --once returned: {alerted:?}");
     }
 
     // feeds add: subscribed in the running daemon, which polls the new feed at once (its list

@@ -37,6 +37,7 @@ fn alert(id: &str) -> Alert {
         entities: vec![],
         numbers: vec![],
         sources: vec![],
+        why: None,
     }
 }
 

@@ -185,10 +185,14 @@ fn html_articles_go_through_extraction() {
 #[test]
 fn bad_input_gets_a_clear_verdict_never_a_panic() {
     let dir = seeded();
-    // Empty.
-    let out = check_text(dir.path(), "empty.txt", b"");
-    assert_eq!(out["article_verdict"], "off_topic");
-    assert_eq!(out["lang"], "und");
+    // Empty: refused with one line (cli::non_text_input_is_refused_by_extract_and_check_with_one_line).
+    let file = dir.path().join("empty.txt");
+    std::fs::write(&file, b"").unwrap();
+    let state = dir.path().join("state");
+    let out =
+        claimwatch(&["check", "--json", "--state-dir", state.to_str().unwrap(), file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("the input is empty"), "{}", stderr(&out));
     // Unsupported script.
     let out = check_text(
         dir.path(),

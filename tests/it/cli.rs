@@ -131,9 +131,234 @@ fn a_missing_seed_set_stops_run_and_check_naming_the_directory() {
     let article = dir.path().join("a.txt");
     fs::write(&article, "Security guarantees for Ukraine were discussed in Paris.").unwrap();
     let (config, state) = (config.to_str().unwrap(), state.to_str().unwrap());
-    for args in [vec!["run", "--once"], vec!["check", "--json", article.to_str().unwrap()]] {
+    // `run` checks every named file before it starts (exit 78); `check` needs the seed set only
+    // for a store never seeded (exit 1).
+    for (args, code) in [(vec!["run", "--once"], 78), (vec!["check", "--json", article.to_str().unwrap()], 1)]
+    {
         let out = claimwatch(&[&["--config", config, "--state-dir", state][..], &args[..]].concat());
-        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(out.status.code(), Some(code), "{args:?}");
         assert!(stderr(&out).contains("/nonexistent/seeds"), "{args:?}: {}", stderr(&out));
     }
+}
+
+/// Runs claimwatch with its standard output a pipe whose reader has already gone.
+fn with_closed_stdout(args: &[&str]) -> std::process::Output {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let mut fds = [0; 2];
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: both descriptors were just created by pipe(2) and are owned here alone.
+    let (reader, writer) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(reader);
+    std::process::Command::new(env!("CARGO_BIN_EXE_claimwatch"))
+        .args(args)
+        .current_dir(crate::support::repo())
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::from(writer))
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_closed_pipe_ends_every_printing_command_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let state = state.to_str().unwrap();
+    let seeded = crate::support::claimwatch_in(Some(crate::support::repo()), &["--state-dir", state, "seed"]);
+    assert!(seeded.status.success(), "{}", stderr(&seeded));
+    let article = crate::support::repo().join("seeds").read_dir().unwrap().next().unwrap().unwrap().path();
+    let article = article.to_str().unwrap();
+    for args in [
+        &["feeds", "list"][..],
+        &["feeds", "export"],
+        &["claims"],
+        &["claims", "--json"],
+        &["config", "show"],
+        &["check", article],
+        &["check", "--json", article],
+        &["extract", article, article],
+    ] {
+        let out = with_closed_stdout(&[&["--state-dir", state][..], args].concat());
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn non_text_input_is_refused_by_extract_and_check_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.txt");
+    fs::write(&empty, "").unwrap();
+    let binary = dir.path().join("image.html");
+    let mut bytes = b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0".repeat(64);
+    bytes.extend((0..=255u8).cycle().take(8192));
+    fs::write(&binary, &bytes).unwrap();
+    let state = dir.path().join("state");
+    for (input, why) in [(&empty, "is empty"), (&binary, "is not text")] {
+        let input = input.to_str().unwrap();
+        for args in [
+            vec!["extract", input],
+            vec!["extract", "--json", input],
+            vec!["check", input],
+            vec!["check", "--json", input],
+        ] {
+            let out = claimwatch(&[&["--state-dir", state.to_str().unwrap()][..], &args[..]].concat());
+            assert_eq!(out.status.code(), Some(1), "{args:?}");
+            let err = stderr(&out);
+            assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+            assert!(err.contains(input) && err.contains(why), "{args:?}: {err}");
+            assert!(
+                !stdout(&out).contains("[NEW]") && !stdout(&out).contains("ELF"),
+                "{args:?}: {}",
+                stdout(&out)
+            );
+        }
+    }
+    assert!(!state.exists(), "a refused check created the store");
+}
+
+#[test]
+fn check_never_creates_or_seeds_a_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let article = dir.path().join("a.txt");
+    let seed = crate::support::repo().join("seeds").read_dir().unwrap().next().unwrap().unwrap().path();
+    fs::copy(&seed, &article).unwrap();
+    let state = dir.path().join("state");
+    let seeds = crate::support::repo().join("seeds");
+    // Judged against the seed set read into a scratch store: a seed's claims are known.
+    let out = crate::support::claimwatch_in(
+        Some(dir.path()),
+        &[
+            "--state-dir",
+            state.to_str().unwrap(),
+            "--config",
+            &write_seeds_config(dir.path(), &seeds),
+            "check",
+            "--json",
+            article.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let checked: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    let claims = checked["claims"].as_array().unwrap();
+    assert!(!claims.is_empty() && claims.iter().all(|c| c["verdict"] == "known"), "{checked}");
+    assert!(stderr(&out).contains("judged against the seed set"), "{}", stderr(&out));
+    assert!(!state.exists() && !dir.path().join("data").exists(), "check created a store");
+}
+
+fn write_seeds_config(dir: &std::path::Path, seeds: &std::path::Path) -> String {
+    let file = dir.join("c.toml");
+    fs::write(&file, format!("seeds_dir = \"{}\"\n", seeds.display())).unwrap();
+    file.to_str().unwrap().to_string()
+}
+
+#[test]
+fn config_check_reads_every_named_file_and_run_refuses_what_it_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.toml");
+    fs::write(
+        &file,
+        "topic = \"nope\"\nseeds_dir = \"/nonexistent/seeds\"\n[extract]\nsites_file = \"/nonexistent/sites.toml\"\n",
+    )
+    .unwrap();
+    let file = file.to_str().unwrap();
+    for args in [&["config", "check"][..], &["run", "--once"]] {
+        let out = claimwatch(
+            &[&["--config", file, "--state-dir", dir.path().join("s").to_str().unwrap()][..], args].concat(),
+        );
+        assert_eq!(out.status.code(), Some(78), "{args:?}: {}", stderr(&out));
+        let err = stderr(&out);
+        for (key, named) in [
+            ("topic", "nope"),
+            ("seeds_dir", "/nonexistent/seeds"),
+            ("extract.sites_file", "/nonexistent/sites.toml"),
+        ] {
+            let line = err
+                .lines()
+                .find(|l| l.contains(&format!("`{key}` in {file}")))
+                .unwrap_or_else(|| panic!("{key} not named: {err}"));
+            assert!(line.contains(named), "{line}");
+        }
+    }
+    assert!(!dir.path().join("s").exists(), "run started although its configuration is bad");
+}
+
+#[test]
+fn typos_get_the_nearest_key_and_env_typos_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.toml");
+    fs::write(&file, "[fetch]\ntimout = \"3s\"\nper_host = \"two\"\n[[feeds]]\nurl = \"https://a.example/rss\"\nnmae = \"A\"\n").unwrap();
+    let out = claimwatch(&["--config", file.to_str().unwrap(), "config", "check"]);
+    assert_eq!(out.status.code(), Some(78));
+    let err = stderr(&out);
+    assert!(err.contains("did you mean `fetch.timeout`?"), "{err}");
+    assert!(err.contains("did you mean `name`?"), "{err}");
+    assert!(err.contains("(e.g. `per_host = 2`)"), "{err}");
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_claimwatch"))
+        .args(["config", "check"])
+        .env("CLAIMWATCH__SCHEDULE__MAX_BACKOF", "1h")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    let err = stderr(&out);
+    assert!(
+        err.contains("CLAIMWATCH__SCHEDULE__MAX_BACKOF")
+            && err.contains("did you mean `schedule.max_backoff`?"),
+        "{err}"
+    );
+}
+
+#[test]
+fn config_show_says_which_layers_were_read_and_the_deploy_example_is_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.toml");
+    fs::write(&file, "feeds = []\n").unwrap();
+    let out = claimwatch(&["--config", file.to_str().unwrap(), "config", "show"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let first = stdout(&out).lines().next().unwrap_or_default().to_string();
+    assert!(
+        first.starts_with("# read from: built-in defaults") && first.contains(file.to_str().unwrap()),
+        "{first}"
+    );
+
+    // The example /etc/claimwatch/claimwatch.toml, with the seeds where the README installs them.
+    let deploy = crate::support::repo().join("deploy/claimwatch.toml");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_claimwatch"))
+        .args(["--config", deploy.to_str().unwrap(), "config", "check"])
+        .env("CLAIMWATCH__SEEDS_DIR", crate::support::repo().join("seeds"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = claimwatch(&["--config", deploy.to_str().unwrap(), "config", "show"]);
+    assert!(
+        stdout(&out).contains("format = \"human\""),
+        "the deploy example logs plain lines, as the README says"
+    );
+}
+
+#[test]
+fn seed_import_is_logged_as_one_import_and_counts_what_claims_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let state = state.to_str().unwrap();
+    let seeds = crate::support::repo().join("seeds");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_claimwatch"))
+        .args(["--state-dir", state, "seed", seeds.to_str().unwrap()])
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("importing 5 seed articles"), "{err}");
+    assert!(!err.contains("new article"), "seeds logged as new articles:\n{err}");
+    let seeded: usize = err
+        .split("seeded ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count in {err}"));
+    let listed = claimwatch(&["--state-dir", state, "claims", "--json"]);
+    assert_eq!(stdout(&listed).lines().count(), seeded, "seed said {seeded} claims");
 }

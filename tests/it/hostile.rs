@@ -563,3 +563,53 @@ fn fuzz_crasher_double_prolog_with_legacy_encoding_is_survived() {
     });
     assert!(result.is_ok(), "parse_feed let a panic escape");
 }
+
+// ------------------------------------------------------------------------ politeness vs timeouts
+
+#[test]
+fn time_queued_for_a_hosts_slot_is_not_counted_against_the_fetch_timeout() {
+    // One request at a time to the host, starts 0.5 s apart; two silent feeds take the slot in
+    // turn, each until its timeout (1 s), so the healthy feed queued behind them waits longer
+    // than the timeout before it is sent. It must then be fetched, not "time out" without a
+    // request ever sent.
+    let server = TestServer::start(|r| match r.path.as_str() {
+        "/healthy.xml" => Reply::ok(
+            "application/rss+xml",
+            "<rss version=\"2.0\"><channel><title>ok</title></channel></rss>",
+        ),
+        _ => Reply::Silent { hold: Duration::from_secs(5) },
+    });
+    let mut config = config();
+    config.fetch.per_host = 1;
+    config.fetch.per_host_delay = Duration::from_millis(500);
+    config.fetch.timeout = Duration::from_secs(1);
+    config.fetch.read_timeout = Duration::from_secs(5);
+    let fetcher = Fetcher::new(&config.fetch).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let results = rt.block_on(async {
+        let mut tasks = Vec::new();
+        for path in ["/silent1.xml", "/silent2.xml", "/healthy.xml"] {
+            let (fetcher, url) = (fetcher.clone(), Url::parse(&server.url(path)).unwrap());
+            tasks.push(tokio::spawn(async move {
+                let request = Request { url: &url, kind: Kind::Feed, validators: None, allow_file: false };
+                fetcher.fetch(request).await
+            }));
+            // Queue them in this order (the host's slot is handed out first come, first served).
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let mut results = Vec::new();
+        for task in tasks {
+            results.push(task.await.unwrap());
+        }
+        results
+    });
+    match &results[2] {
+        Ok(FetchOutcome::Fetched(page)) => assert!(!page.body.is_empty()),
+        other => panic!("the healthy feed behind two silent ones: {other:?}"),
+    }
+    for silent in &results[..2] {
+        let error = silent.as_ref().expect_err("a silent server times out");
+        assert_eq!(error.class(), "timeout", "{error}");
+        assert!(error.to_string().contains("fetch.timeout"), "the timeout says which: {error}");
+    }
+}
