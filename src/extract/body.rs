@@ -169,7 +169,6 @@ const NEGATIVE: &[&str] = &[
     "navbar",
     "navigation",
     "menu",
-    "widget",
     "banner",
     "skip-link",
     "read-more",
@@ -198,16 +197,35 @@ const NEGATIVE: &[&str] = &[
     "ad-slot",
     "adslot",
     "dfp",
-    "teaser",
     "newsfeed",
     "jump-link",
     "see-also",
     "also-read",
 ];
 
-/// Whole words (class/id tokens) that mark boilerplate; too short to match as substrings.
-const NEGATIVE_WORDS: &[&str] =
-    &["ad", "ads", "nav", "meta", "hidden", "hide", "share", "tag", "tools", "aside"];
+/// Short words that mark boilerplate as a class/id token of their own or as its last part
+/// (`ad`, `entry-meta`, `post-tag`); as substrings they would hit `header`, `metadata` or
+/// WordPress's `tag-<name>` classes on the article element itself.
+const NEGATIVE_WORDS: &[&str] = &["ad", "ads", "nav", "meta", "share", "tag", "tools", "aside"];
+
+/// Words that mark boilerplate only as a whole token: `hidden` is the CSS frameworks' invisible
+/// class, but `field--label-hidden` (Drupal's body field) and `overflow-hidden` hold articles.
+const NEGATIVE_TOKENS: &[&str] = &["hidden", "hide"];
+
+/// Whether a class/id token names boilerplate by one of the short words: the whole token, its
+/// last part, or (for the ad words) its first part (`ad-slot`). Widgets match as a prefix
+/// (`widget`, `widget_text`, `widget-area`), not inside page builders' `elementor-widget-…`
+/// wrappers that hold every part of a page.
+fn is_negative_token(token: &str) -> bool {
+    if NEGATIVE_TOKENS.contains(&token) || token.starts_with("widget") {
+        return true;
+    }
+    let mut parts = token.split(['-', '_']).filter(|p| !p.is_empty());
+    let first = parts.next().unwrap_or("");
+    let last = parts.last().unwrap_or(first);
+    NEGATIVE_WORDS.contains(&last) || matches!(first, "ad" | "ads" | "nav")
+}
+
 
 /// Class and id words that mark the article itself.
 const POSITIVE: &[&str] = &[
@@ -245,8 +263,8 @@ pub fn is_negative(element: &Element) -> bool {
     if names.trim().is_empty() {
         return false;
     }
-    let negative = NEGATIVE.iter().any(|n| names.contains(n))
-        || names.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| NEGATIVE_WORDS.contains(&w));
+    let negative =
+        NEGATIVE.iter().any(|n| names.contains(n)) || names.split_ascii_whitespace().any(is_negative_token);
     negative && !is_positive_names(&names)
 }
 
@@ -261,10 +279,11 @@ fn is_positive_names(names: &str) -> bool {
     if names.contains("embed") && !names.contains("credit") && !names.contains("caption") {
         return true;
     }
+    let names = names.replace('_', "-");
     [
         "article-body",
         "articlebody",
-        "article__body",
+        "article--body",
         "article-content",
         "story-body",
         "entry-content",
