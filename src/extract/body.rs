@@ -220,12 +220,17 @@ fn is_negative_token(token: &str) -> bool {
     if NEGATIVE_TOKENS.contains(&token) || token.starts_with("widget") {
         return true;
     }
+    // A BEM modifier (`section--ads`, `field--label-hidden`) says what is near, not what it is.
+    let token = token.split("--").next().unwrap_or(token);
     let mut parts = token.split(['-', '_']).filter(|p| !p.is_empty());
     let first = parts.next().unwrap_or("");
     let last = parts.last().unwrap_or(first);
     NEGATIVE_WORDS.contains(&last) || matches!(first, "ad" | "ads" | "nav")
 }
 
+
+/// Whole class/id tokens that name the article element itself.
+const ARTICLE_TOKENS: &[&str] = &["entry", "post", "article", "story", "content", "hentry", "post-body"];
 
 /// Class and id words that mark the article itself.
 const POSITIVE: &[&str] = &[
@@ -265,7 +270,10 @@ pub fn is_negative(element: &Element) -> bool {
     }
     let negative =
         NEGATIVE.iter().any(|n| names.contains(n)) || names.split_ascii_whitespace().any(is_negative_token);
-    negative && !is_positive_names(&names)
+    // A boilerplate word beside a token that names the article (`entry share`, `post tag-x`) is
+    // a styling hook of the article element, not a box of its own; comments stay comments.
+    let article = !names.contains("comment") && names.split_ascii_whitespace().any(|t| ARTICLE_TOKENS.contains(&t));
+    negative && !article && !is_positive_names(&names)
 }
 
 fn is_positive_names(names: &str) -> bool {
