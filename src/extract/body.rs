@@ -230,7 +230,9 @@ fn is_negative_token(token: &str) -> bool {
 
 
 /// Whole class/id tokens that name the article element itself.
-const ARTICLE_TOKENS: &[&str] = &["entry", "post", "article", "story", "content", "hentry", "post-body"];
+/// (`type-post` and `node-article` are what WordPress and Drupal put on every article.)
+const ARTICLE_TOKENS: &[&str] =
+    &["entry", "post", "article", "story", "content", "hentry", "post-body", "type-post", "node-article"];
 
 /// Class and id words that mark the article itself.
 const POSITIVE: &[&str] = &[
@@ -549,9 +551,23 @@ pub fn body(doc: &Html, selector_roots: &[NodeId], drop: &HashSet<NodeId>) -> St
         .descendants()
         .find(|n| matches!(n.value(), Node::Element(e) if e.name() == "body"))
         .unwrap_or(root);
-    let mut blocks = segment(body_root, false, &|_| false, drop);
+    let plain = segment(body_root, false, &|_| false, drop);
+    let mut blocks = plain.clone();
     mark_boilerplate_context(doc, &mut blocks);
-    let Some(best) = best_container(doc, &blocks) else {
+    let text = best_text(doc, &blocks, true, drop);
+    if !text.is_empty() {
+        return text;
+    }
+    // When no prose survives outside boilerplate-named elements (a live ticker whose entries
+    // are called comments), the names are what is wrong: choose by the text alone and render
+    // without pruning by name, since some text of the page is better than none.
+    best_text(doc, &plain, false, drop)
+}
+
+/// Chooses the container among `blocks` and renders it (pruning boilerplate-named subtrees when
+/// `prune`); empty when no element has a positive score.
+fn best_text(doc: &Html, blocks: &[Block], prune: bool, drop: &HashSet<NodeId>) -> String {
+    let Some(best) = best_container(doc, blocks) else {
         return String::new();
     };
     let Some(node) = doc.tree.get(best) else {
@@ -560,7 +576,7 @@ pub fn body(doc: &Html, selector_roots: &[NodeId], drop: &HashSet<NodeId>) -> St
     // Never prune the container itself or an element holding most of its prose.
     let mut good_under: HashMap<NodeId, f64> = HashMap::new();
     let mut total = 0.0;
-    for block in &blocks {
+    for block in blocks {
         let w = weight(block);
         if w <= 0.0 {
             continue;
@@ -588,7 +604,7 @@ pub fn body(doc: &Html, selector_roots: &[NodeId], drop: &HashSet<NodeId>) -> St
         }
     }
     let keep = |n: NodeId| n == best || good_under.get(&n).is_some_and(|g| *g >= 0.5 * total);
-    let mut blocks = segment(node, true, &keep, drop);
+    let mut blocks = segment(node, prune, &keep, drop);
     drop_teaser_cards(doc, best, &mut blocks);
     render(&blocks)
 }
