@@ -526,9 +526,9 @@ fn weight(block: &Block) -> f64 {
     };
     if clean >= min {
         clean
-    } else if block.kind == Kind::ListItem && block.link_chars == 0 && clean >= 15.0 {
-        // Short items without a single link are data, not navigation: a recipe's ingredients,
-        // a product's features, the steps of a how-to. They count for half, so that the
+    } else if matches!(block.kind, Kind::ListItem | Kind::Cell) && block.link_chars == 0 && clean >= 15.0 {
+        // Short items and cells without a single link are data, not navigation: a recipe's
+        // ingredients, a product's features, a results table. They count for half, so that the
         // element joining them to the prose they belong to wins over the prose alone.
         0.5 * clean
     } else {
