@@ -8,6 +8,12 @@
 //! joins an article split over sibling `div`s around an ad slot. Rendering then removes what is
 //! inside the container but not article: figures and credits, "read also" boxes, share bars,
 //! link-dense lists and per-language boilerplate phrases.
+//!
+//! Class and id names are evidence, weighed by how specific they are: long words (`comment`,
+//! `related`, `newsletter`) match anywhere in the names, short ones (`ad`, `meta`, `tag`,
+//! `hidden`) only as a token or its last part, and not beside a token that names the article
+//! (`entry`, `post`, `type-post`); an element that holds most of the prose is never boilerplate
+//! by name. If nothing survives the names, the choice is made again by the text alone.
 
 use std::collections::{HashMap, HashSet};
 
@@ -538,7 +544,6 @@ fn weight(block: &Block) -> f64 {
 
 /// The extracted body: paragraphs separated by blank lines, list items one per line.
 pub fn body(doc: &Html, selector_roots: &[NodeId], drop: &HashSet<NodeId>) -> String {
-    let root = doc.tree.root();
     if !selector_roots.is_empty() {
         let mut parts = Vec::new();
         for id in selector_roots {
@@ -550,34 +555,78 @@ pub fn body(doc: &Html, selector_roots: &[NodeId], drop: &HashSet<NodeId>) -> St
         }
         return parts.into_iter().filter(|p| !p.is_empty()).collect::<Vec<_>>().join("\n\n");
     }
-    let body_root = doc
-        .tree
-        .root()
+    article(doc, drop, None)
+}
+
+/// The generic choice: the best container of the page's prose, rendered. `description` is the
+/// page's own summary (meta/OpenGraph description): when the page shows it as a lead above the
+/// container (a standfirst in the header, a teaser box over the body), that block is the start
+/// of the article and comes first.
+pub fn article(doc: &Html, drop: &HashSet<NodeId>, description: Option<&str>) -> String {
+    let root = doc.tree.root();
+    let body_root = root
         .descendants()
         .find(|n| matches!(n.value(), Node::Element(e) if e.name() == "body"))
         .unwrap_or(root);
     let plain = segment(body_root, false, &|_| false, drop);
     let mut blocks = plain.clone();
     mark_boilerplate_context(doc, &mut blocks);
-    let text = best_text(doc, &blocks, true, drop);
-    if !text.is_empty() {
-        return text;
-    }
     // When no prose survives outside boilerplate-named elements (a live ticker whose entries
     // are called comments), the names are what is wrong: choose by the text alone and render
     // without pruning by name, since some text of the page is better than none.
-    best_text(doc, &plain, false, drop)
+    let Some((best, text)) = best_text(doc, &blocks, true, drop).or_else(|| best_text(doc, &plain, false, drop))
+    else {
+        return String::new();
+    };
+    match description.and_then(|d| lead(doc, &plain, best, &text, d)) {
+        Some(lead) => format!("{lead}\n\n{text}"),
+        None => text,
+    }
+}
+
+/// The block before the container that shows the page's description, when the text lacks it.
+fn lead(doc: &Html, blocks: &[Block], container: NodeId, text: &str, description: &str) -> Option<String> {
+    let description = description.trim_end_matches(['.', '…', ' ']);
+    let words: Vec<&str> = description.split_whitespace().take(8).collect();
+    if words.len() < 5 {
+        return None;
+    }
+    let probe = words.join(" ");
+    let flat = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat(text).contains(&probe) {
+        return None;
+    }
+    let limit = 2 * description.chars().count() + 300;
+    for block in blocks {
+        if is_inside(doc, block.owner, container) {
+            // Past the start of the container: a match below it is not a lead.
+            return None;
+        }
+        // A deck set as a heading stays a heading (the article's title is never the lead).
+        let prose = !matches!(block.kind, Kind::Title | Kind::Heading);
+        if prose && block.chars <= limit && flat(&block.text).contains(&probe) {
+            return Some(block.text.clone());
+        }
+    }
+    None
+}
+
+fn is_inside(doc: &Html, node: NodeId, container: NodeId) -> bool {
+    let mut cursor = doc.tree.get(node);
+    while let Some(n) = cursor {
+        if n.id() == container {
+            return true;
+        }
+        cursor = n.parent();
+    }
+    false
 }
 
 /// Chooses the container among `blocks` and renders it (pruning boilerplate-named subtrees when
-/// `prune`); empty when no element has a positive score.
-fn best_text(doc: &Html, blocks: &[Block], prune: bool, drop: &HashSet<NodeId>) -> String {
-    let Some(best) = best_container(doc, blocks) else {
-        return String::new();
-    };
-    let Some(node) = doc.tree.get(best) else {
-        return String::new();
-    };
+/// `prune`); `None` when no element has a positive score or nothing of it survives rendering.
+fn best_text(doc: &Html, blocks: &[Block], prune: bool, drop: &HashSet<NodeId>) -> Option<(NodeId, String)> {
+    let best = best_container(doc, blocks)?;
+    let node = doc.tree.get(best)?;
     // Never prune the container itself or an element holding most of its prose.
     let mut good_under: HashMap<NodeId, f64> = HashMap::new();
     let mut total = 0.0;
@@ -611,7 +660,8 @@ fn best_text(doc: &Html, blocks: &[Block], prune: bool, drop: &HashSet<NodeId>) 
     let keep = |n: NodeId| n == best || good_under.get(&n).is_some_and(|g| *g >= 0.5 * total);
     let mut blocks = segment(node, prune, &keep, drop);
     drop_teaser_cards(doc, best, &mut blocks);
-    render(&blocks)
+    let text = render(&blocks);
+    (!text.is_empty()).then_some((best, text))
 }
 
 /// Marks blocks inside frame elements (aside, header, footer) or boilerplate-named elements,
@@ -681,6 +731,10 @@ fn best_container(doc: &Html, blocks: &[Block]) -> Option<NodeId> {
             cursor = n.parent();
         }
     }
+    // Document order (node ids grow with it), so that a tie goes to the outer element and
+    // the choice does not depend on the hash map's order.
+    let mut scores: Vec<(NodeId, f64)> = scores.into_iter().collect();
+    scores.sort_unstable_by_key(|(id, _)| *id);
     let mut best: Option<(NodeId, f64)> = None;
     for (id, score) in scores {
         let Some(node) = doc.tree.get(id) else { continue };
