@@ -798,7 +798,12 @@ fn drop_teaser_cards(doc: &Html, container: NodeId, blocks: &mut Vec<Block>) {
 
 /// Turns the container's blocks into text, dropping boilerplate ones.
 fn render(blocks: &[Block]) -> String {
-    let kept: Vec<&Block> = blocks.iter().filter(|b| keep_block(b)).collect();
+    let mut kept: Vec<&Block> = blocks.iter().filter(|b| keep_block(b)).collect();
+    // A heading or a short label at the very end introduces something that is not there (the
+    // related links, the contact box, the share bar were dropped): "More topics", "Contact:".
+    while kept.len() > 1 && kept.last().is_some_and(|b| is_label(b)) {
+        kept.pop();
+    }
     let mut out = String::new();
     let mut prev: Option<Kind> = None;
     for block in kept {
@@ -813,6 +818,16 @@ fn render(blocks: &[Block]) -> String {
         prev = Some(block.kind);
     }
     out
+}
+
+/// A heading, or a short line that is not a sentence (no sentence end, no clause).
+fn is_label(block: &Block) -> bool {
+    let text = block.text.as_str();
+    block.kind == Kind::Heading
+        || (block.chars <= 50
+            && block.kind != Kind::ListItem
+            && !text.contains(',')
+            && !text.ends_with(['.', '!', '"', '“', '”', '»', ')']))
 }
 
 fn keep_block(block: &Block) -> bool {

@@ -230,3 +230,18 @@ fn the_lead_shown_above_the_body_comes_first() {
     let html = page(&format!("<p>{PROSE}</p>")).replace("<title>", &format!("<meta name='description' content='{lead}'><title>"));
     assert_eq!(extract(&html, &base()).text, PROSE);
 }
+
+#[test]
+fn labels_left_at_the_end_of_the_article_are_dropped() {
+    // The links under "More topics" and the contact box are dropped; their labels go with them.
+    let links = "<ul><li><a href='/a'>One story</a></li><li><a href='/b'>Another story</a></li></ul>";
+    check(
+        &format!("<p>{PROSE}</p><p>{PROSE2}</p><h3>More topics</h3>{links}<p>Contact:</p>"),
+        &format!("{PROSE}\n\n{PROSE2}"),
+    );
+    // A heading inside the article stays, and so does a short last sentence.
+    check(
+        &format!("<p>{PROSE}</p><h2>What comes next</h2><p>{PROSE2}</p><p>That is all, for now.</p>"),
+        &format!("{PROSE}\n\nWhat comes next\n\n{PROSE2}\n\nThat is all, for now."),
+    );
+}
