@@ -4,15 +4,30 @@
 //! The order follows the HTML encoding-sniffing algorithm in spirit: a byte-order mark wins, then
 //! the transport's `Content-Type` charset, then the document's own declaration (XML prolog
 //! `encoding=`, `<meta charset>`, `<meta http-equiv="content-type">`, in the first 4 KiB), then
-//! valid UTF-8 is kept as is, and only then is the encoding guessed with chardetng. Unlike a
-//! browser, we do not trust a declaration blindly: Ukrainian and Russian sites still serve
-//! windows-1251 or koi8-u under a header that says UTF-8 or windows-1252. A declared encoding is
-//! overridden when the bytes are not valid in it (UTF-8) or when decoding with it produces
-//! visibly garbled text while the detector's guess does not (legacy single-byte encodings).
+//! UTF-8 when the bytes read as UTF-8, and only then is the encoding guessed with chardetng.
+//! Unlike a browser, we do not trust a declaration blindly: Ukrainian and Russian sites still
+//! serve windows-1251 or koi8-u under a header that says UTF-8 or windows-1252. But one stray
+//! byte is not evidence: real pages declared UTF-8 carry a few Latin-1 bytes from a template or a
+//! pasted quote, and re-decoding the whole page for them garbles every letter outside ASCII.
 //!
-//! The trade-off: a page that legitimately mixes scripts oddly could, in principle, be
-//! re-decoded against its declaration; we accept that because a wrong declaration on Cyrillic
-//! news pages is far more common than such a page. Nothing here does I/O and nothing panics.
+//! So decisions are by share, over the non-ASCII sequences of the whole input
+//! (`Utf8Evidence`): a UTF-8 declaration stands, stray bytes becoming U+FFFD, unless malformed
+//! sequences outnumber well-formed multi-byte characters ([`UTF8_DECLARED_MIN_SHARE`], 50 %);
+//! without a declaration, or against a legacy one, the bytes are read as UTF-8 when at least
+//! [`UTF8_UNDECLARED_MIN_SHARE`] (90 %) of them are well-formed. Why these numbers: text in a
+//! single-byte encoding read as UTF-8 is almost all malformed, since its letters are high bytes
+//! followed by letters, rarely by the 0x80–0xBF continuation bytes UTF-8 needs (Ukrainian in
+//! windows-1251 or koi8-u, the worst cases, forms accidental valid pairs such as a capital
+//! before `і`, `ї` or `є`: 10–20 % on capital-heavy text); genuine UTF-8 with stray bytes is
+//! at 95 % and more. 50 %
+//! is the midpoint for a declaration we otherwise believe; 90 % still leaves a wide margin
+//! above the legacy encodings. A legacy declaration (windows-1251, koi8-u, …) is overridden by
+//! the detector's guess only when decoding with it looks garbled broadly: more than 2× the
+//! guess's garble and on more than [`LEGACY_GARBLE_MIN_SHARE`] (1 in 20) of the non-ASCII
+//! characters, so that a few stray bytes in a windows-1251 page leave it windows-1251.
+//!
+//! The trade-off: a page that mixes two encodings in comparable amounts comes out half garbled
+//! whatever we choose; we keep the declared half. Nothing here does I/O and nothing panics.
 
 use encoding_rs::{Encoding, UTF_8, WINDOWS_1252};
 
@@ -62,20 +77,20 @@ pub fn decode_hinted(bytes: &[u8], content_type: Option<&str>, tld: Option<&str>
         Some(encoding) => (Some(encoding), Source::Header),
         None => (prescan(bytes), Source::Document),
     };
-    let utf8_valid = std::str::from_utf8(bytes).is_ok();
+    let evidence = Utf8Evidence::of(bytes);
     match declared {
         Some(encoding) if encoding == UTF_8 => {
-            if utf8_valid {
+            if evidence.share() >= UTF8_DECLARED_MIN_SHARE {
                 finish(bytes, UTF_8, source, declared)
             } else {
                 finish(bytes, detect(bytes, tld), Source::Detected, declared)
             }
         }
         Some(encoding) => {
-            // A legacy declaration over bytes that are valid UTF-8 with non-ASCII in them is
+            // A legacy declaration over bytes that read as UTF-8 with non-ASCII in them is
             // almost always a stale header: such byte runs are vanishingly rare in real
             // single-byte text.
-            if utf8_valid && !bytes.is_ascii() {
+            if evidence.well_formed > 0 && evidence.share() >= UTF8_UNDECLARED_MIN_SHARE {
                 return finish(bytes, UTF_8, Source::Detected, declared);
             }
             let guess = detect(bytes, tld);
@@ -86,14 +101,57 @@ pub fn decode_hinted(bytes: &[u8], content_type: Option<&str>, tld: Option<&str>
             let (as_guessed, _) = guess.decode_without_bom_handling(bytes);
             let garbled_declared = garble(&as_declared);
             let garbled_guess = garble(&as_guessed);
-            if garbled_declared > 2 * garbled_guess + 2 {
+            let non_ascii = as_declared.chars().filter(|c| !c.is_ascii()).count();
+            let broadly = garbled_declared as f64 > LEGACY_GARBLE_MIN_SHARE * non_ascii as f64;
+            if garbled_declared > 2 * garbled_guess + 2 && broadly {
                 finish(bytes, guess, Source::Detected, declared)
             } else {
                 finish(bytes, encoding, source, declared)
             }
         }
-        None if utf8_valid => finish(bytes, UTF_8, Source::Utf8, None),
+        None if evidence.malformed == 0 => finish(bytes, UTF_8, Source::Utf8, None),
+        None if evidence.well_formed > 0 && evidence.share() >= UTF8_UNDECLARED_MIN_SHARE => {
+            finish(bytes, UTF_8, Source::Utf8, None)
+        }
         None => finish(bytes, detect(bytes, tld), Source::Detected, None),
+    }
+}
+
+/// A UTF-8 declaration stands while at least this share of the non-ASCII sequences are
+/// well-formed UTF-8 (see the module doc for why).
+const UTF8_DECLARED_MIN_SHARE: f64 = 0.5;
+/// Without a declaration, or against a legacy one, the bytes are UTF-8 from this share on.
+const UTF8_UNDECLARED_MIN_SHARE: f64 = 0.9;
+/// A legacy declaration is overridden only when this share of its non-ASCII characters or more
+/// look garbled (and twice as many as with the detector's guess).
+const LEGACY_GARBLE_MIN_SHARE: f64 = 0.05;
+
+/// How the bytes read as UTF-8: well-formed multi-byte characters and malformed sequences.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Utf8Evidence {
+    well_formed: usize,
+    malformed: usize,
+}
+
+impl Utf8Evidence {
+    /// One linear pass over the bytes.
+    fn of(bytes: &[u8]) -> Self {
+        let mut evidence = Utf8Evidence::default();
+        for chunk in bytes.utf8_chunks() {
+            evidence.well_formed += chunk.valid().chars().filter(|c| !c.is_ascii()).count();
+            evidence.malformed += usize::from(!chunk.invalid().is_empty());
+        }
+        evidence
+    }
+
+    /// The share of well-formed among the non-ASCII sequences; 1 for pure ASCII.
+    fn share(self) -> f64 {
+        let all = self.well_formed + self.malformed;
+        if all == 0 {
+            1.0
+        } else {
+            self.well_formed as f64 / all as f64
+        }
     }
 }
 
@@ -384,6 +442,107 @@ mod tests {
             let _ = decode(input, Some("text/html; charset=\"bogus-label\""));
             let _ = decode_hinted(input, None, Some("UA."));
         }
+    }
+
+    const RO: &str = "Ministrul de externe a declarat că garanțiile de securitate pentru Ucraina \
+        trebuie să fie obligatorii. Discuțiile vor continua săptămâna viitoare la București, \
+        unde se vor întâlni reprezentanții statelor membre și ai aliaților.";
+
+    /// A page as sites serve it: the article's text in the title, the description and the
+    /// body, plus three stray Latin-1 bytes (a template's `é` and `©`, a pasted `»`) that are
+    /// not valid UTF-8.
+    fn with_stray_bytes(head: &str, text: &str) -> Vec<u8> {
+        let title: String = text.chars().take(60).collect();
+        let mut b = format!(
+            "<html><head>{head}<title>{title}</title><meta name=\"description\" content=\"{text}\">\
+             </head><body><h1>{title}</h1><p>{text}</p>"
+        )
+        .into_bytes();
+        b.extend_from_slice(b"<div class=\"nav\">Caf\xe9</div><footer>\xa9 2024 \xbb</footer></body></html>");
+        b
+    }
+
+    #[test]
+    fn utf8_declared_with_stray_bytes_stays_utf8() {
+        for (text, meta) in [
+            (UK, r#"<meta charset="utf-8">"#),
+            (RU, r#"<meta http-equiv="Content-Type" content="text/html; charset=UTF-8">"#),
+            (RO, r#"<meta charset="utf-8">"#),
+            (PL, r#"<meta charset="utf-8">"#),
+        ] {
+            let bytes = with_stray_bytes(meta, text);
+            let decoded = decode(&bytes, None);
+            assert_eq!(decoded.encoding, UTF_8, "{text}");
+            assert_eq!(decoded.source, Source::Document);
+            assert!(decoded.had_errors);
+            assert!(decoded.text.contains(text), "garbled: {}", decoded.text);
+            assert_eq!(decoded.text.matches('\u{FFFD}').count(), 3);
+        }
+        let decoded = decode(&with_stray_bytes("", UK), Some("text/html; charset=utf-8"));
+        assert_eq!((decoded.encoding, decoded.source), (UTF_8, Source::Header));
+        assert!(decoded.text.contains(UK));
+    }
+
+    #[test]
+    fn undeclared_utf8_with_stray_bytes_stays_utf8() {
+        for text in [UK, RU, RO, PL] {
+            let decoded = decode(&with_stray_bytes("", text), None);
+            assert_eq!(decoded.encoding, UTF_8, "{text}");
+            assert!(decoded.text.contains(text), "garbled: {}", decoded.text);
+        }
+    }
+
+    #[test]
+    fn legacy_bytes_under_a_utf8_declaration_are_still_overridden() {
+        // The same Latin-1 noise does not save a page whose text is windows-1251 throughout.
+        let mut bytes = bytes(&page(UK, r#"<meta charset="utf-8">"#), WINDOWS_1251);
+        bytes.extend_from_slice("<p>Київ ©</p>".as_bytes());
+        let decoded = decode(&bytes, None);
+        assert_eq!(decoded.encoding, WINDOWS_1251);
+        assert!(decoded.text.contains(UK));
+    }
+
+    #[test]
+    fn legacy_declared_with_stray_bytes_keeps_its_declaration() {
+        // A windows-1251 page with a UTF-8 fragment pasted in (a widget, a quote).
+        let mut b = bytes(&page(UK, r#"<meta charset="windows-1251">"#), WINDOWS_1251);
+        b.extend_from_slice("<p>«Ціна»</p>".as_bytes());
+        let decoded = decode(&b, None);
+        assert_eq!(decoded.encoding, WINDOWS_1251);
+        assert!(decoded.text.contains(UK));
+        // A koi8-u page with two bytes from another encoding.
+        let mut b = bytes(&page(UK_PLAIN, ""), KOI8_U);
+        b.extend_from_slice(b"<p>\x96 \x98</p>");
+        let decoded = decode(&b, Some("text/html; charset=koi8-u"));
+        assert_eq!(decoded.encoding, KOI8_U);
+        assert!(decoded.text.contains(UK_PLAIN));
+    }
+
+    #[test]
+    fn utf8_with_stray_bytes_under_a_stale_legacy_header() {
+        let decoded = decode(&with_stray_bytes("", RU), Some("text/html; charset=windows-1251"));
+        assert_eq!(decoded.encoding, UTF_8);
+        assert!(decoded.text.contains(RU));
+    }
+
+    #[test]
+    fn legacy_text_reads_as_malformed_utf8() {
+        // The margin behind the thresholds: single-byte Cyrillic, Polish and Romanian text is
+        // far below the share of well-formed sequences at which we call bytes UTF-8.
+        let capitals = "Він Їх Єдність Іванов Вінниця Їжак Її Віра Іллічівськ";
+        for (text, encoding) in [
+            (UK, WINDOWS_1251),
+            (capitals, WINDOWS_1251),
+            (UK_PLAIN, KOI8_U),
+            (RU, WINDOWS_1251),
+            (PL, ISO_8859_2),
+            (PL, WINDOWS_1250),
+            (RO, encoding_rs::ISO_8859_16),
+        ] {
+            let share = Utf8Evidence::of(&bytes(text, encoding)).share();
+            assert!(share < 0.25, "{} {share}: {text}", encoding.name());
+        }
+        assert!(Utf8Evidence::of(&with_stray_bytes("", PL)).share() > 0.9);
     }
 
     #[test]

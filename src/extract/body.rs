@@ -8,6 +8,12 @@
 //! joins an article split over sibling `div`s around an ad slot. Rendering then removes what is
 //! inside the container but not article: figures and credits, "read also" boxes, share bars,
 //! link-dense lists and per-language boilerplate phrases.
+//!
+//! Class and id names are evidence, weighed by how specific they are: long words (`comment`,
+//! `related`, `newsletter`) match anywhere in the names, short ones (`ad`, `meta`, `tag`,
+//! `hidden`) only as a token or its last part, and not beside a token that names the article
+//! (`entry`, `post`, `type-post`); an element that holds most of the prose is never boilerplate
+//! by name. If nothing survives the names, the choice is made again by the text alone.
 
 use std::collections::{HashMap, HashSet};
 
@@ -169,7 +175,6 @@ const NEGATIVE: &[&str] = &[
     "navbar",
     "navigation",
     "menu",
-    "widget",
     "banner",
     "skip-link",
     "read-more",
@@ -198,16 +203,42 @@ const NEGATIVE: &[&str] = &[
     "ad-slot",
     "adslot",
     "dfp",
-    "teaser",
     "newsfeed",
     "jump-link",
     "see-also",
     "also-read",
 ];
 
-/// Whole words (class/id tokens) that mark boilerplate; too short to match as substrings.
-const NEGATIVE_WORDS: &[&str] =
-    &["ad", "ads", "nav", "meta", "hidden", "hide", "share", "tag", "tools", "aside"];
+/// Short words that mark boilerplate as a class/id token of their own or as its last part
+/// (`ad`, `entry-meta`, `post-tag`); as substrings they would hit `header`, `metadata` or
+/// WordPress's `tag-<name>` classes on the article element itself.
+const NEGATIVE_WORDS: &[&str] = &["ad", "ads", "nav", "meta", "share", "tag", "tools", "aside"];
+
+/// Words that mark boilerplate only as a whole token: `hidden` is the CSS frameworks' invisible
+/// class, but `field--label-hidden` (Drupal's body field) and `overflow-hidden` hold articles.
+const NEGATIVE_TOKENS: &[&str] = &["hidden", "hide"];
+
+/// Whether a class/id token names boilerplate by one of the short words: the whole token, its
+/// last part, or (for the ad words) its first part (`ad-slot`). Widgets match as a prefix
+/// (`widget`, `widget_text`, `widget-area`), not inside page builders' `elementor-widget-…`
+/// wrappers that hold every part of a page.
+fn is_negative_token(token: &str) -> bool {
+    if NEGATIVE_TOKENS.contains(&token) || token.starts_with("widget") {
+        return true;
+    }
+    // A BEM modifier (`section--ads`, `field--label-hidden`) says what is near, not what it is.
+    let token = token.split("--").next().unwrap_or(token);
+    let mut parts = token.split(['-', '_']).filter(|p| !p.is_empty());
+    let first = parts.next().unwrap_or("");
+    let last = parts.last().unwrap_or(first);
+    NEGATIVE_WORDS.contains(&last) || matches!(first, "ad" | "ads" | "nav")
+}
+
+
+/// Whole class/id tokens that name the article element itself.
+/// (`type-post` and `node-article` are what WordPress and Drupal put on every article.)
+const ARTICLE_TOKENS: &[&str] =
+    &["entry", "post", "article", "story", "content", "hentry", "post-body", "type-post", "node-article"];
 
 /// Class and id words that mark the article itself.
 const POSITIVE: &[&str] = &[
@@ -245,9 +276,12 @@ pub fn is_negative(element: &Element) -> bool {
     if names.trim().is_empty() {
         return false;
     }
-    let negative = NEGATIVE.iter().any(|n| names.contains(n))
-        || names.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| NEGATIVE_WORDS.contains(&w));
-    negative && !is_positive_names(&names)
+    let negative =
+        NEGATIVE.iter().any(|n| names.contains(n)) || names.split_ascii_whitespace().any(is_negative_token);
+    // A boilerplate word beside a token that names the article (`entry share`, `post tag-x`) is
+    // a styling hook of the article element, not a box of its own; comments stay comments.
+    let article = !names.contains("comment") && names.split_ascii_whitespace().any(|t| ARTICLE_TOKENS.contains(&t));
+    negative && !article && !is_positive_names(&names)
 }
 
 fn is_positive_names(names: &str) -> bool {
@@ -261,10 +295,11 @@ fn is_positive_names(names: &str) -> bool {
     if names.contains("embed") && !names.contains("credit") && !names.contains("caption") {
         return true;
     }
+    let names = names.replace('_', "-");
     [
         "article-body",
         "articlebody",
-        "article__body",
+        "article--body",
         "article-content",
         "story-body",
         "entry-content",
@@ -497,6 +532,11 @@ fn weight(block: &Block) -> f64 {
     };
     if clean >= min {
         clean
+    } else if matches!(block.kind, Kind::ListItem | Kind::Cell) && block.link_chars == 0 && clean >= 15.0 {
+        // Short items and cells without a single link are data, not navigation: a recipe's
+        // ingredients, a product's features, a results table. They count for half, so that the
+        // element joining them to the prose they belong to wins over the prose alone.
+        0.5 * clean
     } else {
         -0.25 * chars
     }
@@ -504,7 +544,6 @@ fn weight(block: &Block) -> f64 {
 
 /// The extracted body: paragraphs separated by blank lines, list items one per line.
 pub fn body(doc: &Html, selector_roots: &[NodeId], drop: &HashSet<NodeId>) -> String {
-    let root = doc.tree.root();
     if !selector_roots.is_empty() {
         let mut parts = Vec::new();
         for id in selector_roots {
@@ -516,24 +555,82 @@ pub fn body(doc: &Html, selector_roots: &[NodeId], drop: &HashSet<NodeId>) -> St
         }
         return parts.into_iter().filter(|p| !p.is_empty()).collect::<Vec<_>>().join("\n\n");
     }
-    let body_root = doc
-        .tree
-        .root()
+    article(doc, drop, None)
+}
+
+/// The generic choice: the best container of the page's prose, rendered. `description` is the
+/// page's own summary (meta/OpenGraph description): when the page shows it as a lead above the
+/// container (a standfirst in the header, a teaser box over the body), that block is the start
+/// of the article and comes first.
+pub fn article(doc: &Html, drop: &HashSet<NodeId>, description: Option<&str>) -> String {
+    let root = doc.tree.root();
+    let body_root = root
         .descendants()
         .find(|n| matches!(n.value(), Node::Element(e) if e.name() == "body"))
         .unwrap_or(root);
-    let mut blocks = segment(body_root, false, &|_| false, drop);
+    let plain = segment(body_root, false, &|_| false, drop);
+    let mut blocks = plain.clone();
     mark_boilerplate_context(doc, &mut blocks);
-    let Some(best) = best_container(doc, &blocks) else {
+    // When no prose survives outside boilerplate-named elements (a live ticker whose entries
+    // are called comments), the names are what is wrong: choose by the text alone and render
+    // without pruning by name, since some text of the page is better than none.
+    let Some((best, text)) = best_text(doc, &blocks, true, drop).or_else(|| best_text(doc, &plain, false, drop))
+    else {
         return String::new();
     };
-    let Some(node) = doc.tree.get(best) else {
-        return String::new();
-    };
+    match description.and_then(|d| lead(doc, &plain, best, &text, d)) {
+        Some(lead) => format!("{lead}\n\n{text}"),
+        None => text,
+    }
+}
+
+/// The block before the container that shows the page's description, when the text lacks it.
+fn lead(doc: &Html, blocks: &[Block], container: NodeId, text: &str, description: &str) -> Option<String> {
+    let description = description.trim_end_matches(['.', '…', ' ']);
+    let words: Vec<&str> = description.split_whitespace().take(8).collect();
+    if words.len() < 5 {
+        return None;
+    }
+    let probe = words.join(" ");
+    let flat = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat(text).contains(&probe) {
+        return None;
+    }
+    let limit = 2 * description.chars().count() + 300;
+    for block in blocks {
+        if is_inside(doc, block.owner, container) {
+            // Past the start of the container: a match below it is not a lead.
+            return None;
+        }
+        // A deck set as a heading stays a heading (the article's title is never the lead).
+        let prose = !matches!(block.kind, Kind::Title | Kind::Heading);
+        if prose && block.chars <= limit && flat(&block.text).contains(&probe) {
+            return Some(block.text.clone());
+        }
+    }
+    None
+}
+
+fn is_inside(doc: &Html, node: NodeId, container: NodeId) -> bool {
+    let mut cursor = doc.tree.get(node);
+    while let Some(n) = cursor {
+        if n.id() == container {
+            return true;
+        }
+        cursor = n.parent();
+    }
+    false
+}
+
+/// Chooses the container among `blocks` and renders it (pruning boilerplate-named subtrees when
+/// `prune`); `None` when no element has a positive score or nothing of it survives rendering.
+fn best_text(doc: &Html, blocks: &[Block], prune: bool, drop: &HashSet<NodeId>) -> Option<(NodeId, String)> {
+    let best = best_container(doc, blocks)?;
+    let node = doc.tree.get(best)?;
     // Never prune the container itself or an element holding most of its prose.
     let mut good_under: HashMap<NodeId, f64> = HashMap::new();
     let mut total = 0.0;
-    for block in &blocks {
+    for block in blocks {
         let w = weight(block);
         if w <= 0.0 {
             continue;
@@ -561,9 +658,10 @@ pub fn body(doc: &Html, selector_roots: &[NodeId], drop: &HashSet<NodeId>) -> St
         }
     }
     let keep = |n: NodeId| n == best || good_under.get(&n).is_some_and(|g| *g >= 0.5 * total);
-    let mut blocks = segment(node, true, &keep, drop);
+    let mut blocks = segment(node, prune, &keep, drop);
     drop_teaser_cards(doc, best, &mut blocks);
-    render(&blocks)
+    let text = render(&blocks);
+    (!text.is_empty()).then_some((best, text))
 }
 
 /// Marks blocks inside frame elements (aside, header, footer) or boilerplate-named elements,
@@ -633,6 +731,10 @@ fn best_container(doc: &Html, blocks: &[Block]) -> Option<NodeId> {
             cursor = n.parent();
         }
     }
+    // Document order (node ids grow with it), so that a tie goes to the outer element and
+    // the choice does not depend on the hash map's order.
+    let mut scores: Vec<(NodeId, f64)> = scores.into_iter().collect();
+    scores.sort_unstable_by_key(|(id, _)| *id);
     let mut best: Option<(NodeId, f64)> = None;
     for (id, score) in scores {
         let Some(node) = doc.tree.get(id) else { continue };
@@ -696,7 +798,12 @@ fn drop_teaser_cards(doc: &Html, container: NodeId, blocks: &mut Vec<Block>) {
 
 /// Turns the container's blocks into text, dropping boilerplate ones.
 fn render(blocks: &[Block]) -> String {
-    let kept: Vec<&Block> = blocks.iter().filter(|b| keep_block(b)).collect();
+    let mut kept: Vec<&Block> = blocks.iter().filter(|b| keep_block(b)).collect();
+    // A heading or a short label at the very end introduces something that is not there (the
+    // related links, the contact box, the share bar were dropped): "More topics", "Contact:".
+    while kept.len() > 1 && kept.last().is_some_and(|b| is_label(b)) {
+        kept.pop();
+    }
     let mut out = String::new();
     let mut prev: Option<Kind> = None;
     for block in kept {
@@ -711,6 +818,16 @@ fn render(blocks: &[Block]) -> String {
         prev = Some(block.kind);
     }
     out
+}
+
+/// A heading, or a short line that is not a sentence (no sentence end, no clause).
+fn is_label(block: &Block) -> bool {
+    let text = block.text.as_str();
+    block.kind == Kind::Heading
+        || (block.chars <= 50
+            && block.kind != Kind::ListItem
+            && !text.contains(',')
+            && !text.ends_with(['.', '!', '"', '“', '”', '»', ')']))
 }
 
 fn keep_block(block: &Block) -> bool {

@@ -6,8 +6,9 @@
 //! not decode bytes (crate::charset does). The flow is: `prescan` (linear, strips scripts and
 //! styles, sets JSON-LD aside, caps size and nesting so that html5ever stays linear) → scraper
 //! parse → metadata from JSON-LD, meta tags, `<time>` and the URL (`meta`) → body from a site
-//! rule or the generic block scorer (`body`) → JSON-LD `articleBody` when the DOM yields much
-//! less. The trade-off: we never run scripts, so a page that builds its body in JavaScript only
+//! rule or the generic block scorer (`body`, which puts the lead the page shows above its body
+//! first when that lead is the page's own description) → JSON-LD `articleBody` when the DOM
+//! yields much less → the description when nothing else gives text. The trade-off: we never run scripts, so a page that builds its body in JavaScript only
 //! gives what its JSON-LD or its server-rendered teaser says.
 
 mod body;
@@ -87,8 +88,9 @@ pub fn extract_with(html: &str, base: &Url, rules: &Rules<'_>) -> Extracted {
             text.clear();
         }
     }
+    let description = collected.meta(&["og:description", "description", "twitter:description"]);
     if text.is_empty() {
-        text = body::body(&doc, &[], &drop);
+        text = body::article(&doc, &drop, description);
     }
     if let Some(ld_body) = ld.body.as_deref().map(plain_text) {
         let dom = text.chars().filter(|c| !c.is_whitespace()).count();
@@ -101,7 +103,7 @@ pub fn extract_with(html: &str, base: &Url, rules: &Rules<'_>) -> Extracted {
     // Nothing in the DOM or JSON-LD (a script-rendered page): the page's own summary is better
     // than nothing, and the pipeline still prefers the feed's content when it is longer.
     if text.is_empty() {
-        if let Some(description) = collected.meta(&["og:description", "description", "twitter:description"]) {
+        if let Some(description) = description {
             text = description.split_whitespace().collect::<Vec<_>>().join(" ");
         }
     }

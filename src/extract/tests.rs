@@ -167,3 +167,81 @@ fn a_script_rendered_page_falls_back_to_its_description() {
                 <body><div id='root'></div></body></html>";
     assert_eq!(extract(html, &base()).text, "Allies pledged support.");
 }
+
+const PROSE3: &str =
+    "Officials from both sides described the talks as constructive but declined to give a date for the signing.";
+
+/// Reader comments: more prose than the article, in a boilerplate-named element.
+fn comments() -> String {
+    let one = "I have followed this story from the beginning and I still think the whole process \
+               was rushed, the public deserved a proper debate before anything was decided.";
+    format!("<div class='comments'><h3>Comments</h3><p>{one}</p><p>{one}</p><p>{one}</p><p>{one}</p></div>")
+}
+
+#[test]
+fn utility_classes_that_contain_boilerplate_words_do_not_hide_the_article() {
+    for wrapper in [
+        "col overflow-hidden article-column",
+        "field field--name-body field--label-hidden",
+        "elementor-widget-container",
+        "post-12 post type-post status-publish tag-politics",
+        "testreport__section testreport__section--ads",
+        "entry themeform share",
+    ] {
+        let html = page(&format!("<div class='{wrapper}'><p>{PROSE}</p><p>{PROSE2}</p><p>{PROSE3}</p></div>{}", comments()));
+        assert_eq!(extract(&html, &base()).text, format!("{PROSE}\n\n{PROSE2}\n\n{PROSE3}"), "{wrapper}");
+    }
+}
+
+#[test]
+fn a_recipe_keeps_its_ingredients_with_its_steps() {
+    let html = page(&format!(
+        "<div class='recipe'><div class='ingredients'><h2>Ingredients</h2><ul><li>250 g flour</li>\
+         <li>2 eggs, beaten</li><li>125 g butter, softened</li><li>1 pinch of salt</li></ul></div>\
+         <div class='preparation'><h2>Method</h2><p>{PROSE}</p><p>{PROSE2}</p></div></div>"
+    ));
+    let text = extract(&html, &base()).text;
+    assert!(text.contains("- 250 g flour\n- 2 eggs, beaten"), "{text}");
+    assert!(text.contains(PROSE2), "{text}");
+}
+
+#[test]
+fn a_live_ticker_whose_entries_are_called_comments_is_not_empty() {
+    let entry = |text: &str| format!("<div class='live-match-comment'><div class='live-match-comment-body'>{text}</div></div>");
+    let html = page(&format!("{}{}{}", entry(PROSE), entry(PROSE2), entry(PROSE3)));
+    let text = extract(&html, &base()).text;
+    assert!(text.contains(PROSE) && text.contains(PROSE3), "{text}");
+}
+
+#[test]
+fn the_lead_shown_above_the_body_comes_first() {
+    let lead = "The guarantees will be binding, the minister said, and parliaments will ratify them this year.";
+    let html = format!(
+        "<html><head><meta name='description' content='{lead}'></head><body>\
+         <header class='article-header'><h1>Binding guarantees</h1><p class='standfirst'>{lead}</p></header>\
+         <div class='article-body'><p>{PROSE}</p><p>{PROSE2}</p><p>{PROSE3}</p></div>{}</body></html>",
+        comments()
+    );
+    assert_eq!(extract(&html, &base()).text, format!("{lead}\n\n{PROSE}\n\n{PROSE2}\n\n{PROSE3}"));
+    // Not twice when the body starts with it, and a description shown nowhere adds nothing.
+    let html = page(&format!("<p>{lead}</p><p>{PROSE}</p>"))
+        .replace("<title>", &format!("<meta name='description' content='{lead}'><title>"));
+    assert_eq!(extract(&html, &base()).text, format!("{lead}\n\n{PROSE}"));
+    let html = page(&format!("<p>{PROSE}</p>")).replace("<title>", &format!("<meta name='description' content='{lead}'><title>"));
+    assert_eq!(extract(&html, &base()).text, PROSE);
+}
+
+#[test]
+fn labels_left_at_the_end_of_the_article_are_dropped() {
+    // The links under "More topics" and the contact box are dropped; their labels go with them.
+    let links = "<ul><li><a href='/a'>One story</a></li><li><a href='/b'>Another story</a></li></ul>";
+    check(
+        &format!("<p>{PROSE}</p><p>{PROSE2}</p><h3>More topics</h3>{links}<p>Contact:</p>"),
+        &format!("{PROSE}\n\n{PROSE2}"),
+    );
+    // A heading inside the article stays, and so does a short last sentence.
+    check(
+        &format!("<p>{PROSE}</p><h2>What comes next</h2><p>{PROSE2}</p><p>That is all, for now.</p>"),
+        &format!("{PROSE}\n\nWhat comes next\n\n{PROSE2}\n\nThat is all, for now."),
+    );
+}
