@@ -18,6 +18,8 @@ use config::{Environment, File, FileFormat, Value, ValueKind};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use crate::alert::channels::Target;
+use crate::alert::outbox::ChannelId;
 use crate::model::Feed;
 
 /// The embedded defaults: every key, commented.
@@ -28,6 +30,10 @@ const ENV_PREFIX: &str = "CLAIMWATCH";
 const DEFAULTS_ORIGIN: &str = "built-in defaults";
 /// The keys one `[[feeds]]` entry may have.
 const FEED_KEYS: &[&str] = &["url", "name", "lang", "min_interval", "max_interval", "body_selector"];
+/// The keys one `[[alerts.channels]]` entry may have, and its `filter` table.
+const CHANNEL_KEYS: &[&str] =
+    &["url", "name", "digest_window", "timeout", "give_up_after", "min_backoff", "max_backoff", "filter"];
+const FILTER_KEYS: &[&str] = &["langs", "entities", "keywords", "story", "min_sources"];
 
 // ------------------------------------------------------------------------------------ raw level
 
@@ -102,6 +108,35 @@ pub struct RawAlerts {
     pub log: bool,
     pub jsonl: RawJsonl,
     pub webhook: RawWebhook,
+    #[serde(default)]
+    pub channels: Vec<RawChannel>,
+}
+
+/// One push channel; unset durations take the `[alerts.webhook]` retry settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawChannel {
+    pub url: String,
+    pub name: Option<String>,
+    pub digest_window: Option<String>,
+    pub timeout: Option<String>,
+    pub give_up_after: Option<String>,
+    pub min_backoff: Option<String>,
+    pub max_backoff: Option<String>,
+    pub filter: Option<RawFilter>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFilter {
+    #[serde(default)]
+    pub langs: Vec<String>,
+    #[serde(default)]
+    pub entities: Vec<String>,
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    pub story: Option<String>,
+    pub min_sources: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -242,6 +277,38 @@ pub struct AlertsConfig {
     pub log: bool,
     pub jsonl: Option<PathBuf>,
     pub webhook: Option<WebhookConfig>,
+    pub channels: Vec<ChannelConfig>,
+}
+
+/// One push channel (`[[alerts.channels]]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelConfig {
+    /// Its outbox queue.
+    pub id: ChannelId,
+    /// For logs and metrics: the configured name, else the service and host (never a secret).
+    pub label: String,
+    pub target: Target,
+    pub filter: Filter,
+    /// Zero sends every alert alone.
+    pub digest_window: Duration,
+    pub timeout: Duration,
+    pub give_up_after: Duration,
+    pub min_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+/// Which alerts a channel wants; an empty list lets everything through.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Filter {
+    /// ISO 639-1 codes of the claim's language.
+    pub langs: Vec<String>,
+    /// Any of these, case-folded, among the alert's entities or in the claim text.
+    pub entities: Vec<String>,
+    /// Any of these, case-folded, in the claim text or the article title.
+    pub keywords: Vec<String>,
+    pub story: Option<String>,
+    /// Sources stating the claim when the digest goes out (needs a digest window).
+    pub min_sources: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -309,17 +376,18 @@ impl Config {
     }
 
     /// The names of the configured alert sinks, for the start-up summary.
-    pub fn sink_names(&self) -> Vec<&'static str> {
-        let mut sinks = Vec::new();
+    pub fn sink_names(&self) -> Vec<String> {
+        let mut sinks: Vec<String> = Vec::new();
         if self.alerts.log {
-            sinks.push("log");
+            sinks.push("log".into());
         }
         if self.alerts.jsonl.is_some() {
-            sinks.push("jsonl");
+            sinks.push("jsonl".into());
         }
         if self.alerts.webhook.is_some() {
-            sinks.push("webhook");
+            sinks.push("webhook".into());
         }
+        sinks.extend(self.alerts.channels.iter().map(|c| c.label.clone()));
         sinks
     }
 
@@ -340,6 +408,9 @@ impl Config {
         let mut raw = self.raw.clone();
         raw.alerts.webhook.url = mask_url(&raw.alerts.webhook.url);
         raw.fetch.proxy = mask_url(&raw.fetch.proxy);
+        for channel in &mut raw.alerts.channels {
+            channel.url = crate::alert::channels::mask(&channel.url);
+        }
         Ok(toml::to_string(&raw)?)
     }
 }
@@ -526,6 +597,13 @@ fn check_shape(value: &mut Value, default: &Value, path: &str, problems: &mut Ve
                 check_feed_shape(item, &format!("feeds[{}]", i - 1), problems)
             });
         }
+        (ValueKind::Array(items), ValueKind::Array(_)) if path == "alerts.channels" => {
+            let mut i = 0;
+            items.retain_mut(|item| {
+                i += 1;
+                check_channel_shape(item, &format!("alerts.channels[{}]", i - 1), problems)
+            });
+        }
         (kind, default_kind) if !same_kind(kind, default_kind) => {
             problems.push(format!(
                 "`{path}` in {origin}: expected {}, found {}",
@@ -566,6 +644,50 @@ fn check_feed_shape(item: &mut Value, path: &str, problems: &mut Vec<String>) ->
     });
     if !table.contains_key("url") {
         problems.push(format!("`{path}.url` in {origin}: missing; every feed needs a url"));
+        return false;
+    }
+    true
+}
+
+/// Checks one `[[alerts.channels]]` entry and its filter table (unknown keys are reported and
+/// dropped; value types are left to deserialization); false when it has no url.
+fn check_channel_shape(item: &mut Value, path: &str, problems: &mut Vec<String>) -> bool {
+    let origin = origin_of(item);
+    let ValueKind::Table(table) = &mut item.kind else {
+        problems.push(format!("`{path}` in {origin}: expected a table with a url"));
+        return false;
+    };
+    table.retain(|key, child| {
+        if !CHANNEL_KEYS.contains(&key.as_str()) {
+            problems.push(format!(
+                "unknown key `{path}.{key}` in {} (a channel takes: {})",
+                origin_of(child),
+                CHANNEL_KEYS.join(", ")
+            ));
+            return false;
+        }
+        if key == "filter" {
+            let filter_origin = origin_of(child);
+            let ValueKind::Table(filter) = &mut child.kind else {
+                problems.push(format!("`{path}.filter` in {filter_origin}: expected a table"));
+                return false;
+            };
+            filter.retain(|field, value| {
+                let known = FILTER_KEYS.contains(&field.as_str());
+                if !known {
+                    problems.push(format!(
+                        "unknown filter field `{path}.filter.{field}` in {} (a filter takes: {})",
+                        origin_of(value),
+                        FILTER_KEYS.join(", ")
+                    ));
+                }
+                known
+            });
+        }
+        true
+    });
+    if !table.contains_key("url") {
+        problems.push(format!("`{path}.url` in {origin}: missing; every channel needs a url"));
         return false;
     }
     true
@@ -778,7 +900,64 @@ fn validate(raw: RawConfig, origins: &Origins, sources: Vec<String>) -> Result<C
             max_backoff,
         })
     };
-    let alerts = AlertsConfig { log: raw.alerts.log, jsonl, webhook };
+    let mut channels = Vec::with_capacity(raw.alerts.channels.len());
+    for (i, channel) in raw.alerts.channels.iter().enumerate() {
+        let key = |k: &str| format!("alerts.channels[{i}].{k}");
+        let duration = |v: &mut Validator, k: &str, value: &Option<String>, default: Duration| match value {
+            Some(text) => v.positive_duration(&key(k), text),
+            None => default,
+        };
+        let timeout = duration(&mut v, "timeout", &channel.timeout, webhook_timeout);
+        let give_up_after = duration(&mut v, "give_up_after", &channel.give_up_after, give_up_after);
+        let min_backoff = duration(&mut v, "min_backoff", &channel.min_backoff, min_backoff);
+        let max_backoff = duration(&mut v, "max_backoff", &channel.max_backoff, max_backoff);
+        if min_backoff > max_backoff {
+            v.problem(&key("min_backoff"), "is longer than max_backoff");
+        }
+        let digest_window = match &channel.digest_window {
+            Some(text) => v.duration(&key("digest_window"), text),
+            None => Duration::ZERO,
+        };
+        let raw_filter = channel.filter.clone().unwrap_or_default();
+        let filter = Filter {
+            langs: raw_filter.langs.iter().map(|l| l.trim().to_lowercase()).collect(),
+            entities: raw_filter.entities.iter().map(|e| e.trim().to_lowercase()).collect(),
+            keywords: raw_filter.keywords.iter().map(|e| e.trim().to_lowercase()).collect(),
+            story: raw_filter.story.clone().filter(|s| !s.trim().is_empty()),
+            min_sources: raw_filter.min_sources.unwrap_or(0) as usize,
+        };
+        if filter.min_sources > 1 && digest_window.is_zero() {
+            v.problem(
+                &key("filter.min_sources"),
+                "needs a digest_window: sources are counted when the window closes",
+            );
+        }
+        let name = channel.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
+        match Target::parse(channel.url.trim()) {
+            Ok(target) => channels.push(ChannelConfig {
+                id: ChannelId::of(name.unwrap_or(channel.url.trim())),
+                label: name.map(str::to_string).unwrap_or_else(|| target.label()),
+                target,
+                filter,
+                digest_window,
+                timeout,
+                give_up_after,
+                min_backoff,
+                max_backoff,
+            }),
+            Err(why) => v.problem(&key("url"), why),
+        }
+    }
+    let mut ids = std::collections::HashSet::new();
+    for (i, channel) in channels.iter().enumerate() {
+        if !ids.insert(channel.id) {
+            v.problem(
+                &format!("alerts.channels[{i}].name"),
+                format!("{:?}: two channels with one name (or one URL) would share one queue", channel.label),
+            );
+        }
+    }
+    let alerts = AlertsConfig { log: raw.alerts.log, jsonl, webhook, channels };
 
     let listen = match raw.server.listen.trim() {
         "" => None,
