@@ -3,6 +3,7 @@
 //! reaches beyond the loopback interface.
 
 mod alerts;
+mod channels;
 mod claims;
 mod cli;
 mod crash;
