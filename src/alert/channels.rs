@@ -570,6 +570,10 @@ impl Sink for ChannelSink {
         SinkKind::Channel(self.config.id)
     }
 
+    fn label(&self) -> String {
+        format!("channel:{}", self.config.label)
+    }
+
     fn max_batch(&self) -> usize {
         if self.digest() {
             500

@@ -272,7 +272,8 @@ pub async fn drain<S: Sink>(
     token: CancellationToken,
 ) {
     let kind = sink.kind();
-    let name = kind.as_str();
+    let label = sink.label();
+    let name = label.as_str();
     let mut prepared = false;
     let mut store_errors = Throttled::new(Duration::from_secs(60));
     // Counting what waits reads every key of the sink: exact when little waits, else every 5 s.

@@ -34,6 +34,10 @@ pub enum Outcome {
 /// and webhook); the log sink is the third.
 pub trait Sink: Send + 'static {
     fn kind(&self) -> SinkKind;
+    /// The `sink` label of its metrics and logs.
+    fn label(&self) -> String {
+        self.kind().as_str().to_string()
+    }
     /// The most alerts delivered in one call.
     fn max_batch(&self) -> usize;
     /// Runs before the first delivery, and again after it fails: e.g. repair and reconcile.
