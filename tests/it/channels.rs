@@ -544,3 +544,35 @@ fn sigkill_while_delivering_to_every_channel_loses_nothing_and_repeats_nothing_w
         assert!(smtp.messages().len() <= ITEMS + KILLS);
     }
 }
+
+#[test]
+fn a_reload_adds_and_removes_a_channel_and_it_gets_exactly_the_claims_committed_meanwhile() {
+    let dir = tempfile::tempdir().unwrap();
+    let feed = ClaimFeed::start(2, Duration::ZERO);
+    let slack = Fake::start(Service::Slack, &[], Duration::ZERO);
+    let jsonl = dir.path().join("alerts.jsonl");
+    let base = crate::support::jsonl_alerts(&jsonl);
+    let channel = format!("[[alerts.channels]]\nname = \"desk\"\nurl = \"{}\"\n", slack.url());
+    let config = claim_daemon_config(dir.path(), &feed, &base);
+    let mut daemon = Daemon::start(&["--config", config.to_str().unwrap(), "run"], &[]);
+    let reload = |alerts: &str| {
+        claim_daemon_config(dir.path(), &feed, alerts);
+        daemon.signal("HUP");
+        daemon.wait_for("alert sinks reloaded", Duration::from_secs(30))
+    };
+    let alerted = || crate::support::items_alerted(&jsonl).len();
+    daemon.wait_until("items 0 and 1 alerted", Duration::from_secs(60), || alerted() >= 2);
+
+    let line = reload(&format!("{base}{channel}"));
+    assert!(line.contains("desk"), "{line}");
+    feed.grow_to(3);
+    daemon.wait_until("item 2 on the channel", Duration::from_secs(60), || !slack.accepted().is_empty());
+
+    reload(&base);
+    feed.grow_to(4);
+    daemon.wait_until("item 3 alerted", Duration::from_secs(60), || alerted() >= 4);
+    daemon.signal("TERM");
+    assert_eq!(daemon.wait(Duration::from_secs(30)), Some(0), "{}", daemon.log());
+    let items = items_in(slack.accepted().into_iter().map(|a| a.text));
+    assert_eq!(items, BTreeMap::from([(2, 1)]), "only the claim committed while the channel was configured");
+}
