@@ -161,6 +161,9 @@ pub struct RawWebhook {
 #[serde(deny_unknown_fields)]
 pub struct RawServer {
     pub listen: String,
+    /// "" (none), a bearer token, or `user:password` for basic auth.
+    #[serde(default)]
+    pub auth: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -326,6 +329,14 @@ pub struct WebhookConfig {
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub listen: Option<SocketAddr>,
+    /// Needed for every path but /healthz; required when `listen` is not a loopback address.
+    pub auth: Option<ServerAuth>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServerAuth {
+    Bearer(String),
+    Basic { user: String, password: String },
 }
 
 #[derive(Debug, Clone)]
@@ -408,6 +419,9 @@ impl Config {
         let mut raw = self.raw.clone();
         raw.alerts.webhook.url = mask_url(&raw.alerts.webhook.url);
         raw.fetch.proxy = mask_url(&raw.fetch.proxy);
+        if !raw.server.auth.is_empty() {
+            raw.server.auth = "***".into();
+        }
         for channel in &mut raw.alerts.channels {
             channel.url = crate::alert::channels::mask(&channel.url);
         }
@@ -973,6 +987,31 @@ fn validate(raw: RawConfig, origins: &Origins, sources: Vec<String>) -> Result<C
         },
     };
 
+    let auth = match raw.server.auth.trim() {
+        "" => None,
+        text => match text.split_once(':') {
+            Some((user, password)) if !user.is_empty() && !password.is_empty() => {
+                Some(ServerAuth::Basic { user: user.into(), password: password.into() })
+            }
+            Some(_) => {
+                v.problem("server.auth", "write a bearer token, or user:password for basic auth");
+                None
+            }
+            None => Some(ServerAuth::Bearer(text.into())),
+        },
+    };
+    if let Some(addr) = listen.filter(|a| !a.ip().is_loopback()) {
+        if auth.is_none() {
+            v.problem(
+                "server.listen",
+                format!(
+                    "{addr} is reachable beyond this machine: set server.auth (a bearer token or user:password) \
+                     or listen on 127.0.0.1"
+                ),
+            );
+        }
+    }
+
     let shutdown =
         ShutdownConfig { deadline: v.positive_duration("shutdown.deadline", &raw.shutdown.deadline) };
 
@@ -1050,7 +1089,7 @@ fn validate(raw: RawConfig, origins: &Origins, sources: Vec<String>) -> Result<C
         schedule,
         extract,
         alerts,
-        server: ServerConfig { listen },
+        server: ServerConfig { listen, auth },
         shutdown,
         claims,
         feeds,

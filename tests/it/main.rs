@@ -9,6 +9,7 @@ mod cli;
 mod crash;
 mod extract;
 mod hostile;
+mod ledger;
 mod ops;
 mod poll;
 mod support;
