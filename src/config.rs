@@ -632,76 +632,75 @@ fn check_shape(value: &mut Value, default: &Value, path: &str, problems: &mut Ve
 
 /// Checks one `[[feeds]]` entry; false when it is unusable and must be dropped.
 fn check_feed_shape(item: &mut Value, path: &str, problems: &mut Vec<String>) -> bool {
-    let origin = origin_of(item);
-    let ValueKind::Table(table) = &mut item.kind else {
-        problems.push(format!("`{path}` in {origin}: expected a table with a url"));
-        return false;
-    };
-    table.retain(|key, child| {
-        if !FEED_KEYS.contains(&key.as_str()) {
-            problems.push(format!(
-                "unknown key `{path}.{key}` in {} (a feed takes: {})",
-                origin_of(child),
-                FEED_KEYS.join(", ")
-            ));
-            false
-        } else if !matches!(child.kind, ValueKind::String(_)) {
-            problems.push(format!(
-                "`{path}.{key}` in {}: expected a string, found {}",
-                origin_of(child),
-                kind_name(&child.kind)
-            ));
-            false
-        } else {
-            true
+    check_entry_shape(item, path, "feed", FEED_KEYS, problems, |key, child, problems| {
+        if matches!(child.kind, ValueKind::String(_)) {
+            return true;
         }
-    });
-    if !table.contains_key("url") {
-        problems.push(format!("`{path}.url` in {origin}: missing; every feed needs a url"));
-        return false;
-    }
-    true
+        problems.push(format!(
+            "`{path}.{key}` in {}: expected a string, found {}",
+            origin_of(child),
+            kind_name(&child.kind)
+        ));
+        false
+    })
 }
 
 /// Checks one `[[alerts.channels]]` entry and its filter table (unknown keys are reported and
 /// dropped; value types are left to deserialization); false when it has no url.
 fn check_channel_shape(item: &mut Value, path: &str, problems: &mut Vec<String>) -> bool {
+    check_entry_shape(item, path, "channel", CHANNEL_KEYS, problems, |key, child, problems| {
+        if key != "filter" {
+            return true;
+        }
+        let filter_origin = origin_of(child);
+        let ValueKind::Table(filter) = &mut child.kind else {
+            problems.push(format!("`{path}.filter` in {filter_origin}: expected a table"));
+            return false;
+        };
+        filter.retain(|field, value| {
+            let known = FILTER_KEYS.contains(&field.as_str());
+            if !known {
+                problems.push(format!(
+                    "unknown filter field `{path}.filter.{field}` in {} (a filter takes: {})",
+                    origin_of(value),
+                    FILTER_KEYS.join(", ")
+                ));
+            }
+            known
+        });
+        true
+    })
+}
+
+/// Checks one entry of an array of tables (`what`: "feed", "channel"): a table of `keys`, with
+/// a url; `check` looks at each known key's value. Unknown and refused keys are reported and
+/// dropped; false when the entry is unusable.
+fn check_entry_shape(
+    item: &mut Value,
+    path: &str,
+    what: &str,
+    keys: &[&str],
+    problems: &mut Vec<String>,
+    mut check: impl FnMut(&str, &mut Value, &mut Vec<String>) -> bool,
+) -> bool {
     let origin = origin_of(item);
     let ValueKind::Table(table) = &mut item.kind else {
         problems.push(format!("`{path}` in {origin}: expected a table with a url"));
         return false;
     };
     table.retain(|key, child| {
-        if !CHANNEL_KEYS.contains(&key.as_str()) {
+        if !keys.contains(&key.as_str()) {
             problems.push(format!(
-                "unknown key `{path}.{key}` in {} (a channel takes: {})",
+                "unknown key `{path}.{key}` in {} (a {what} takes: {})",
                 origin_of(child),
-                CHANNEL_KEYS.join(", ")
+                keys.join(", ")
             ));
             return false;
         }
-        if key == "filter" {
-            let filter_origin = origin_of(child);
-            let ValueKind::Table(filter) = &mut child.kind else {
-                problems.push(format!("`{path}.filter` in {filter_origin}: expected a table"));
-                return false;
-            };
-            filter.retain(|field, value| {
-                let known = FILTER_KEYS.contains(&field.as_str());
-                if !known {
-                    problems.push(format!(
-                        "unknown filter field `{path}.filter.{field}` in {} (a filter takes: {})",
-                        origin_of(value),
-                        FILTER_KEYS.join(", ")
-                    ));
-                }
-                known
-            });
-        }
-        true
+        check(key, child, problems)
     });
     if !table.contains_key("url") {
-        problems.push(format!("`{path}.url` in {origin}: missing; every channel needs a url"));
+        problems.push(format!("`{path}.url` in {origin}: missing; every {what} needs a url"));
         return false;
     }
     true

@@ -23,7 +23,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use url::Url;
 
 use super::outbox::{Pending, SinkKind};
-use super::sinks::{digest_hold, digest_id, http_answer, Answer, Backoff, Outcome, Sink};
+use super::sinks::{batch_for, digest_hold, digest_id, http_answer, Answer, Backoff, Outcome, Sink};
 use crate::config::{ChannelConfig, Filter};
 use crate::model::{Alert, ArticleVerdict};
 use crate::store::{trees, Store};
@@ -575,11 +575,7 @@ impl Sink for ChannelSink {
     }
 
     fn max_batch(&self) -> usize {
-        if self.digest() {
-            500
-        } else {
-            1
-        }
+        batch_for(self.config.digest_window)
     }
 
     fn hold(&self, batch: &[Pending]) -> Duration {

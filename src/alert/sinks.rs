@@ -393,6 +393,15 @@ pub fn digest_id<'a>(ids: impl IntoIterator<Item = &'a str>) -> String {
     format!("digest-{}", hex(&hasher.finalize()[..12]))
 }
 
+/// The most alerts in one message: one, or with a digest window up to 500.
+pub fn batch_for(window: Duration) -> usize {
+    if window.is_zero() {
+        1
+    } else {
+        500
+    }
+}
+
 /// How long a digest waits: until `window` after its oldest alert.
 pub fn digest_hold(batch: &[Pending], window: Duration) -> Duration {
     if window.is_zero() || batch.is_empty() {
@@ -470,11 +479,7 @@ impl Sink for WebhookSink {
     }
 
     fn max_batch(&self) -> usize {
-        if self.digest() {
-            500
-        } else {
-            1
-        }
+        batch_for(self.config.digest_window)
     }
 
     fn hold(&self, batch: &[Pending]) -> Duration {

@@ -274,17 +274,22 @@ async fn a_filter_lets_through_only_matching_claims_and_a_digest_sends_them_toge
 
 // ------------------------------------------------------------------------------------- config
 
+/// `dir/claimwatch.toml` holding `text`.
+fn config_file(dir: &Path, text: &str) -> PathBuf {
+    let file = dir.join("claimwatch.toml");
+    std::fs::write(&file, text).unwrap();
+    file
+}
+
 #[test]
 fn a_malformed_channel_url_and_an_unknown_filter_field_exit_78_naming_key_and_file() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("claimwatch.toml");
-    std::fs::write(
-        &file,
+    let file = config_file(
+        dir.path(),
         "[[alerts.channels]]\nurl = \"tgram://no-token-here\"\n\
          [[alerts.channels]]\nurl = \"ntfys://ntfy.sh/topic\"\n[alerts.channels.filter]\nlanguage = [\"uk\"]\n\
          [[alerts.channels]]\nurl = \"gopher://x/y\"\n",
-    )
-    .unwrap();
+    );
     let out = claimwatch(&["--config", file.to_str().unwrap(), "config", "check"]);
     assert_eq!(out.status.code(), Some(78), "{}", stderr(&out));
     let err = stderr(&out);
@@ -305,14 +310,12 @@ fn a_malformed_channel_url_and_an_unknown_filter_field_exit_78_naming_key_and_fi
 #[test]
 fn config_show_masks_channel_secrets() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("claimwatch.toml");
-    std::fs::write(
-        &file,
+    let file = config_file(
+        dir.path(),
         "[[alerts.channels]]\nurl = \"tgram://123456:SECRETBOT/-1001\"\n\
          [[alerts.channels]]\nname = \"desk\"\nurl = \"mailtos://me%40x.org:SECRETPW@smtp.x.org?to=a@x.org\"\n\
          digest_window = \"15m\"\n[alerts.channels.filter]\nlangs = [\"uk\"]\nmin_sources = 2\n",
-    )
-    .unwrap();
+    );
     let out = claimwatch(&["--config", file.to_str().unwrap(), "config", "show"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let shown = stdout(&out);
