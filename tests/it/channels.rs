@@ -328,28 +328,8 @@ fn config_show_masks_channel_secrets() {
 
 // ------------------------------------------------------------------------------------------ SMTP
 
-/// A Python with aiosmtpd: `CLAIMWATCH_TEST_PYTHON`, else the venv `.ci/run` prepares in
-/// `target/ci-venv`. None (the test is skipped, loudly) outside CI; under CI=true a missing one
-/// fails the test.
 fn smtp_python() -> Option<PathBuf> {
-    let candidate = std::env::var_os("CLAIMWATCH_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| crate::support::repo().join("target/ci-venv/bin/python3"));
-    let works = std::process::Command::new(&candidate)
-        .args(["-c", "import aiosmtpd"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if works {
-        return Some(candidate);
-    }
-    let why = format!(
-        "no Python with aiosmtpd at {} (set CLAIMWATCH_TEST_PYTHON, or run `python3 -m venv target/ci-venv && \
-         target/ci-venv/bin/pip install aiosmtpd` as .ci/run does)",
-        candidate.display()
-    );
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true: the SMTP test cannot run: {why}");
-    eprintln!("!!! SKIPPED the SMTP test: {why}");
-    None
+    crate::support::python_with("aiosmtpd")
 }
 
 /// aiosmtpd on 127.0.0.1 (login `cw` / `secret` required), writing each accepted message to

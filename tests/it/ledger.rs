@@ -39,7 +39,7 @@ fn the_page_the_atom_feed_and_the_api_show_exactly_the_new_claims_and_need_the_t
     let listed: Vec<serde_json::Value> =
         stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(listed.len(), 4, "{listed:?}");
-    let ids: BTreeSet<String> = listed.iter().map(|c| c["id"].as_str().unwrap().to_string()).collect();
+    let ids = ids_listed(&listed);
 
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let addr = format!("127.0.0.1:{port}");
@@ -80,6 +80,27 @@ fn the_page_the_atom_feed_and_the_api_show_exactly_the_new_claims_and_need_the_t
             "the source is in the content: {content}"
         );
         assert_eq!(entry.links[0].href, claim["source"].as_str().unwrap());
+    }
+
+    // Python feedparser, as feed readers built on it see the feed.
+    if let Some(python) = crate::support::python_with("feedparser") {
+        let file = dir.path().join("claims.atom");
+        std::fs::write(&file, &atom).unwrap();
+        let script = "import feedparser, json, sys\nd = feedparser.parse(sys.argv[1])\n\
+                      print(json.dumps({'bozo': bool(d.bozo), 'version': d.version, 'ids': [e.id for e in d.entries]}))";
+        let out =
+            std::process::Command::new(python).args(["-c", script, file.to_str().unwrap()]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(seen["bozo"], false, "feedparser finds the feed well-formed: {seen}");
+        assert_eq!(seen["version"], "atom10");
+        let ids: BTreeSet<String> = seen["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|id| id.as_str().unwrap().trim_start_matches("urn:claimwatch:claim:").to_string())
+            .collect();
+        assert_eq!(ids, ids_listed(&listed));
     }
 
     let (status, api) = get(&addr, "/api/claims?per_page=3", bearer);
@@ -124,6 +145,10 @@ fn the_page_the_atom_feed_and_the_api_show_exactly_the_new_claims_and_need_the_t
 
     daemon.signal("TERM");
     assert_eq!(daemon.wait(Duration::from_secs(30)), Some(0), "{}", daemon.log());
+}
+
+fn ids_listed(listed: &[serde_json::Value]) -> BTreeSet<String> {
+    listed.iter().map(|c| c["id"].as_str().unwrap().to_string()).collect()
 }
 
 #[test]
