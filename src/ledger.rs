@@ -343,7 +343,7 @@ fn chart(all: &[Listed], now: DateTime<Utc>) -> String {
         .map(|d| langs.iter().map(|l| counts.get(&(*d, l.clone())).copied().unwrap_or(0)).sum())
         .collect();
     let max = per_day.iter().copied().max().unwrap_or(0).max(1);
-    let (width, height, bar) = (40 * CHART_DAYS as usize + 40, 140usize, 28usize);
+    let (width, height, bar) = (40 * CHART_DAYS as usize + 40, 150usize, 28usize);
     let mut svg = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{}\" role=\"img\" \
          aria-label=\"new claims per day by language\">\n",
@@ -357,7 +357,7 @@ fn chart(all: &[Listed], now: DateTime<Utc>) -> String {
             if n == 0 {
                 continue;
             }
-            let h = n * (height - 10) / max;
+            let h = n * (height - 20) / max;
             y -= h;
             let _ = writeln!(
                 svg,

@@ -169,3 +169,81 @@ fn listening_beyond_loopback_without_auth_is_refused() {
     let out = claimwatch(&["--config", file.to_str().unwrap(), "config", "show"]);
     assert!(!stdout(&out).contains("correct horse"), "{}", stdout(&out));
 }
+
+/// Debian's chromium (installed by `.ci/run`), or `CLAIMWATCH_TEST_CHROMIUM`. None (skipped,
+/// loudly) outside CI; under CI=true a missing one fails the test.
+fn chromium() -> Option<String> {
+    let candidate = std::env::var("CLAIMWATCH_TEST_CHROMIUM").unwrap_or_else(|_| "chromium".into());
+    let works =
+        std::process::Command::new(&candidate).arg("--version").output().is_ok_and(|o| o.status.success());
+    if works {
+        return Some(candidate);
+    }
+    let why = format!("no {candidate} to run (apt-get install chromium, as .ci/run does)");
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true: the page cannot be rendered: {why}");
+    eprintln!("!!! SKIPPED the headless Chromium check of the page: {why}");
+    None
+}
+
+/// Runs headless Chromium on `url` with `args` added; its stdout.
+fn headless(chromium: &str, profile: &std::path::Path, url: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new("timeout")
+        .args(["120", chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .arg(url)
+        .output()
+        .expect("run chromium");
+    assert!(out.status.success(), "chromium failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_page_renders_in_headless_chromium_with_the_claims_of_a_local_run() {
+    let Some(chromium) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let feed = ClaimFeed::start(3, Duration::ZERO);
+    let config = claim_daemon_config(dir.path(), &feed, &jsonl_alerts(&dir.path().join("a.jsonl")));
+    let config = config.to_str().unwrap();
+    let out = claimwatch_in(Some(dir.path()), &["--config", config, "run", "--once"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = claimwatch_in(Some(dir.path()), &["--config", config, "claims", "--new", "--json"]);
+    let listed: Vec<serde_json::Value> =
+        stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(listed.len(), 3);
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut daemon =
+        Daemon::start(&["--config", config, "run"], &[("CLAIMWATCH__SERVER__LISTEN", addr.as_str())]);
+    daemon.wait_for("serving /healthz", Duration::from_secs(60));
+    let url = format!("http://{addr}/");
+    let profile = dir.path().join("chromium-profile");
+
+    // The DOM as the browser built it: every claim, the chart's bars, the feed table.
+    let dom = headless(&chromium, &profile, &url, &["--dump-dom"]);
+    assert_eq!(dom.matches("class=\"claim\"").count(), 3, "{dom}");
+    for claim in &listed {
+        assert!(dom.contains(&format!("id=\"c-{}\"", claim["id"].as_str().unwrap())), "{dom}");
+    }
+    assert!(dom.contains("<rect") && dom.contains(feed.url().as_str()), "{dom}");
+
+    // The screenshot, kept where CI shows it.
+    let artifacts = crate::support::repo().join("target/ci-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let png = artifacts.join("ledger.png");
+    let _ = std::fs::remove_file(&png);
+    headless(
+        &chromium,
+        &profile,
+        &url,
+        &["--window-size=1280,1400", &format!("--screenshot={}", png.display())],
+    );
+    let bytes = std::fs::read(&png).expect("a screenshot");
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
+    assert!(bytes.len() > 10_000, "the screenshot is not blank: {} bytes", bytes.len());
+    eprintln!("ledger screenshot: {} ({} bytes)", png.display(), bytes.len());
+
+    daemon.signal("TERM");
+    assert_eq!(daemon.wait(Duration::from_secs(30)), Some(0), "{}", daemon.log());
+}
