@@ -971,7 +971,10 @@ fn bench_ledger() {
             let lang = langs[i % langs.len()].to_string();
             let first_seen = start + (i as i64) * (14 * 86_400_000 / n as i64);
             let record = ClaimProvenance::V1(ClaimProvenanceV1 {
-                text: format!("Claim number {i}: ministers agreed that {} instructors will train brigades.", 5000 + i),
+                text: format!(
+                    "Claim number {i}: ministers agreed that {} instructors will train brigades.",
+                    5000 + i
+                ),
                 lang: lang.clone(),
                 first_seen,
                 story: (i / 7) as u64,
@@ -990,21 +993,37 @@ fn bench_ledger() {
             tree.insert(format!("{i:016x}"), records::encode(&record)).unwrap();
         }
         store.flush().unwrap();
-        let feeds = claimwatch::ledger::feed_health(&config, &store).unwrap();
+        let ledger = claimwatch::ledger::Ledger::new(store.clone());
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let token = tokio_util::sync::CancellationToken::new();
+        let follower = runtime.spawn(ledger.clone().follow(token.clone()));
+        // The first request after the order is built (the follower's scan) measures steady state.
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(60) {
+            let (_, body) =
+                ledger.answer("/api/claims", claimwatch::ledger::Query::parse(None), &config, "x").unwrap();
+            if body.contains(&format!("\"total\":{n}")) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let built_ms = started.elapsed().as_secs_f64() * 1e3;
         let mut api = Vec::new();
         let mut page = Vec::new();
         for round in 0..100 {
-            let started = Instant::now();
-            let all = claimwatch::ledger::new_claims(&store).unwrap();
             let query = claimwatch::ledger::Query::parse(Some(&format!("page={}", 1 + round % 3)));
-            std::hint::black_box(claimwatch::ledger::claims_json(&claimwatch::ledger::page(&all, query)));
+            let started = Instant::now();
+            std::hint::black_box(ledger.answer("/api/claims", query, &config, "x").unwrap());
             api.push(started.elapsed().as_secs_f64() * 1e3);
             let started = Instant::now();
-            let all = claimwatch::ledger::new_claims(&store).unwrap();
-            let p = claimwatch::ledger::page(&all, claimwatch::ledger::Query::parse(None));
-            std::hint::black_box(claimwatch::ledger::render_page(&all, &p, &feeds, chrono::Utc::now()));
+            std::hint::black_box(
+                ledger.answer("/", claimwatch::ledger::Query::parse(None), &config, "x").unwrap(),
+            );
             page.push(started.elapsed().as_secs_f64() * 1e3);
         }
+        token.cancel();
+        let _ = runtime.block_on(follower);
+        println!("ledger: {n} claims: order built in {built_ms:.0} ms");
         let (api50, api99) = (percentile(api.clone(), 0.5), percentile(api, 0.99));
         let (page50, page99) = (percentile(page.clone(), 0.5), percentile(page, 0.99));
         println!(

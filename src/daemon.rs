@@ -133,7 +133,9 @@ pub async fn run(config: Config, once: bool) -> Result<ExitCode> {
     if let Some(addr) = config.server.listen {
         let listener = crate::server::bind(addr).await?;
         tracing::info!(listen = %listener.local_addr()?, "serving /healthz /readyz /metrics and the claim ledger (/, /claims.atom, /api/claims, /api/feeds)");
-        let site = crate::server::Site { store: store.clone(), config: config_tx.subscribe() };
+        let ledger = crate::ledger::Ledger::new(store.clone());
+        tasks.spawn("ledger", ledger.clone().follow(tasks.token()));
+        let site = crate::server::Site { ledger, config: config_tx.subscribe() };
         tasks.spawn("server", crate::server::serve(listener, health.clone(), site, tasks.token()));
     }
     let drains = crate::alert::Drains::start(&tasks, &store, &config, ctx.ingest.wake())?;

@@ -28,13 +28,13 @@ use tokio_util::sync::CancellationToken;
 use crate::config::ServerAuth;
 use crate::daemon::ConfigWatch;
 use crate::health::Health;
-use crate::store::Store;
-use crate::{ledger, metrics};
+use crate::ledger::{self, Ledger};
+use crate::metrics;
 
-/// What the ledger routes read: the store, and the live configuration (feeds, `server.auth`).
+/// What the ledger routes read: the ledger, and the live configuration (feeds, `server.auth`).
 #[derive(Clone)]
 pub struct Site {
-    pub store: Store,
+    pub ledger: Ledger,
     pub config: ConfigWatch,
 }
 
@@ -124,11 +124,10 @@ async fn route(request: &Request<Incoming>, health: &Health, site: &Site) -> Res
                 .and_then(|h| h.to_str().ok())
                 .unwrap_or("localhost");
             let self_url = format!("http://{host}/claims.atom");
-            let (store, path) = (site.store.clone(), path.to_string());
+            let (ledger, path) = (site.ledger.clone(), path.to_string());
             // sled reads block: keep them off the async workers.
             let answer =
-                tokio::task::spawn_blocking(move || ledger_answer(&path, query, &store, &config, &self_url))
-                    .await;
+                tokio::task::spawn_blocking(move || ledger.answer(&path, query, &config, &self_url)).await;
             match answer {
                 Ok(Ok((content_type, body))) => reply(StatusCode::OK, content_type, body),
                 Ok(Err(error)) => {
@@ -152,31 +151,6 @@ async fn route(request: &Request<Incoming>, health: &Health, site: &Site) -> Res
             "try /, /claims.atom, /api/claims, /api/feeds, /healthz, /readyz or /metrics\n".into(),
         ),
     }
-}
-
-/// The body of one ledger route.
-fn ledger_answer(
-    path: &str,
-    query: ledger::Query,
-    store: &Store,
-    config: &crate::config::Config,
-    self_url: &str,
-) -> Result<(&'static str, String), crate::store::StoreError> {
-    Ok(match path {
-        "/api/feeds" => ("application/json", ledger::feeds_json(&ledger::feed_health(config, store)?)),
-        "/claims.atom" => {
-            ("application/atom+xml; charset=utf-8", ledger::atom(&ledger::new_claims(store)?, self_url))
-        }
-        "/api/claims" => {
-            ("application/json", ledger::claims_json(&ledger::page(&ledger::new_claims(store)?, query)))
-        }
-        _ => {
-            let all = ledger::new_claims(store)?;
-            let page = ledger::page(&all, query);
-            let feeds = ledger::feed_health(config, store)?;
-            ("text/html; charset=utf-8", ledger::render_page(&all, &page, &feeds, chrono::Utc::now()))
-        }
-    })
 }
 
 /// Whether the request carries the configured credentials (always, when none are configured).

@@ -143,6 +143,24 @@ fn the_page_the_atom_feed_and_the_api_show_exactly_the_new_claims_and_need_the_t
     assert_eq!(filtered.matches("class=\"claim\"").count(), 1, "{filtered}");
     assert!(filtered.contains(&format!("id=\"c-{}\"", listed[2]["id"].as_str().unwrap())));
 
+    // Claims committed while the daemon runs join the ledger (the follower of the provenance
+    // tree): the API lists exactly the alerted claims, whose ids are the claims' ids.
+    feed.grow_to(6);
+    let jsonl = dir.path().join("a.jsonl");
+    daemon.wait_until("six claims alerted and listed", Duration::from_secs(60), || {
+        crate::support::jsonl_lines(&jsonl).len() == 6
+            && get(&addr, "/api/claims", bearer).1.contains("\"total\":6")
+    });
+    let alerted: BTreeSet<String> =
+        crate::support::jsonl_lines(&jsonl).iter().map(|a| a["id"].as_str().unwrap().to_string()).collect();
+    let (_, api) = get(&addr, "/api/claims", bearer);
+    let api: serde_json::Value = serde_json::from_str(&api).unwrap();
+    let listed_now: BTreeSet<String> =
+        api["claims"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(listed_now, alerted);
+    let (_, atom) = get(&addr, "/claims.atom", bearer);
+    assert_eq!(feed_rs::parser::parse(atom.as_bytes()).unwrap().entries.len(), 6);
+
     daemon.signal("TERM");
     assert_eq!(daemon.wait(Duration::from_secs(30)), Some(0), "{}", daemon.log());
 }
