@@ -426,14 +426,14 @@ pub fn render_page(overview: &Overview, page: &Page, feeds: &[FeedHealth], now: 
         html.push_str("<p>No claims match.</p>\n");
     }
     for (story, claims) in by_story(&page.claims) {
-        let _ = write!(html, "<section class=\"story\"><h3>story {}</h3>\n", escape(&story));
+        let _ = writeln!(html, "<section class=\"story\"><h3>story {}</h3>", escape(&story));
         for claim in claims {
             let c = &claim.claim;
             let source = c.sources.first();
-            let _ = write!(
+            let _ = writeln!(
                 html,
                 "<div class=\"claim\" id=\"c-{id}\"><q lang=\"{lang}\">{text}</q><span class=\"meta\">{at} · {lang} · first in {src} · \
-                 spread: {n} source(s) in {langs}</span></div>\n",
+                 spread: {n} source(s) in {langs}</span></div>",
                 id = escape(&claim.id),
                 lang = escape(&c.lang),
                 text = escape(&c.text),
@@ -459,9 +459,9 @@ pub fn render_page(overview: &Overview, page: &Page, feeds: &[FeedHealth], now: 
                    <th>next check</th><th>items seen</th></tr>\n",
     );
     for f in feeds {
-        let _ = write!(
+        let _ = writeln!(
             html,
-            "<tr><td>{}<br><span class=\"meta\">{}</span></td><td class=\"{state}\">{state}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            "<tr><td>{}<br><span class=\"meta\">{}</span></td><td class=\"{state}\">{state}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(f.title.as_deref().unwrap_or("")),
             escape(&f.url),
             escape(f.last_error.as_deref().unwrap_or("")),

@@ -292,7 +292,7 @@ impl Filter {
     pub fn admits(&self, alert: &Alert, sources: usize) -> bool {
         let text = alert.claim.text.to_lowercase();
         let title = alert.article.title.as_deref().unwrap_or("").to_lowercase();
-        let lang_ok = self.langs.is_empty() || self.langs.iter().any(|l| *l == alert.claim.lang);
+        let lang_ok = self.langs.is_empty() || self.langs.contains(&alert.claim.lang);
         let entity_ok = self.entities.is_empty()
             || self
                 .entities

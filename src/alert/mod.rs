@@ -60,7 +60,7 @@ enum SinkConfig {
     Log,
     Jsonl(PathBuf),
     Webhook { webhook: WebhookConfig, user_agent: String },
-    Channel { channel: ChannelConfig, user_agent: String },
+    Channel { channel: Box<ChannelConfig>, user_agent: String },
 }
 
 impl SinkConfig {
@@ -78,7 +78,7 @@ impl SinkConfig {
                 }),
                 SinkKind::Channel(id) => {
                     alerts.channels.iter().find(|c| c.id == id).map(|channel| SinkConfig::Channel {
-                        channel: channel.clone(),
+                        channel: Box::new(channel.clone()),
                         user_agent: config.fetch.user_agent.clone(),
                     })
                 }
@@ -203,7 +203,7 @@ impl Drains {
                     "matrix" => "alert-matrix",
                     _ => "alert-email",
                 };
-                let sink = ChannelSink::new(channel.clone(), user_agent, &self.store)?;
+                let sink = ChannelSink::new((**channel).clone(), user_agent, &self.store)?;
                 self.tasks.spawn(name, drain(sink, outbox, wake, t))
             }
         };
