@@ -31,7 +31,7 @@ use hyper::body::Bytes;
 use serde_json::json;
 use url::Url;
 
-const STAGES: &[&str] = &["parse", "extract", "poll", "pipeline", "claims", "dedup", "memory"];
+const STAGES: &[&str] = &["parse", "extract", "poll", "pipeline", "claims", "dedup", "memory", "ledger"];
 
 fn main() {
     // `cargo bench` passes `--bench`; everything starting with `--` before a mode is ignored.
@@ -73,6 +73,7 @@ fn run_stage(stage: &str) {
         "claims" => bench_claims(),
         "dedup" => bench_dedup(),
         "memory" => bench_memory(),
+        "ledger" => bench_ledger(),
         other => panic!("unknown stage {other}"),
     }
 }
@@ -948,6 +949,90 @@ fn bench_claims() {
         );
     }
     result(json!({"stage": "claims", "sizes": results, "peak_rss_mib": peak_rss_mib()}));
+}
+
+// ------------------------------------------------------------------------------------- ledger
+
+/// The claim ledger's answers (`/api/claims` page 1 and the page at `/`, as the server computes
+/// them, without the socket) over a store of N new claims' provenance records (100k in quick,
+/// 10k and 100k in full): p50/p99 of 100 requests each.
+fn bench_ledger() {
+    use claimwatch::store::records::{self, ClaimProvenance, ClaimProvenanceV1, ProvenanceSourceV1};
+    let sizes: Vec<usize> = if full() { vec![10_000, 100_000] } else { vec![100_000] };
+    let config = Config::defaults_with_state_dir(Path::new("/tmp"));
+    let mut results = Vec::new();
+    for n in sizes {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), config.store.cache_size).unwrap();
+        let tree = store.tree(claimwatch::store::trees::CLAIM_PROVENANCE).unwrap();
+        let start = chrono::Utc::now().timestamp_millis() - 14 * 86_400_000;
+        let langs = ["en", "uk", "ru", "ro", "pl", "de", "fr"];
+        for i in 0..n {
+            let lang = langs[i % langs.len()].to_string();
+            let first_seen = start + (i as i64) * (14 * 86_400_000 / n as i64);
+            let record = ClaimProvenance::V1(ClaimProvenanceV1 {
+                text: format!(
+                    "Claim number {i}: ministers agreed that {} instructors will train brigades.",
+                    5000 + i
+                ),
+                lang: lang.clone(),
+                first_seen,
+                story: (i / 7) as u64,
+                seed: false,
+                entities: vec!["Ukraine".into()],
+                numbers: vec![(5000 + i).to_string()],
+                source_count: 1 + (i % 5) as u32,
+                langs: vec![lang.clone()],
+                sources: vec![ProvenanceSourceV1 {
+                    url: format!("https://news.example/{i}"),
+                    feed: Some("https://news.example/rss".into()),
+                    lang,
+                    seen_at: first_seen,
+                }],
+            });
+            tree.insert(format!("{i:016x}"), records::encode(&record)).unwrap();
+        }
+        store.flush().unwrap();
+        let ledger = claimwatch::ledger::Ledger::new(store.clone());
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let token = tokio_util::sync::CancellationToken::new();
+        let follower = runtime.spawn(ledger.clone().follow(token.clone()));
+        // The first request after the order is built (the follower's scan) measures steady state.
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(60) {
+            let (_, body) =
+                ledger.answer("/api/claims", claimwatch::ledger::Query::parse(None), &config, "x").unwrap();
+            if body.contains(&format!("\"total\":{n}")) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let built_ms = started.elapsed().as_secs_f64() * 1e3;
+        let mut api = Vec::new();
+        let mut page = Vec::new();
+        for round in 0..100 {
+            let query = claimwatch::ledger::Query::parse(Some(&format!("page={}", 1 + round % 3)));
+            let started = Instant::now();
+            std::hint::black_box(ledger.answer("/api/claims", query, &config, "x").unwrap());
+            api.push(started.elapsed().as_secs_f64() * 1e3);
+            let started = Instant::now();
+            std::hint::black_box(
+                ledger.answer("/", claimwatch::ledger::Query::parse(None), &config, "x").unwrap(),
+            );
+            page.push(started.elapsed().as_secs_f64() * 1e3);
+        }
+        token.cancel();
+        let _ = runtime.block_on(follower);
+        println!("ledger: {n} claims: order built in {built_ms:.0} ms");
+        let (api50, api99) = (percentile(api.clone(), 0.5), percentile(api, 0.99));
+        let (page50, page99) = (percentile(page.clone(), 0.5), percentile(page, 0.99));
+        println!(
+            "ledger: {n} claims: /api/claims p50 {api50:.1} ms, p99 {api99:.1} ms; / p50 {page50:.1} ms, p99 {page99:.1} ms; peak RSS {:.1} MiB",
+            peak_rss_mib()
+        );
+        results.push(json!({"claims": n, "api_p50_ms": api50, "api_p99_ms": api99, "page_p50_ms": page50, "page_p99_ms": page99}));
+    }
+    result(json!({"stage": "ledger", "sizes": results, "peak_rss_mib": peak_rss_mib()}));
 }
 
 // ----------------------------------------------------------------------------------- pipeline

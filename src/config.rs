@@ -18,6 +18,8 @@ use config::{Environment, File, FileFormat, Value, ValueKind};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use crate::alert::channels::Target;
+use crate::alert::outbox::ChannelId;
 use crate::model::Feed;
 
 /// The embedded defaults: every key, commented.
@@ -28,6 +30,10 @@ const ENV_PREFIX: &str = "CLAIMWATCH";
 const DEFAULTS_ORIGIN: &str = "built-in defaults";
 /// The keys one `[[feeds]]` entry may have.
 const FEED_KEYS: &[&str] = &["url", "name", "lang", "min_interval", "max_interval", "body_selector"];
+/// The keys one `[[alerts.channels]]` entry may have, and its `filter` table.
+const CHANNEL_KEYS: &[&str] =
+    &["url", "name", "digest_window", "timeout", "give_up_after", "min_backoff", "max_backoff", "filter"];
+const FILTER_KEYS: &[&str] = &["langs", "entities", "keywords", "story", "min_sources"];
 
 // ------------------------------------------------------------------------------------ raw level
 
@@ -103,6 +109,35 @@ pub struct RawAlerts {
     pub log: bool,
     pub jsonl: RawJsonl,
     pub webhook: RawWebhook,
+    #[serde(default)]
+    pub channels: Vec<RawChannel>,
+}
+
+/// One push channel; unset durations take the `[alerts.webhook]` retry settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawChannel {
+    pub url: String,
+    pub name: Option<String>,
+    pub digest_window: Option<String>,
+    pub timeout: Option<String>,
+    pub give_up_after: Option<String>,
+    pub min_backoff: Option<String>,
+    pub max_backoff: Option<String>,
+    pub filter: Option<RawFilter>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFilter {
+    #[serde(default)]
+    pub langs: Vec<String>,
+    #[serde(default)]
+    pub entities: Vec<String>,
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    pub story: Option<String>,
+    pub min_sources: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -127,6 +162,9 @@ pub struct RawWebhook {
 #[serde(deny_unknown_fields)]
 pub struct RawServer {
     pub listen: String,
+    /// "" (none), a bearer token, or `user:password` for basic auth.
+    #[serde(default)]
+    pub auth: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -266,6 +304,38 @@ pub struct AlertsConfig {
     pub log: bool,
     pub jsonl: Option<PathBuf>,
     pub webhook: Option<WebhookConfig>,
+    pub channels: Vec<ChannelConfig>,
+}
+
+/// One push channel (`[[alerts.channels]]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelConfig {
+    /// Its outbox queue.
+    pub id: ChannelId,
+    /// For logs and metrics: the configured name, else the service and host (never a secret).
+    pub label: String,
+    pub target: Target,
+    pub filter: Filter,
+    /// Zero sends every alert alone.
+    pub digest_window: Duration,
+    pub timeout: Duration,
+    pub give_up_after: Duration,
+    pub min_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+/// Which alerts a channel wants; an empty list lets everything through.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Filter {
+    /// ISO 639-1 codes of the claim's language.
+    pub langs: Vec<String>,
+    /// Any of these, case-folded, among the alert's entities or in the claim text.
+    pub entities: Vec<String>,
+    /// Any of these, case-folded, in the claim text or the article title.
+    pub keywords: Vec<String>,
+    pub story: Option<String>,
+    /// Sources stating the claim when the digest goes out (needs a digest window).
+    pub min_sources: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -283,6 +353,14 @@ pub struct WebhookConfig {
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub listen: Option<SocketAddr>,
+    /// Needed for every path but /healthz; required when `listen` is not a loopback address.
+    pub auth: Option<ServerAuth>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServerAuth {
+    Bearer(String),
+    Basic { user: String, password: String },
 }
 
 #[derive(Debug, Clone)]
@@ -350,17 +428,18 @@ impl Config {
     }
 
     /// The names of the configured alert sinks, for the start-up summary.
-    pub fn sink_names(&self) -> Vec<&'static str> {
-        let mut sinks = Vec::new();
+    pub fn sink_names(&self) -> Vec<String> {
+        let mut sinks: Vec<String> = Vec::new();
         if self.alerts.log {
-            sinks.push("log");
+            sinks.push("log".into());
         }
         if self.alerts.jsonl.is_some() {
-            sinks.push("jsonl");
+            sinks.push("jsonl".into());
         }
         if self.alerts.webhook.is_some() {
-            sinks.push("webhook");
+            sinks.push("webhook".into());
         }
+        sinks.extend(self.alerts.channels.iter().map(|c| c.label.clone()));
         sinks
     }
 
@@ -386,6 +465,12 @@ impl Config {
         let mut raw = self.raw.clone();
         raw.alerts.webhook.url = mask_url(&raw.alerts.webhook.url);
         raw.fetch.proxy = mask_url(&raw.fetch.proxy);
+        if !raw.server.auth.is_empty() {
+            raw.server.auth = "***".into();
+        }
+        for channel in &mut raw.alerts.channels {
+            channel.url = crate::alert::channels::mask(&channel.url);
+        }
         Ok(format!("# read from: {}\n{}", self.sources.join(" → "), toml::to_string(&raw)?))
     }
 }
@@ -641,6 +726,13 @@ fn check_shape(value: &mut Value, default: &Value, path: &str, problems: &mut Ve
                 check_feed_shape(item, &format!("feeds[{}]", i - 1), problems)
             });
         }
+        (ValueKind::Array(items), ValueKind::Array(_)) if path == "alerts.channels" => {
+            let mut i = 0;
+            items.retain_mut(|item| {
+                i += 1;
+                check_channel_shape(item, &format!("alerts.channels[{}]", i - 1), problems)
+            });
+        }
         (kind, default_kind) if !same_kind(kind, default_kind) => {
             problems.push(format!(
                 "`{path}` in {origin}: expected {}, found {}{}",
@@ -656,35 +748,76 @@ fn check_shape(value: &mut Value, default: &Value, path: &str, problems: &mut Ve
 
 /// Checks one `[[feeds]]` entry; false when it is unusable and must be dropped.
 fn check_feed_shape(item: &mut Value, path: &str, problems: &mut Vec<String>) -> bool {
+    check_entry_shape(item, path, "feed", FEED_KEYS, problems, |key, child, problems| {
+        if matches!(child.kind, ValueKind::String(_)) {
+            return true;
+        }
+        problems.push(format!(
+            "`{path}.{key}` in {}: expected a string, found {}",
+            origin_of(child, &format!("{path}.{key}")),
+            kind_name(&child.kind)
+        ));
+        false
+    })
+}
+
+/// Checks one `[[alerts.channels]]` entry and its filter table (unknown keys are reported and
+/// dropped; value types are left to deserialization); false when it has no url.
+fn check_channel_shape(item: &mut Value, path: &str, problems: &mut Vec<String>) -> bool {
+    check_entry_shape(item, path, "channel", CHANNEL_KEYS, problems, |key, child, problems| {
+        if key != "filter" {
+            return true;
+        }
+        let filter_origin = origin_of(child, &format!("{path}.filter"));
+        let ValueKind::Table(filter) = &mut child.kind else {
+            problems.push(format!("`{path}.filter` in {filter_origin}: expected a table"));
+            return false;
+        };
+        filter.retain(|field, value| {
+            let known = FILTER_KEYS.contains(&field.as_str());
+            if !known {
+                problems.push(format!(
+                    "unknown filter field `{path}.filter.{field}` in {} (a filter takes: {})",
+                    origin_of(value, &format!("{path}.filter.{field}")),
+                    FILTER_KEYS.join(", ")
+                ));
+            }
+            known
+        });
+        true
+    })
+}
+
+/// Checks one entry of an array of tables (`what`: "feed", "channel"): a table of `keys`, with
+/// a url; `check` looks at each known key's value. Unknown and refused keys are reported and
+/// dropped; false when the entry is unusable.
+fn check_entry_shape(
+    item: &mut Value,
+    path: &str,
+    what: &str,
+    keys: &[&str],
+    problems: &mut Vec<String>,
+    mut check: impl FnMut(&str, &mut Value, &mut Vec<String>) -> bool,
+) -> bool {
     let origin = origin_of(item, path);
     let ValueKind::Table(table) = &mut item.kind else {
         problems.push(format!("`{path}` in {origin}: expected a table with a url"));
         return false;
     };
     table.retain(|key, child| {
-        if !FEED_KEYS.contains(&key.as_str()) {
-            let hint = nearest(key, FEED_KEYS.iter().copied())
-                .map(|k| format!("; did you mean `{k}`?"))
-                .unwrap_or_default();
+        if !keys.contains(&key.as_str()) {
+            let hint = nearest(key, keys.iter().copied()).map(|k| format!("; did you mean `{k}`?")).unwrap_or_default();
             problems.push(format!(
-                "unknown key `{path}.{key}` in {}{hint} (a feed takes: {})",
+                "unknown key `{path}.{key}` in {}{hint} (a {what} takes: {})",
                 origin_of(child, &format!("{path}.{key}")),
-                FEED_KEYS.join(", ")
+                keys.join(", ")
             ));
-            false
-        } else if !matches!(child.kind, ValueKind::String(_)) {
-            problems.push(format!(
-                "`{path}.{key}` in {}: expected a string, found {}",
-                origin_of(child, &format!("{path}.{key}")),
-                kind_name(&child.kind)
-            ));
-            false
-        } else {
-            true
+            return false;
         }
+        check(key, child, problems)
     });
     if !table.contains_key("url") {
-        problems.push(format!("`{path}.url` in {origin}: missing; every feed needs a url"));
+        problems.push(format!("`{path}.url` in {origin}: missing; every {what} needs a url"));
         return false;
     }
     true
@@ -897,7 +1030,64 @@ fn validate(raw: RawConfig, origins: &Origins, sources: Vec<String>) -> Result<C
             max_backoff,
         })
     };
-    let alerts = AlertsConfig { log: raw.alerts.log, jsonl, webhook };
+    let mut channels = Vec::with_capacity(raw.alerts.channels.len());
+    for (i, channel) in raw.alerts.channels.iter().enumerate() {
+        let key = |k: &str| format!("alerts.channels[{i}].{k}");
+        let duration = |v: &mut Validator, k: &str, value: &Option<String>, default: Duration| match value {
+            Some(text) => v.positive_duration(&key(k), text),
+            None => default,
+        };
+        let timeout = duration(&mut v, "timeout", &channel.timeout, webhook_timeout);
+        let give_up_after = duration(&mut v, "give_up_after", &channel.give_up_after, give_up_after);
+        let min_backoff = duration(&mut v, "min_backoff", &channel.min_backoff, min_backoff);
+        let max_backoff = duration(&mut v, "max_backoff", &channel.max_backoff, max_backoff);
+        if min_backoff > max_backoff {
+            v.problem(&key("min_backoff"), "is longer than max_backoff");
+        }
+        let digest_window = match &channel.digest_window {
+            Some(text) => v.duration(&key("digest_window"), text),
+            None => Duration::ZERO,
+        };
+        let raw_filter = channel.filter.clone().unwrap_or_default();
+        let filter = Filter {
+            langs: raw_filter.langs.iter().map(|l| l.trim().to_lowercase()).collect(),
+            entities: raw_filter.entities.iter().map(|e| e.trim().to_lowercase()).collect(),
+            keywords: raw_filter.keywords.iter().map(|e| e.trim().to_lowercase()).collect(),
+            story: raw_filter.story.clone().filter(|s| !s.trim().is_empty()),
+            min_sources: raw_filter.min_sources.unwrap_or(0) as usize,
+        };
+        if filter.min_sources > 1 && digest_window.is_zero() {
+            v.problem(
+                &key("filter.min_sources"),
+                "needs a digest_window: sources are counted when the window closes",
+            );
+        }
+        let name = channel.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
+        match Target::parse(channel.url.trim()) {
+            Ok(target) => channels.push(ChannelConfig {
+                id: ChannelId::of(name.unwrap_or(channel.url.trim())),
+                label: name.map(str::to_string).unwrap_or_else(|| target.label()),
+                target,
+                filter,
+                digest_window,
+                timeout,
+                give_up_after,
+                min_backoff,
+                max_backoff,
+            }),
+            Err(why) => v.problem(&key("url"), why),
+        }
+    }
+    let mut ids = std::collections::HashSet::new();
+    for (i, channel) in channels.iter().enumerate() {
+        if !ids.insert(channel.id) {
+            v.problem(
+                &format!("alerts.channels[{i}].name"),
+                format!("{:?}: two channels with one name (or one URL) would share one queue", channel.label),
+            );
+        }
+    }
+    let alerts = AlertsConfig { log: raw.alerts.log, jsonl, webhook, channels };
 
     let listen = match raw.server.listen.trim() {
         "" => None,
@@ -927,6 +1117,30 @@ fn validate(raw: RawConfig, origins: &Origins, sources: Vec<String>) -> Result<C
             path => PathBuf::from(path),
         },
     };
+    let auth = match raw.server.auth.trim() {
+        "" => None,
+        text => match text.split_once(':') {
+            Some((user, password)) if !user.is_empty() && !password.is_empty() => {
+                Some(ServerAuth::Basic { user: user.into(), password: password.into() })
+            }
+            Some(_) => {
+                v.problem("server.auth", "write a bearer token, or user:password for basic auth");
+                None
+            }
+            None => Some(ServerAuth::Bearer(text.into())),
+        },
+    };
+    if let Some(addr) = listen.filter(|a| !a.ip().is_loopback()) {
+        if auth.is_none() {
+            v.problem(
+                "server.listen",
+                format!(
+                    "{addr} is reachable beyond this machine: set server.auth (a bearer token or user:password) \
+                     or listen on 127.0.0.1"
+                ),
+            );
+        }
+    }
 
     let shutdown =
         ShutdownConfig { deadline: v.positive_duration("shutdown.deadline", &raw.shutdown.deadline) };
@@ -1015,7 +1229,7 @@ fn validate(raw: RawConfig, origins: &Origins, sources: Vec<String>) -> Result<C
         schedule,
         extract,
         alerts,
-        server: ServerConfig { listen },
+        server: ServerConfig { listen, auth },
         admin,
         shutdown,
         claims,

@@ -105,8 +105,11 @@ pub async fn run(config: Config, once: bool, admin: Option<crate::admin::Handler
 
     if let Some(addr) = config.server.listen {
         let listener = crate::server::bind(addr).await?;
-        tracing::info!(listen = %listener.local_addr()?, "serving /healthz /readyz /metrics");
-        tasks.spawn("server", crate::server::serve(listener, health.clone(), tasks.token()));
+        tracing::info!(listen = %listener.local_addr()?, "serving /healthz /readyz /metrics and the claim ledger (/, /claims.atom, /api/claims, /api/feeds)");
+        let ledger = crate::ledger::Ledger::new(store.clone());
+        tasks.spawn("ledger", ledger.clone().follow(tasks.token()));
+        let site = crate::server::Site { ledger, config: config_tx.subscribe() };
+        tasks.spawn("server", crate::server::serve(listener, health.clone(), site, tasks.token()));
     }
     let drains = crate::alert::Drains::start(&tasks, &store, &config, ctx.ingest.wake())?;
     tasks

@@ -6,7 +6,7 @@
 
 /// The admin API: commands reach the running daemon over a unix socket (JSON lines).
 pub mod admin;
-/// Alert delivery: the outbox drain and its sinks (log, JSONL, webhook).
+/// Alert delivery: the outbox drain and its sinks (log, JSONL, webhook, push channels).
 pub mod alert;
 /// Bytes → UTF-8: BOM, header, in-document declaration, validation, detection.
 pub mod charset;
@@ -30,6 +30,8 @@ pub mod fetch;
 pub mod health;
 /// One article in, one transaction out: dedup → judge → commit → wake the alert drains.
 pub mod ingest;
+/// The claim ledger page, `/api/claims`, `/api/feeds` and `/claims.atom` (pure rendering).
+pub mod ledger;
 /// Prometheus metrics shared by every stage.
 pub mod metrics;
 /// Plain data passed between stages; no I/O.
@@ -44,7 +46,7 @@ pub mod pipeline;
 pub mod provenance;
 /// Seed articles read from a directory of `.txt` / `.html` / `.md` files.
 pub mod seeds;
-/// The operator's HTTP endpoint: /healthz, /readyz, /metrics.
+/// The HTTP endpoint: /healthz, /readyz, /metrics and the read-only claim ledger.
 pub mod server;
 /// The sled store: named trees, versioned records, one commit per article.
 pub mod store;

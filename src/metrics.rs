@@ -205,7 +205,7 @@ pub fn poll_cycle(feeds_due: usize) {
 /// Creates the counters of every known label value at 0, so that they exist from start-up
 /// (Prometheus: a series that appears only on its first event hides that first event from
 /// `rate()`): alerts of each configured sink by outcome, reloads by outcome.
-pub fn known_labels(sinks: &[&str]) {
+pub fn known_labels(sinks: &[String]) {
     for sink in sinks {
         for outcome in ["delivered", "failed", "gave_up", "retry"] {
             let _ = METRICS.alerts.get_or_create(&labels(&[("sink", sink), ("outcome", outcome)]));

@@ -10,6 +10,7 @@
 //! Trade-off: entries of one sink go out in commit order, so an alert the webhook keeps failing
 //! on holds back later ones until it succeeds, is refused, or is given up.
 
+pub mod channels;
 pub mod outbox;
 pub mod sinks;
 
@@ -21,9 +22,10 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, WebhookConfig};
+use crate::config::{ChannelConfig, Config, WebhookConfig};
 use crate::store::Store;
 use crate::tasks::Tasks;
+use channels::ChannelSink;
 use outbox::{Outbox, Pending, SinkKind};
 use sinks::{JsonlSink, LogSink, Outcome, Sink, Throttled, WebhookSink};
 
@@ -58,6 +60,7 @@ enum SinkConfig {
     Log,
     Jsonl(PathBuf),
     Webhook { webhook: WebhookConfig, user_agent: String },
+    Channel { channel: Box<ChannelConfig>, user_agent: String },
 }
 
 impl SinkConfig {
@@ -73,6 +76,12 @@ impl SinkConfig {
                     webhook,
                     user_agent: config.fetch.user_agent.clone(),
                 }),
+                SinkKind::Channel(id) => {
+                    alerts.channels.iter().find(|c| c.id == id).map(|channel| SinkConfig::Channel {
+                        channel: Box::new(channel.clone()),
+                        user_agent: config.fetch.user_agent.clone(),
+                    })
+                }
             })
             .collect()
     }
@@ -82,6 +91,15 @@ impl SinkConfig {
             SinkConfig::Log => SinkKind::Log,
             SinkConfig::Jsonl(_) => SinkKind::Jsonl,
             SinkConfig::Webhook { .. } => SinkKind::Webhook,
+            SinkConfig::Channel { channel, .. } => SinkKind::Channel(channel.id),
+        }
+    }
+
+    /// For logs: the sink's kind, or a channel's label.
+    fn label(&self) -> String {
+        match self {
+            SinkConfig::Channel { channel, .. } => channel.label.clone(),
+            other => other.kind().as_str().to_string(),
         }
     }
 }
@@ -98,6 +116,7 @@ struct Running {
 /// entries.
 pub struct Drains {
     tasks: Tasks,
+    store: Store,
     outbox: Outbox,
     wake: Wake,
     running: Vec<Running>,
@@ -108,7 +127,13 @@ impl Drains {
     pub fn start(tasks: &Tasks, store: &Store, config: &Config, wake: &Wake) -> Result<Drains> {
         let outbox = Outbox::open(store)?;
         crate::metrics::outbox_depth(outbox.len() as i64);
-        let mut drains = Drains { tasks: tasks.clone(), outbox, wake: wake.clone(), running: Vec::new() };
+        let mut drains = Drains {
+            tasks: tasks.clone(),
+            store: store.clone(),
+            outbox,
+            wake: wake.clone(),
+            running: Vec::new(),
+        };
         for sink in SinkConfig::all(config) {
             drains.spawn(sink)?;
         }
@@ -125,7 +150,7 @@ impl Drains {
         let (keep, stop): (Vec<Running>, Vec<Running>) =
             std::mem::take(&mut self.running).into_iter().partition(|r| wanted.contains(&r.sink));
         self.running = keep;
-        let stopped: Vec<&str> = stop.iter().map(|r| r.sink.kind().as_str()).collect();
+        let stopped: Vec<String> = stop.iter().map(|r| r.sink.label()).collect();
         for running in &stop {
             running.token.cancel();
         }
@@ -137,11 +162,11 @@ impl Drains {
             if self.running.iter().any(|r| r.sink == sink) {
                 continue;
             }
-            let kind = sink.kind().as_str();
+            let kind = sink.label();
             match self.spawn(sink) {
                 Ok(()) => started.push(kind),
                 Err(error) => tracing::error!(
-                    sink = kind,
+                    sink = %kind,
                     error = format!("{error:#}"),
                     "cannot start the reloaded alert sink; its alerts wait in the outbox"
                 ),
@@ -170,6 +195,17 @@ impl Drains {
                 let sink = WebhookSink::new(webhook.clone(), user_agent)?;
                 self.tasks.spawn("alert-webhook", drain(sink, outbox, wake, t))
             }
+            SinkConfig::Channel { channel, user_agent } => {
+                let name = match channel.target.service() {
+                    "ntfy" => "alert-ntfy",
+                    "slack" => "alert-slack",
+                    "telegram" => "alert-telegram",
+                    "matrix" => "alert-matrix",
+                    _ => "alert-email",
+                };
+                let sink = ChannelSink::new((**channel).clone(), user_agent, &self.store)?;
+                self.tasks.spawn(name, drain(sink, outbox, wake, t))
+            }
         };
         self.running.push(Running { sink, token, task });
         Ok(())
@@ -189,6 +225,16 @@ impl Drains {
                     alerts = waiting,
                     "alerts wait in the outbox for a sink that is no longer configured; \
                      they are kept and delivered when it is configured again"
+                );
+            }
+        }
+        for (id, waiting) in self.outbox.channels_waiting() {
+            if waiting > 0 && !self.running.iter().any(|r| r.sink.kind() == SinkKind::Channel(id)) {
+                tracing::error!(
+                    channel_queue = %id.0.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+                    alerts = waiting,
+                    "alerts wait in the outbox for a channel that is no longer configured (renamed, or an \
+                     unnamed channel whose URL changed); they are kept and delivered when it is configured again"
                 );
             }
         }
@@ -226,7 +272,8 @@ pub async fn drain<S: Sink>(
     token: CancellationToken,
 ) {
     let kind = sink.kind();
-    let name = kind.as_str();
+    let label = sink.label();
+    let name = label.as_str();
     let mut prepared = false;
     let mut store_errors = Throttled::new(Duration::from_secs(60));
     // Counting what waits reads every key of the sink: exact when little waits, else every 5 s.

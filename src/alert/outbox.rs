@@ -1,7 +1,7 @@
 //! The outbox: alerts waiting for delivery, one entry per alert per configured sink, written in
 //! the same transaction as the article that produced them and removed only once the sink has the
-//! alert durably. Keys are `[sink][sequence]`, so each sink drains its own entries in the order
-//! they were committed.
+//! alert durably. Keys are `[sink][sequence]` (a push channel's sink part is its byte and its
+//! 8-byte [`ChannelId`]), so each sink drains its own entries in the order they were committed.
 
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
@@ -9,15 +9,34 @@ use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use crate::model::Alert;
 use crate::store::{records, trees, Store, StoreError};
 
-/// The sinks an alert can wait for; the byte is the first byte of the outbox key.
+/// The sinks an alert can wait for; [`SinkKind::prefix`] starts its outbox keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SinkKind {
-    Log = 1,
-    Jsonl = 2,
-    Webhook = 3,
+    Log,
+    Jsonl,
+    Webhook,
+    /// One `[[alerts.channels]]` entry: each channel has its own queue.
+    Channel(ChannelId),
 }
 
+/// A push channel's queue: the first 8 bytes of SHA-256 of its `name`, or of its URL when it has
+/// no name (so renaming a channel, or changing the URL of an unnamed one, starts a new queue and
+/// the old one's entries wait, reported, until it is configured again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ChannelId(pub [u8; 8]);
+
+impl ChannelId {
+    pub fn of(name_or_url: &str) -> ChannelId {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(name_or_url.as_bytes());
+        ChannelId(digest[..8].try_into().expect("8 bytes"))
+    }
+}
+
+const CHANNEL_BYTE: u8 = 4;
+
 impl SinkKind {
+    /// The sinks of fixed identity (channels are listed by [`Outbox::channels_waiting`]).
     pub const ALL: [SinkKind; 3] = [SinkKind::Log, SinkKind::Jsonl, SinkKind::Webhook];
 
     pub fn as_str(self) -> &'static str {
@@ -25,6 +44,21 @@ impl SinkKind {
             SinkKind::Log => "log",
             SinkKind::Jsonl => "jsonl",
             SinkKind::Webhook => "webhook",
+            SinkKind::Channel(_) => "channel",
+        }
+    }
+
+    /// The first bytes of this sink's outbox keys.
+    fn prefix(self) -> Vec<u8> {
+        match self {
+            SinkKind::Log => vec![1],
+            SinkKind::Jsonl => vec![2],
+            SinkKind::Webhook => vec![3],
+            SinkKind::Channel(ChannelId(id)) => {
+                let mut prefix = vec![CHANNEL_BYTE];
+                prefix.extend_from_slice(&id);
+                prefix
+            }
         }
     }
 
@@ -40,6 +74,7 @@ impl SinkKind {
         if config.webhook.is_some() {
             sinks.push(SinkKind::Webhook);
         }
+        sinks.extend(config.channels.iter().map(|c| SinkKind::Channel(c.id)));
         sinks
     }
 }
@@ -54,7 +89,7 @@ enum OutboxRecord {
 /// One alert waiting for one sink.
 #[derive(Debug, Clone)]
 pub struct Pending {
-    pub key: [u8; 9],
+    pub key: Vec<u8>,
     pub alert: Alert,
     /// The alert as its JSON line (no newline).
     pub json: String,
@@ -71,7 +106,7 @@ pub fn enqueue_in(
     let alert_json = serde_json::to_string(alert).expect("alerts serialize");
     let value = records::encode(&OutboxRecord::V1 { alert_json });
     for sink in sinks {
-        outbox.insert(&key(*sink, seq), value.as_slice())?;
+        outbox.insert(key(*sink, seq), value.as_slice())?;
     }
     Ok(())
 }
@@ -87,10 +122,9 @@ pub fn enqueue(store: &Store, sinks: &[SinkKind], alert: &Alert) -> Result<(), S
     store.flush()
 }
 
-fn key(sink: SinkKind, seq: u64) -> [u8; 9] {
-    let mut key = [0u8; 9];
-    key[0] = sink as u8;
-    key[1..].copy_from_slice(&seq.to_be_bytes());
+fn key(sink: SinkKind, seq: u64) -> Vec<u8> {
+    let mut key = sink.prefix();
+    key.extend_from_slice(&seq.to_be_bytes());
     key
 }
 
@@ -109,12 +143,16 @@ impl Outbox {
     /// is logged and removed: it would otherwise block the sink forever.
     pub fn pending(&self, sink: SinkKind, limit: usize) -> Result<Vec<Pending>, StoreError> {
         let mut out = Vec::new();
-        for entry in self.tree.scan_prefix([sink as u8]) {
+        let prefix = sink.prefix();
+        for entry in self.tree.scan_prefix(&prefix) {
             if out.len() >= limit {
                 break;
             }
             let (k, v) = entry?;
-            let Ok(key) = <[u8; 9]>::try_from(k.as_ref()) else { continue };
+            if k.len() != prefix.len() + 8 {
+                continue;
+            }
+            let key = k.to_vec();
             let decoded = records::decode::<OutboxRecord>("outbox entry", &v).and_then(
                 |OutboxRecord::V1 { alert_json }| {
                     serde_json::from_str::<Alert>(&alert_json).map(|alert| (alert, alert_json)).map_err(|e| {
@@ -137,7 +175,7 @@ impl Outbox {
     pub async fn remove(&self, done: &[Pending]) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         for pending in done {
-            batch.remove(&pending.key);
+            batch.remove(pending.key.as_slice());
         }
         self.tree.apply_batch(batch)?;
         self.tree.flush_async().await?;
@@ -147,7 +185,22 @@ impl Outbox {
 
     /// Entries waiting for `sink`.
     pub fn waiting(&self, sink: SinkKind) -> usize {
-        self.tree.scan_prefix([sink as u8]).keys().count()
+        self.tree.scan_prefix(sink.prefix()).keys().count()
+    }
+
+    /// The channels with entries waiting, and how many: one seek per channel, not a full scan.
+    pub fn channels_waiting(&self) -> Vec<(ChannelId, usize)> {
+        let mut out = Vec::new();
+        let mut from = vec![CHANNEL_BYTE];
+        while let Some(Ok((k, _))) = self.tree.range(from.clone()..).next() {
+            let Some(id) = k.get(1..9).filter(|_| k[0] == CHANNEL_BYTE) else { break };
+            let id = ChannelId(id.try_into().expect("8 bytes"));
+            out.push((id, self.waiting(SinkKind::Channel(id))));
+            // The first key after every key of this channel.
+            from = SinkKind::Channel(id).prefix();
+            from.extend_from_slice(&[0xff; 9]);
+        }
+        out
     }
 
     /// Entries waiting, over all sinks.

@@ -1,4 +1,5 @@
-//! The three sinks. `log` emits a tracing event; `jsonl` appends lines and fsyncs before the
+//! The three built-in sinks, and the retry rules they share with the push channels
+//! (`alert::channels`). `log` emits a tracing event; `jsonl` appends lines and fsyncs before the
 //! drain removes the entries (and on start repairs a torn last line and reconciles the outbox with
 //! the file's tail); `webhook` POSTs JSON with an idempotency key, retries with exponential
 //! backoff and jitter, honours Retry-After, does not retry other 4xx than 408/429, and gives up
@@ -33,6 +34,10 @@ pub enum Outcome {
 /// and webhook); the log sink is the third.
 pub trait Sink: Send + 'static {
     fn kind(&self) -> SinkKind;
+    /// The `sink` label of its metrics and logs.
+    fn label(&self) -> String {
+        self.kind().as_str().to_string()
+    }
     /// The most alerts delivered in one call.
     fn max_batch(&self) -> usize;
     /// Runs before the first delivery, and again after it fails: e.g. repair and reconcile.
@@ -242,15 +247,192 @@ impl Sink for JsonlSink {
     }
 }
 
+// ------------------------------------------------------- retries, shared by webhook and channels
+
+/// Retry state of a sink whose deliveries fail for a while (the webhook, the push channels):
+/// exponential waits from `min` capped at `max`, with "equal jitter" (half fixed, half random);
+/// a server's Retry-After wins, capped at `max` (at least 1 s).
+pub struct Backoff {
+    min: Duration,
+    max: Duration,
+    /// Failed attempts of the batch at the head of the outbox.
+    attempts: u32,
+    errors: Throttled,
+}
+
+impl Backoff {
+    pub fn new(min: Duration, max: Duration) -> Backoff {
+        Backoff { min, max, attempts: 0, errors: Throttled::new(Duration::from_secs(60)) }
+    }
+
+    fn wait(&self, retry_after: Option<Duration>) -> Duration {
+        if let Some(d) = retry_after {
+            return d.min(self.max.max(Duration::from_secs(1)));
+        }
+        let exp = self.min.saturating_mul(1u32 << self.attempts.min(20));
+        let capped = exp.min(self.max);
+        capped / 2 + capped.mul_f64(fastrand::f64() / 2.0)
+    }
+
+    /// What becomes of a batch given the service's `answer`, logged as `sink` to `target`
+    /// (a name without secrets); `id` is the batch's idempotency key.
+    pub fn settle(&mut self, sink: &str, target: &str, id: &str, answer: Answer) -> Outcome {
+        match answer {
+            Answer::Delivered => {
+                self.attempts = 0;
+                Outcome::Delivered
+            }
+            Answer::Retry(retry_after, why) => {
+                self.attempts += 1;
+                let wait = self.wait(retry_after);
+                if let Some(suppressed) = self.errors.ready() {
+                    tracing::warn!(sink, target, error = %why, attempts = self.attempts, retry_in = ?wait, suppressed, "alert delivery failed, will retry");
+                }
+                Outcome::Retry(wait)
+            }
+            Answer::Unauthorized(why) => {
+                // Credentials are fixed by the operator, not by time: keep the alerts, say so
+                // every time, and ask again at the longest interval until they work or the alerts
+                // are too old.
+                self.attempts += 1;
+                tracing::error!(sink, target, error = %why, attempts = self.attempts, retry_in = ?self.max, "the service refused our credentials; alerts are kept until they work: check the channel's token or password");
+                Outcome::Retry(self.max)
+            }
+            Answer::Refused(why) => {
+                tracing::error!(sink, target, alert_id = %id, error = %why, "the service refused the alert; not retrying a client error");
+                self.attempts = 0;
+                Outcome::Rejected
+            }
+        }
+    }
+
+    /// Gives up (loudly) on a batch whose oldest alert is older than `give_up_after`.
+    pub fn give_up(&mut self, sink: &str, target: &str, batch: &[Pending], give_up_after: Duration) -> bool {
+        let oldest = batch.iter().map(|p| p.alert.detected_at).min().expect("non-empty batch");
+        let age = (Utc::now() - oldest).to_std().unwrap_or(Duration::ZERO);
+        if age <= give_up_after {
+            return false;
+        }
+        let ids: Vec<&str> = batch.iter().map(|p| p.alert.id.as_str()).collect();
+        tracing::error!(
+            sink,
+            target,
+            alert_ids = %ids.join(","),
+            age = %humantime::format_duration(Duration::from_secs(age.as_secs())),
+            give_up_after = %humantime::format_duration(give_up_after),
+            attempts = self.attempts,
+            "GIVING UP on alert delivery: these alerts were never delivered to {sink}"
+        );
+        self.attempts = 0;
+        true
+    }
+}
+
+/// A service's answer to one delivery.
+#[derive(Debug)]
+pub enum Answer {
+    Delivered,
+    /// A failure worth retrying (network, timeout, 5xx, 408, 429), with the server's wait.
+    Retry(Option<Duration>, String),
+    /// Our credentials were refused (HTTP 401 or 403, SMTP 530/534/535).
+    Unauthorized(String),
+    /// A refusal that a retry would not change (another 4xx, a permanent SMTP error).
+    Refused(String),
+}
+
+/// Classifies an HTTP response: 2xx delivered; 5xx, 408 and 429 retried after the Retry-After
+/// header, or the wait a JSON error body names (Telegram's `parameters.retry_after` seconds,
+/// Matrix's `retry_after_ms`); 401 and 403 unauthorized; other statuses refused. The error's first body line is kept.
+pub async fn http_answer(sent: reqwest::Result<reqwest::Response>, timeout: Duration) -> Answer {
+    let response = match sent {
+        Ok(response) => response,
+        Err(error) => {
+            let why = if error.is_timeout() { "timed out".to_string() } else { format!("{error:#}") };
+            return Answer::Retry(None, why);
+        }
+    };
+    let status = response.status();
+    if status.is_success() {
+        return Answer::Delivered;
+    }
+    let header = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_retry_after);
+    let text = match tokio::time::timeout(timeout, response.text()).await {
+        Ok(Ok(text)) => text,
+        _ => String::new(),
+    };
+    let first_line: String = text.lines().next().unwrap_or("").chars().take(300).collect();
+    let why = format!("HTTP {}: {first_line}", status.as_u16());
+    let code = status.as_u16();
+    if status.is_server_error() || code == 408 || code == 429 {
+        let from_body = || {
+            let body: serde_json::Value = serde_json::from_str(&text).ok()?;
+            if let Some(secs) = body["parameters"]["retry_after"].as_u64() {
+                return Some(Duration::from_secs(secs));
+            }
+            body["retry_after_ms"].as_u64().map(Duration::from_millis)
+        };
+        return Answer::Retry(header.or_else(from_body), why);
+    }
+    if code == 401 || code == 403 {
+        return Answer::Unauthorized(why);
+    }
+    Answer::Refused(why)
+}
+
+/// A digest's idempotency key: the same alerts give the same key.
+pub fn digest_id<'a>(ids: impl IntoIterator<Item = &'a str>) -> String {
+    let mut hasher = Sha256::new();
+    for id in ids {
+        hasher.update(id.as_bytes());
+        hasher.update(b"\n");
+    }
+    format!("digest-{}", hex(&hasher.finalize()[..12]))
+}
+
+/// The most alerts in one message: one, or with a digest window up to 500.
+pub fn batch_for(window: Duration) -> usize {
+    if window.is_zero() {
+        1
+    } else {
+        500
+    }
+}
+
+/// How long a digest waits: until `window` after its oldest alert.
+pub fn digest_hold(batch: &[Pending], window: Duration) -> Duration {
+    if window.is_zero() || batch.is_empty() {
+        return Duration::ZERO;
+    }
+    let oldest = batch.iter().map(|p| p.alert.detected_at).min().expect("non-empty");
+    let due = oldest + chrono::Duration::from_std(window).unwrap_or_default();
+    (due - Utc::now()).to_std().unwrap_or(Duration::ZERO)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Parses Retry-After: delta seconds or an HTTP date.
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    Some((date.with_timezone(&Utc) - Utc::now()).to_std().unwrap_or(Duration::ZERO))
+}
+
 // -------------------------------------------------------------------------------------- webhook
 
 /// POSTs each alert (or, with a digest window, a digest of several) as JSON.
 pub struct WebhookSink {
     config: WebhookConfig,
     client: reqwest::Client,
-    /// Failed attempts of the batch at the head of the outbox.
-    attempts: u32,
-    errors: Throttled,
+    backoff: Backoff,
 }
 
 impl WebhookSink {
@@ -260,40 +442,19 @@ impl WebhookSink {
             .user_agent(user_agent)
             .redirect(reqwest::redirect::Policy::limited(3))
             .build()?;
-        Ok(WebhookSink { config, client, attempts: 0, errors: Throttled::new(Duration::from_secs(60)) })
+        let backoff = Backoff::new(config.min_backoff, config.max_backoff);
+        Ok(WebhookSink { config, client, backoff })
     }
 
     fn digest(&self) -> bool {
         !self.config.digest_window.is_zero()
     }
 
-    /// The wait before the next attempt: exponential from `min_backoff`, capped at
-    /// `max_backoff`, with "equal jitter" (half fixed, half random).
-    fn backoff(&self) -> Duration {
-        let exp = self.config.min_backoff.saturating_mul(1u32 << self.attempts.min(20));
-        let capped = exp.min(self.config.max_backoff);
-        capped / 2 + capped.mul_f64(fastrand::f64() / 2.0)
-    }
-
-    fn retry(&mut self, retry_after: Option<Duration>, why: &str) -> Outcome {
-        self.attempts += 1;
-        let wait = retry_after.unwrap_or_else(|| self.backoff());
-        if let Some(suppressed) = self.errors.ready() {
-            tracing::warn!(sink = "webhook", url = %redact(&self.config.url), error = why, attempts = self.attempts, retry_in = ?wait, suppressed, "webhook delivery failed, will retry");
-        }
-        Outcome::Retry(wait)
-    }
-
     fn body(&self, batch: &[Pending]) -> (String, String) {
         if !self.digest() {
             return (batch[0].alert.id.clone(), batch[0].json.clone());
         }
-        let mut hasher = Sha256::new();
-        for p in batch {
-            hasher.update(p.alert.id.as_bytes());
-            hasher.update(b"\n");
-        }
-        let id = format!("digest-{}", hex(&hasher.finalize()[..12]));
+        let id = digest_id(batch.iter().map(|p| p.alert.id.as_str()));
         let alerts: Vec<serde_json::Value> =
             batch.iter().map(|p| serde_json::from_str(&p.json).expect("outbox JSON parses")).collect();
         let body = serde_json::json!({
@@ -307,23 +468,9 @@ impl WebhookSink {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The webhook URL without its path and query, which often carry a secret.
 fn redact(url: &url::Url) -> String {
     format!("{}://{}/…", url.scheme(), url.host_str().unwrap_or(""))
-}
-
-/// Parses Retry-After: delta seconds or an HTTP date.
-pub fn parse_retry_after(value: &str) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    Some((date.with_timezone(&Utc) - Utc::now()).to_std().unwrap_or(Duration::ZERO))
 }
 
 impl Sink for WebhookSink {
@@ -332,37 +479,16 @@ impl Sink for WebhookSink {
     }
 
     fn max_batch(&self) -> usize {
-        if self.digest() {
-            500
-        } else {
-            1
-        }
+        batch_for(self.config.digest_window)
     }
 
     fn hold(&self, batch: &[Pending]) -> Duration {
-        if !self.digest() || batch.is_empty() {
-            return Duration::ZERO;
-        }
-        let oldest = batch.iter().map(|p| p.alert.detected_at).min().expect("non-empty");
-        let due = oldest + chrono::Duration::from_std(self.config.digest_window).unwrap_or_default();
-        (due - Utc::now()).to_std().unwrap_or(Duration::ZERO)
+        digest_hold(batch, self.config.digest_window)
     }
 
     async fn deliver(&mut self, batch: &[Pending]) -> Outcome {
-        let oldest = batch.iter().map(|p| p.alert.detected_at).min().expect("non-empty batch");
-        let age = (Utc::now() - oldest).to_std().unwrap_or(Duration::ZERO);
-        if age > self.config.give_up_after {
-            let ids: Vec<&str> = batch.iter().map(|p| p.alert.id.as_str()).collect();
-            tracing::error!(
-                sink = "webhook",
-                url = %redact(&self.config.url),
-                alert_ids = %ids.join(","),
-                age = %humantime::format_duration(Duration::from_secs(age.as_secs())),
-                give_up_after = %humantime::format_duration(self.config.give_up_after),
-                attempts = self.attempts,
-                "GIVING UP on webhook delivery: these alerts were never delivered to the webhook"
-            );
-            self.attempts = 0;
+        let target = redact(&self.config.url);
+        if self.backoff.give_up("webhook", &target, batch, self.config.give_up_after) {
             return Outcome::GaveUp;
         }
         let (id, body) = self.body(batch);
@@ -374,41 +500,7 @@ impl Sink for WebhookSink {
             .body(body)
             .send()
             .await;
-        let response = match sent {
-            Ok(response) => response,
-            Err(error) => {
-                let why = if error.is_timeout() { "timed out".to_string() } else { format!("{error:#}") };
-                return self.retry(None, &why);
-            }
-        };
-        let status = response.status();
-        if status.is_success() {
-            self.attempts = 0;
-            return Outcome::Delivered;
-        }
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_retry_after)
-            .map(|d| d.min(self.config.max_backoff.max(Duration::from_secs(1))));
-        let first_line = match tokio::time::timeout(self.config.timeout, response.text()).await {
-            Ok(Ok(text)) => text.lines().next().unwrap_or("").chars().take(300).collect::<String>(),
-            _ => String::new(),
-        };
-        let code = status.as_u16();
-        if status.is_server_error() || code == 408 || code == 429 {
-            return self.retry(retry_after, &format!("HTTP {code}: {first_line}"));
-        }
-        tracing::error!(
-            sink = "webhook",
-            url = %redact(&self.config.url),
-            alert_id = %id,
-            status = code,
-            body = %first_line,
-            "webhook refused the alert; not retrying a client error"
-        );
-        self.attempts = 0;
-        Outcome::Rejected
+        let answer = http_answer(sent, self.config.timeout).await;
+        self.backoff.settle("webhook", &target, &id, answer)
     }
 }

@@ -20,7 +20,7 @@ use crate::support::{
     TestServer,
 };
 
-fn alert(id: &str) -> Alert {
+pub fn alert(id: &str) -> Alert {
     Alert {
         kind: "new_claim".into(),
         id: id.into(),
@@ -41,7 +41,7 @@ fn alert(id: &str) -> Alert {
     }
 }
 
-fn store_with(dir: &Path, sinks: &[SinkKind], ids: &[&str]) -> Store {
+pub fn store_with(dir: &Path, sinks: &[SinkKind], ids: &[&str]) -> Store {
     let store = Store::open(&dir.join("state"), 1 << 20).unwrap();
     for id in ids {
         enqueue(&store, sinks, &alert(id)).unwrap();
@@ -50,7 +50,7 @@ fn store_with(dir: &Path, sinks: &[SinkKind], ids: &[&str]) -> Store {
 }
 
 /// Runs one sink's drain until `done` holds or `limit` passes; returns whether it held.
-async fn run_sink<S: Sink>(sink: S, store: &Store, limit: Duration, done: impl Fn() -> bool) -> bool {
+pub async fn run_sink<S: Sink>(sink: S, store: &Store, limit: Duration, done: impl Fn() -> bool) -> bool {
     let token = CancellationToken::new();
     let wake = Wake::new();
     let task = tokio::spawn(drain(sink, Outbox::open(store).unwrap(), wake.subscribe(), token.clone()));
@@ -68,7 +68,7 @@ async fn run_sink<S: Sink>(sink: S, store: &Store, limit: Duration, done: impl F
     ok
 }
 
-fn waiting(store: &Store, sink: SinkKind) -> usize {
+pub fn waiting(store: &Store, sink: SinkKind) -> usize {
     Outbox::open(store).unwrap().pending(sink, usize::MAX).unwrap().len()
 }
 

@@ -4,11 +4,13 @@
 
 mod admin;
 mod alerts;
+mod channels;
 mod claims;
 mod cli;
 mod crash;
 mod extract;
 mod hostile;
+mod ledger;
 mod ops;
 mod poll;
 mod support;

@@ -522,3 +522,27 @@ pub fn assert_each_alert_once(path: &Path, n: usize) {
     items.sort_unstable();
     assert_eq!(items, (0..n).collect::<Vec<_>>(), "each item's alert exactly once in {}", path.display());
 }
+
+/// A Python that imports `module`: `CLAIMWATCH_TEST_PYTHON`, else the venv `.ci/run` prepares in
+/// `target/ci-venv` (aiosmtpd, feedparser). None (the caller skips, loudly) outside CI; under
+/// CI=true a missing one fails the test.
+pub fn python_with(module: &str) -> Option<std::path::PathBuf> {
+    let candidate = std::env::var_os("CLAIMWATCH_TEST_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| repo().join("target/ci-venv/bin/python3"));
+    let works = Command::new(&candidate)
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if works {
+        return Some(candidate);
+    }
+    let why = format!(
+        "no Python with {module} at {} (set CLAIMWATCH_TEST_PYTHON, or run `python3 -m venv target/ci-venv && \
+         target/ci-venv/bin/pip install aiosmtpd feedparser` as .ci/run does)",
+        candidate.display()
+    );
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true: this test cannot run: {why}");
+    eprintln!("!!! SKIPPED a check that needs {module}: {why}");
+    None
+}
