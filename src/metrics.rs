@@ -278,7 +278,7 @@ mod tests {
 
     #[test]
     fn counters_exist_at_zero_for_their_known_labels_from_start_up() {
-        known_labels(&["zero-sink"]);
+        known_labels(&["zero-sink".to_string()]);
         let text = render();
         for outcome in ["delivered", "failed", "gave_up", "retry"] {
             let series = format!("claimwatch_alerts_total{{sink=\"zero-sink\",outcome=\"{outcome}\"}} 0");
