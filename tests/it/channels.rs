@@ -272,6 +272,44 @@ async fn a_filter_lets_through_only_matching_claims_and_a_digest_sends_them_toge
     assert!(text.contains("claim c2") && text.contains("claim c3") && !text.contains("claim c1"), "{text}");
 }
 
+#[tokio::test]
+async fn min_sources_counts_the_sources_stored_when_the_digest_window_closes() {
+    use claimwatch::store::records::{self, ClaimProvenance, ClaimProvenanceV1, ProvenanceSourceV1};
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::start(Service::Slack, &[], Duration::ZERO);
+    let mut config = channel(&fake.url());
+    config.filter = Filter { min_sources: 2, ..Filter::default() };
+    config.digest_window = Duration::from_millis(200);
+    let kind = SinkKind::Channel(config.id);
+    let store = store_with(dir.path(), &[kind], &["spread", "alone"]);
+    // "spread" was repeated by two more articles after it was alerted; "alone" was not.
+    let provenance = store.tree(claimwatch::store::trees::CLAIM_PROVENANCE).unwrap();
+    for (id, count) in [("spread", 3), ("alone", 1)] {
+        let record = ClaimProvenance::V1(ClaimProvenanceV1 {
+            text: format!("claim {id}"),
+            lang: "en".into(),
+            first_seen: 0,
+            story: 1,
+            seed: false,
+            entities: vec![],
+            numbers: vec![],
+            source_count: count,
+            langs: vec!["en".into()],
+            sources: vec![ProvenanceSourceV1 {
+                url: "https://x.org/1".into(),
+                feed: None,
+                lang: "en".into(),
+                seen_at: 0,
+            }],
+        });
+        provenance.insert(id, records::encode(&record)).unwrap();
+    }
+    assert!(drain_channel(config, &store, Duration::from_secs(10), || waiting(&store, kind) == 0).await);
+    let texts: Vec<String> = fake.accepted().into_iter().map(|a| a.text).collect();
+    assert_eq!(texts.len(), 1, "{texts:?}");
+    assert!(texts[0].contains("claim spread") && !texts[0].contains("claim alone"), "{texts:?}");
+}
+
 // ------------------------------------------------------------------------------------- config
 
 /// `dir/claimwatch.toml` holding `text`.

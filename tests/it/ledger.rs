@@ -26,28 +26,40 @@ fn get(addr: &str, path: &str, authorization: Option<&str>) -> (u16, String) {
     (status, body)
 }
 
-#[test]
-fn the_page_the_atom_feed_and_the_api_show_exactly_the_new_claims_and_need_the_token() {
-    let dir = tempfile::tempdir().unwrap();
-    let feed = ClaimFeed::start(4, Duration::ZERO);
-    let config = claim_daemon_config(dir.path(), &feed, &jsonl_alerts(&dir.path().join("a.jsonl")));
-    let config = config.to_str().unwrap();
-    let out = claimwatch_in(Some(dir.path()), &["--config", config, "run", "--once"]);
+/// A `run --once` over a local feed of `items` claims in `dir`: the feed, the config file and
+/// what `claims --new --json` lists afterwards.
+fn local_run(dir: &std::path::Path, items: usize) -> (ClaimFeed, String, Vec<serde_json::Value>) {
+    let feed = ClaimFeed::start(items, Duration::ZERO);
+    let config = claim_daemon_config(dir, &feed, &jsonl_alerts(&dir.join("a.jsonl")));
+    let config = config.to_str().unwrap().to_string();
+    let out = claimwatch_in(Some(dir), &["--config", &config, "run", "--once"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = claimwatch_in(Some(dir.path()), &["--config", config, "claims", "--new", "--json"]);
+    let out = claimwatch_in(Some(dir), &["--config", &config, "claims", "--new", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let listed: Vec<serde_json::Value> =
         stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(listed.len(), 4, "{listed:?}");
-    let ids = ids_listed(&listed);
+    assert_eq!(listed.len(), items, "{listed:?}");
+    (feed, config, listed)
+}
 
+/// The daemon on `config`, its HTTP listener on a free 127.0.0.1 port, with `env` added; and the
+/// listener's address, once it serves.
+fn serve(config: &str, env: &[(&str, &str)]) -> (Daemon, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let addr = format!("127.0.0.1:{port}");
-    let mut daemon = Daemon::start(
-        &["--config", config, "run"],
-        &[("CLAIMWATCH__SERVER__LISTEN", addr.as_str()), ("CLAIMWATCH__SERVER__AUTH", "s3cret-token")],
-    );
+    let mut env = env.to_vec();
+    env.push(("CLAIMWATCH__SERVER__LISTEN", &addr));
+    let daemon = Daemon::start(&["--config", config, "run"], &env);
     daemon.wait_for("serving /healthz", Duration::from_secs(60));
+    (daemon, addr)
+}
+
+#[test]
+fn the_page_the_atom_feed_and_the_api_show_exactly_the_new_claims_and_need_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let (feed, config, listed) = local_run(dir.path(), 4);
+    let ids = ids_listed(&listed);
+    let (mut daemon, addr) = serve(&config, &[("CLAIMWATCH__SERVER__AUTH", "s3cret-token")]);
     let bearer = Some("Bearer s3cret-token");
 
     assert_eq!(get(&addr, "/healthz", None).0, 200, "liveness needs no token");
@@ -220,21 +232,8 @@ fn headless(chromium: &str, profile: &std::path::Path, url: &str, args: &[&str])
 fn the_page_renders_in_headless_chromium_with_the_claims_of_a_local_run() {
     let Some(chromium) = chromium() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let feed = ClaimFeed::start(3, Duration::ZERO);
-    let config = claim_daemon_config(dir.path(), &feed, &jsonl_alerts(&dir.path().join("a.jsonl")));
-    let config = config.to_str().unwrap();
-    let out = claimwatch_in(Some(dir.path()), &["--config", config, "run", "--once"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let out = claimwatch_in(Some(dir.path()), &["--config", config, "claims", "--new", "--json"]);
-    let listed: Vec<serde_json::Value> =
-        stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(listed.len(), 3);
-
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let addr = format!("127.0.0.1:{port}");
-    let mut daemon =
-        Daemon::start(&["--config", config, "run"], &[("CLAIMWATCH__SERVER__LISTEN", addr.as_str())]);
-    daemon.wait_for("serving /healthz", Duration::from_secs(60));
+    let (feed, config, listed) = local_run(dir.path(), 3);
+    let (mut daemon, addr) = serve(&config, &[]);
     let url = format!("http://{addr}/");
     let profile = dir.path().join("chromium-profile");
 
