@@ -15,7 +15,7 @@ fn main() -> std::io::Result<()> {
     let dir =
         std::env::args().nth(1).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("target/package-assets"));
     std::fs::create_dir_all(&dir)?;
-    let command = claimwatch::cli::Cli::command();
+    let command = claimwatch::cmd::Cli::command();
     let mut page = Vec::new();
     clap_mangen::Man::new(command.clone()).render(&mut page)?;
     std::fs::write(dir.join("claimwatch.1"), page)?;

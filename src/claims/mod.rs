@@ -98,6 +98,10 @@ pub struct Engine {
     kinds: HashMap<String, EntityKind>,
 }
 
+/// Words from which a paragraph without a full stop is a cut-off sentence, not a heading (news
+/// headlines run to about a dozen words).
+const HEADING_WORDS: usize = 16;
+
 /// Most claims taken from one article; the rest is ignored (and counted in the log).
 const MAX_CLAIMS: usize = 400;
 
@@ -190,8 +194,11 @@ impl Engine {
             }
             evidence
                 .extend(sf.features.iter().filter(|f| f.starts_with("C:") || f.starts_with("E:")).cloned());
-            // Headings, labels and captions end without a full stop; questions are not claims.
-            if (!seg.terminal && seg.alone) || seg.question || sf.words < 4 {
+            // Headings, labels and captions end without a full stop and are short; a long
+            // paragraph without one is a sentence cut off (a feed's excerpt, a truncated page),
+            // and what it shows is still a claim. Questions are not claims.
+            let heading = !seg.terminal && seg.alone && sf.words < HEADING_WORDS;
+            if heading || seg.question || sf.words < 4 {
                 continue;
             }
             let facts = sf.features.iter().filter(|f| f.starts_with("C:") || f.starts_with("Q:")).count();
