@@ -806,7 +806,9 @@ fn check_entry_shape(
     };
     table.retain(|key, child| {
         if !keys.contains(&key.as_str()) {
-            let hint = nearest(key, keys.iter().copied()).map(|k| format!("; did you mean `{k}`?")).unwrap_or_default();
+            let hint = nearest(key, keys.iter().copied())
+                .map(|k| format!("; did you mean `{k}`?"))
+                .unwrap_or_default();
             problems.push(format!(
                 "unknown key `{path}.{key}` in {}{hint} (a {what} takes: {})",
                 origin_of(child, &format!("{path}.{key}")),

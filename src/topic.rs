@@ -117,7 +117,10 @@ impl TopicProfile {
                 return (
                     false,
                     score,
-                    Some(format!("about {other} ({n} sentences), more than the topic's subject ({})", mentions.subject)),
+                    Some(format!(
+                        "about {other} ({n} sentences), more than the topic's subject ({})",
+                        mentions.subject
+                    )),
                 );
             }
         }
@@ -157,7 +160,10 @@ mod tests {
         let set = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
         let none = Mentions::default();
         assert!(profile.judge(&set(&["E:ukraine", "C:guarantee", "C:ceasefire"]), &none).0);
-        assert!(profile.judge(&set(&["E:kharkiv", "C:guarantee", "C:ceasefire"]), &none).0, "a place inside counts");
+        assert!(
+            profile.judge(&set(&["E:kharkiv", "C:guarantee", "C:ceasefire"]), &none).0,
+            "a place inside counts"
+        );
         assert!(!profile.judge(&set(&["C:guarantee", "C:ceasefire"]), &none).0);
         assert!(!profile.judge(&set(&["E:ukraine", "C:guarantee"]), &none).0);
     }

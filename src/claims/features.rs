@@ -69,8 +69,18 @@ impl<'a> Feature<'a> {
 
 /// Month names for a reader, by number.
 const MONTHS: [&str; 12] = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-    "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 ];
 
 fn month_name(number: &str) -> &str {
@@ -88,7 +98,9 @@ impl std::fmt::Display for Feature<'_> {
             Feature::Name(key) => write!(out, "a name no list knows ({key})"),
             Feature::Concept(id) => write!(out, "\"{}\"", words(id)),
             Feature::Negated(id) => write!(out, "not \"{}\"", words(id)),
-            Feature::Quantity { unit: "n", value } | Feature::Value(value) => write!(out, "the number {value}"),
+            Feature::Quantity { unit: "n", value } | Feature::Value(value) => {
+                write!(out, "the number {value}")
+            }
             Feature::Quantity { unit, value } => write!(out, "{value} {}", words(unit)),
             Feature::Date { month, day } => write!(out, "{day} {}", month_name(month)),
             Feature::Month(month) => write!(out, "{}", month_name(month)),

@@ -12,8 +12,8 @@ use url::Url;
 
 use super::Here;
 use crate::admin::Response;
-use crate::claims::index::{ClaimIndex, Judgement};
 use crate::claims::features::describe;
+use crate::claims::index::{ClaimIndex, Judgement};
 use crate::claims::{verdict, Analysis, Engine};
 use crate::config::Config;
 use crate::model::{Article, ArticleVerdict, ClaimVerdict};
@@ -199,7 +199,8 @@ pub fn explain(analysis: &Analysis, judgements: &[Judgement], verdict: ArticleVe
         }
         if let Some(m) = &j.nearest {
             let _ = writeln!(out, "   nearest known claim: {} [{}]", m.text, m.source);
-            let _ = writeln!(out, "   chance that it repeats it, by the signals alone: {:.0}%", j.score * 100.0);
+            let _ =
+                writeln!(out, "   chance that it repeats it, by the signals alone: {:.0}%", j.score * 100.0);
         }
         let s = &j.signals;
         let _ = writeln!(

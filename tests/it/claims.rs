@@ -270,7 +270,13 @@ fn readable_check_explains_matches_and_differences() {
     let text = stdout(&out);
     // In words: the nearest known claim, what is matched, what stays unaccounted and which rule
     // objected, with no internal feature codes.
-    for part in ["[NEW]", "nearest known claim:", "matched:", "unaccounted:", "why new: the number 25 appears in no known claim"] {
+    for part in [
+        "[NEW]",
+        "nearest known claim:",
+        "matched:",
+        "unaccounted:",
+        "why new: the number 25 appears in no known claim",
+    ] {
         assert!(text.contains(part), "{part} missing from {text}");
     }
     for code in ["E:", "C:", "Q:", "R:", "W:"] {
