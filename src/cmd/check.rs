@@ -111,6 +111,11 @@ pub fn check(here: &Here, article: &Article, as_json: bool, out: &mut Response) 
     } else {
         out.stdout.push_str(&explain(&analysis, &judgements, verdict));
     }
+    // Nothing could be judged: the verdict is printed, and the exit code says so.
+    if analysis.lang == crate::normalize::lang::UNSUPPORTED {
+        out.stderr.push_str("claimwatch: nothing to judge: the text is in no supported language (en uk ru ro pl de fr)\n");
+        return Ok(1);
+    }
     Ok(0)
 }
 

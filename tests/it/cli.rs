@@ -219,6 +219,47 @@ fn non_text_input_is_refused_by_extract_and_check_with_one_line() {
 }
 
 #[test]
+fn a_text_in_no_supported_language_is_judged_as_nothing_with_a_non_zero_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let chinese = dir.path().join("zh.txt");
+    fs::write(&chinese, "这是一个关于乌克兰安全保障的句子。美国和欧洲讨论了停火和监督。").unwrap();
+    let state = dir.path().join("state");
+    for json in [false, true] {
+        let mut args = vec!["--state-dir", state.to_str().unwrap(), "check"];
+        if json {
+            args.push("--json");
+        }
+        args.push(chinese.to_str().unwrap());
+        let out = claimwatch(&args);
+        assert_eq!(out.status.code(), Some(1), "json={json}");
+        assert!(stderr(&out).contains("no supported language"), "{}", stderr(&out));
+        assert!(stdout(&out).contains("off_topic"), "the verdict is still printed: {}", stdout(&out));
+        assert!(!stdout(&out).contains("[NEW]"), "{}", stdout(&out));
+    }
+}
+
+#[test]
+fn a_five_megabyte_text_is_judged_within_the_claim_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.txt");
+    let mut text = String::new();
+    let mut n = 0u64;
+    while text.len() < 5 << 20 {
+        n += 1;
+        text.push_str(&format!(
+            "The coalition said {n} observers will monitor the ceasefire in Ukraine under the security guarantees.\n\n"
+        ));
+    }
+    fs::write(&big, text).unwrap();
+    let state = dir.path().join("state");
+    let out = claimwatch(&["--state-dir", state.to_str().unwrap(), "check", "--json", big.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    let claims = report["claims"].as_array().unwrap();
+    assert!(!claims.is_empty() && claims.len() <= 400, "{} claims", claims.len());
+}
+
+#[test]
 fn check_never_creates_or_seeds_a_store() {
     let dir = tempfile::tempdir().unwrap();
     let article = dir.path().join("a.txt");
