@@ -13,6 +13,9 @@ measured), maps claims to the labelled sentences with the scorer's own rules
 rule made new are left out of the fit: no weight changes them. Rows are weighted so that each case
 file counts as much as the other (the synthetic set is not allowed to outvote real text).
 
+The nearest claim each claim is compared with is the one the binary's own weights rate highest,
+so install the printed weights and run it again until the figures settle (two rounds did here).
+
 It prints, per case file, the scorer's figures for the decision as fitted on every OTHER article
 (the honest estimate) and as fitted on all (the optimistic one), then the `[claims.decision]`
 lines to paste. Python 3 standard library only.

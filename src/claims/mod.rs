@@ -196,8 +196,8 @@ impl Engine {
                 .extend(sf.features.iter().filter(|f| f.starts_with("C:") || f.starts_with("E:")).cloned());
             // Headings, labels and captions end without a full stop and are short; a long
             // paragraph without one is a sentence cut off (a feed's excerpt, a truncated page),
-            // and what it shows is still a claim. Questions are not claims.
-            let heading = !seg.terminal && seg.alone && sf.words < HEADING_WORDS;
+            // and what it shows is still a claim, as is a list item. Questions are not claims.
+            let heading = !seg.terminal && seg.alone && !seg.list_item && sf.words < HEADING_WORDS;
             if heading || seg.question || sf.words < 4 {
                 continue;
             }

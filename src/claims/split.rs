@@ -21,7 +21,12 @@ pub struct Segment {
     pub terminal: bool,
     /// Ends with a question mark.
     pub question: bool,
+    /// Its block is an item of a list ("- ", "• ", "* " before it; the marker is not in `text`).
+    pub list_item: bool,
 }
+
+/// Markers that open a list item, as the extractor renders lists ("- ") and pages write them.
+const LIST_MARKERS: &[&str] = &["- ", "• ", "* ", "· "];
 
 const TERMINAL: &[char] = &['.', '!', '?', '…'];
 const CLOSERS: &[char] = &['"', '\'', ')', ']', '»', '”'];
@@ -33,6 +38,8 @@ pub const MAX_SENTENCE_BYTES: usize = 2_000;
 pub fn split(text: &str, abbreviations: &HashSet<String>, is_month: &dyn Fn(&str) -> bool) -> Vec<Segment> {
     let mut out = Vec::new();
     for (block_index, block) in text.lines().map(str::trim).filter(|l| !l.is_empty()).enumerate() {
+        let marker = LIST_MARKERS.iter().find(|m| block.starts_with(**m));
+        let block = marker.map_or(block, |m| block[m.len()..].trim_start());
         let mut sentences = Vec::new();
         let chars: Vec<(usize, char)> = block.char_indices().collect();
         let mut start = 0usize;
@@ -87,6 +94,7 @@ pub fn split(text: &str, abbreviations: &HashSet<String>, is_month: &dyn Fn(&str
                 alone,
                 terminal: last.is_some_and(|c| TERMINAL.contains(&c)),
                 question: last == Some('?'),
+                list_item: marker.is_some(),
             });
         }
     }
@@ -165,6 +173,16 @@ mod tests {
         check(
             "He said: \"It is done.\" Then he left. „Da.” Nu.",
             &["He said: \"It is done.\"", "Then he left.", "„Da.”", "Nu."],
+        );
+    }
+
+    #[test]
+    fn list_items_are_marked_and_lose_their_marker() {
+        let segs = split("The plan has two parts:\n- a 600,000-strong army\n• European troops away from the front", &HashSet::new(), &|_| false);
+        let items: Vec<(&str, bool)> = segs.iter().map(|s| (s.text.as_str(), s.list_item)).collect();
+        assert_eq!(
+            items,
+            [("The plan has two parts:", false), ("a 600,000-strong army", true), ("European troops away from the front", true)]
         );
     }
 
