@@ -193,14 +193,8 @@ fn bad_input_gets_a_clear_verdict_never_a_panic() {
         claimwatch(&["check", "--json", "--state-dir", state.to_str().unwrap(), file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("the input is empty"), "{}", stderr(&out));
-    // Unsupported script.
-    let out = check_text(
-        dir.path(),
-        "zh.txt",
-        "乌克兰的安全保障问题在巴黎会议上得到讨论，美国特使也出席了会议。".repeat(5).as_bytes(),
-    );
-    assert_eq!(out["lang"], "und");
-    assert_eq!(out["article_verdict"], "off_topic");
+    // Unsupported script: the verdict with exit 1
+    // (cli::a_text_in_no_supported_language_is_judged_as_nothing_with_a_non_zero_exit).
     // Control characters, invalid UTF-8 and lone surrogate escapes.
     let mut bytes = b"\x00\x07Ukraine \xff\xfe security guarantees \xed\xa0\x80 ceasefire\x1b[31m".to_vec();
     bytes.extend_from_slice("\u{202e}NATO troops\u{0000} will monitor the ceasefire in Ukraine.".as_bytes());

@@ -239,27 +239,6 @@ fn a_text_in_no_supported_language_is_judged_as_nothing_with_a_non_zero_exit() {
 }
 
 #[test]
-fn a_five_megabyte_text_is_judged_within_the_claim_cap() {
-    let dir = tempfile::tempdir().unwrap();
-    let big = dir.path().join("big.txt");
-    let mut text = String::new();
-    let mut n = 0u64;
-    while text.len() < 5 << 20 {
-        n += 1;
-        text.push_str(&format!(
-            "The coalition said {n} observers will monitor the ceasefire in Ukraine under the security guarantees.\n\n"
-        ));
-    }
-    fs::write(&big, text).unwrap();
-    let state = dir.path().join("state");
-    let out = claimwatch(&["--state-dir", state.to_str().unwrap(), "check", "--json", big.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let report: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
-    let claims = report["claims"].as_array().unwrap();
-    assert!(!claims.is_empty() && claims.len() <= 400, "{} claims", claims.len());
-}
-
-#[test]
 fn check_never_creates_or_seeds_a_store() {
     let dir = tempfile::tempdir().unwrap();
     let article = dir.path().join("a.txt");
