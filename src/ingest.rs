@@ -20,6 +20,7 @@ use sled::Transactional;
 use crate::alert::outbox::{enqueue_in, SinkKind};
 use crate::alert::Wake;
 use crate::claims::index::{corroborate_in, insert_in};
+use crate::claims::features::describe;
 use crate::claims::{verdict, Analysis, ClaimDraft, ClaimIndex, ClaimSource, Engine, Judgement};
 use crate::config::AlertsConfig;
 use crate::dedup::{self, ArticleId, DedupIndex, Fingerprint, Layer, Seen};
@@ -491,43 +492,12 @@ fn why_new(analysis: &Analysis, judgements: &[Judgement]) -> HashMap<String, Ale
             let why = AlertWhy {
                 reason: j.reason.clone(),
                 nearest,
-                differed: readable(&j.differing),
-                never_seen: readable(&j.novel),
+                differed: j.differing.iter().filter(|f| !f.starts_with("the word ")).cloned().collect(),
+                never_seen: j.novel.iter().map(|f| describe(f)).collect(),
             };
             (draft.id().to_string(), why)
         })
         .collect()
-}
-
-/// Claim features as a reader says them ("E:odesa" → "odesa", "Q:personnel:2000" → "2000
-/// personnel", "G:deploy" → "not deploy", "R:france~deploy" → "france → deploy"), each once;
-/// same-language stems (`W:`) say nothing a reader can use and are left out. Text that is not a
-/// prefixed feature (already in words) is kept as it is.
-fn readable(features: &[impl AsRef<str>]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for feature in features {
-        let feature = feature.as_ref();
-        let (kind, value) = match feature.split_once(':') {
-            Some((kind, value)) if kind.len() == 1 && kind.chars().all(|c| c.is_ascii_uppercase()) => {
-                (kind, value)
-            }
-            _ => ("", feature),
-        };
-        let said = match kind {
-            "W" => continue,
-            "G" => format!("not {value}"),
-            "Q" => match value.rsplit_once(':') {
-                Some((unit, amount)) => format!("{amount} {unit}"),
-                None => value.to_string(),
-            },
-            "R" => value.replace('~', " → "),
-            _ => value.to_string(),
-        };
-        if !out.contains(&said) {
-            out.push(said);
-        }
-    }
-    out
 }
 
 /// Entities (`E:`, `N:`) and numbers (`Q:`, `V:`) among a draft's features.
@@ -684,30 +654,13 @@ mod tests {
         let nearest = why.nearest.as_ref().expect("a nearest known claim");
         assert!(TEXT.contains(&nearest.text), "the nearest is a claim of the seed: {why:?}");
         assert_eq!(nearest.source, "https://example.org/a", "{why:?}");
-        for fact in ["odesa", "2000"] {
+        for fact in ["odesa", "the number 2000"] {
             assert!(why.never_seen.iter().any(|f| f == fact), "{fact} in {why:?}");
         }
+        assert!(why.differed.iter().any(|f| f == "2000 personnel"), "{why:?}");
         assert!(!why.differed.iter().chain(&why.never_seen).any(|f| f.contains(':')), "readable: {why:?}");
         let json = serde_json::to_value(&alert.alert).unwrap();
         assert_eq!(json["why"]["nearest"]["text"], nearest.text.as_str());
-    }
-
-    #[test]
-    fn features_are_said_the_way_a_reader_says_them() {
-        let said = readable(&[
-            "E:odesa",
-            "Q:personnel:2000",
-            "G:deploy",
-            "R:france~deploy",
-            "W:trup",
-            "V:2000",
-            "E:odesa",
-            "troops: 2,000",
-        ]);
-        assert_eq!(
-            said,
-            ["odesa", "2000 personnel", "not deploy", "france → deploy", "2000", "troops: 2,000"]
-        );
     }
 
     #[test]
