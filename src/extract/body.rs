@@ -314,6 +314,15 @@ pub fn is_positive(element: &Element) -> bool {
     !names.contains("comment") && POSITIVE.iter().any(|p| names.contains(p))
 }
 
+/// Phrasing elements, the ones that sit inside a paragraph. Not `body` or custom elements: a
+/// theme's `avada-image-rollover-yes` on `<body>` must not hide the page.
+fn is_inline(name: &str) -> bool {
+    matches!(
+        name,
+        "span" | "a" | "small" | "sup" | "sub" | "em" | "strong" | "b" | "i" | "u" | "abbr" | "cite" | "mark" | "q" | "time"
+    )
+}
+
 /// Inline elements that hold no prose: hover cards, tooltips, screen-reader-only labels.
 fn is_inline_boilerplate(element: &Element) -> bool {
     let names = class_id(element);
@@ -419,7 +428,7 @@ impl Segmenter<'_> {
                 }
                 // Inline boilerplate (hover cards, share counters) sits inside prose paragraphs:
                 // drop it in both passes so that it neither pollutes nor penalises them.
-                if !is_block(name) && is_inline_boilerplate(element) {
+                if is_inline(name) && is_inline_boilerplate(element) {
                     self.buf.push(' ');
                     return;
                 }

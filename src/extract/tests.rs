@@ -245,3 +245,10 @@ fn labels_left_at_the_end_of_the_article_are_dropped() {
         &format!("{PROSE}\n\nWhat comes next\n\n{PROSE2}\n\nThat is all, for now."),
     );
 }
+
+#[test]
+fn a_theme_class_on_body_that_names_hover_cards_does_not_hide_the_page() {
+    let html = page(&format!("<p>{PROSE}</p><p>{PROSE2}</p>"))
+        .replace("<body>", "<body class='single-post theme-image-rollover-yes'>");
+    assert_eq!(extract(&html, &base()).text, format!("{PROSE}\n\n{PROSE2}"));
+}
