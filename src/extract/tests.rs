@@ -252,3 +252,12 @@ fn a_theme_class_on_body_that_names_hover_cards_does_not_hide_the_page() {
         .replace("<body>", "<body class='single-post theme-image-rollover-yes'>");
     assert_eq!(extract(&html, &base()).text, format!("{PROSE}\n\n{PROSE2}"));
 }
+
+#[test]
+fn the_article_a_script_page_puts_in_noscript_is_read() {
+    let html = page(&format!(
+        "<div id='app'></div><noscript><img src='/pixel.gif'></noscript>\
+         <noscript><div class='post-body'><p>{PROSE}</p><p>{PROSE2}</p></div></noscript>"
+    ));
+    assert_eq!(extract(&html, &base()).text, format!("{PROSE}\n\n{PROSE2}"));
+}
