@@ -261,3 +261,12 @@ fn the_article_a_script_page_puts_in_noscript_is_read() {
     ));
     assert_eq!(extract(&html, &base()).text, format!("{PROSE}\n\n{PROSE2}"));
 }
+
+#[test]
+fn an_author_box_after_the_article_is_dropped() {
+    let bio = "Jane Doe is head of the politics desk. When she is not reading budgets, she hikes in the Alps.";
+    check(
+        &format!("<p>{PROSE}</p><p>{PROSE2}</p><div class='TestReport__AuthorBox'><p>{bio}</p></div>"),
+        &format!("{PROSE}\n\n{PROSE2}"),
+    );
+}
