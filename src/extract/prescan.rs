@@ -1,6 +1,6 @@
 //! A cheap linear pass over the raw HTML before html5ever sees it: it removes what extraction
-//! never reads (scripts, styles, SVG, comments), sets JSON-LD blocks aside, caps the size, and
-//! enforces a nesting budget.
+//! never reads (scripts, styles, SVG, comments), unwraps `<noscript>` (html5ever would read its
+//! content as raw text), sets JSON-LD blocks aside, caps the size, and enforces a nesting budget.
 //!
 //! Why before parsing: html5ever's tree builder checks "has an element in scope" over the stack
 //! of open elements on many start tags, so a page of N nested `<div>`s costs O(N²) (176 KB of
