@@ -93,8 +93,11 @@ pub fn decode_hinted(bytes: &[u8], content_type: Option<&str>, tld: Option<&str>
             if evidence.well_formed > 0 && evidence.share() >= UTF8_UNDECLARED_MIN_SHARE {
                 return finish(bytes, UTF_8, Source::Detected, declared);
             }
+            if bytes.is_ascii() {
+                return finish(bytes, encoding, source, declared);
+            }
             let guess = detect(bytes, tld);
-            if guess == encoding || bytes.is_ascii() {
+            if guess == encoding {
                 return finish(bytes, encoding, source, declared);
             }
             let (as_declared, _) = encoding.decode_without_bom_handling(bytes);
@@ -134,8 +137,12 @@ struct Utf8Evidence {
 }
 
 impl Utf8Evidence {
-    /// One linear pass over the bytes.
+    /// One linear pass over the bytes (a fast validation first: most pages are valid UTF-8,
+    /// and then only whether there is any non-ASCII matters).
     fn of(bytes: &[u8]) -> Self {
+        if std::str::from_utf8(bytes).is_ok() {
+            return Utf8Evidence { well_formed: usize::from(!bytes.is_ascii()), malformed: 0 };
+        }
         let mut evidence = Utf8Evidence::default();
         for chunk in bytes.utf8_chunks() {
             evidence.well_formed += chunk.valid().chars().filter(|c| !c.is_ascii()).count();

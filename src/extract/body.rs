@@ -586,17 +586,22 @@ pub fn article(doc: &Html, drop: &HashSet<NodeId>, description: Option<&str>) ->
         .descendants()
         .find(|n| matches!(n.value(), Node::Element(e) if e.name() == "body"))
         .unwrap_or(root);
-    let plain = segment(body_root, false, &|_| false, drop);
-    let mut blocks = plain.clone();
+    let mut blocks = segment(body_root, false, &|_| false, drop);
     mark_boilerplate_context(doc, &mut blocks);
-    // When no prose survives outside boilerplate-named elements (a live ticker whose entries
-    // are called comments), the names are what is wrong: choose by the text alone and render
-    // without pruning by name, since some text of the page is better than none.
-    let Some((best, text)) = best_text(doc, &blocks, true, drop).or_else(|| best_text(doc, &plain, false, drop))
-    else {
+    let chosen = match best_text(doc, &blocks, true, drop) {
+        Some(chosen) => Some(chosen),
+        None => {
+            // When no prose survives outside boilerplate-named elements (a live ticker whose
+            // entries are called comments), the names are what is wrong: choose by the text
+            // alone and render without pruning by name; some text of the page beats none.
+            blocks.iter_mut().for_each(|b| b.boilerplate_context = false);
+            best_text(doc, &blocks, false, drop)
+        }
+    };
+    let Some((best, text)) = chosen else {
         return String::new();
     };
-    match description.and_then(|d| lead(doc, &plain, best, &text, d)) {
+    match description.and_then(|d| lead(doc, &blocks, best, &text, d)) {
         Some(lead) => format!("{lead}\n\n{text}"),
         None => text,
     }
@@ -622,7 +627,9 @@ fn lead(doc: &Html, blocks: &[Block], container: NodeId, text: &str, description
         }
         // A deck set as a heading stays a heading (the article's title is never the lead).
         let prose = !matches!(block.kind, Kind::Title | Kind::Heading);
-        if prose && block.chars <= limit && flat(&block.text).contains(&probe) {
+        // Block text is collapsed already but for `<br>` line breaks.
+        let shows = |t: &str| if t.contains('\n') { flat(t).contains(&probe) } else { t.contains(&probe) };
+        if prose && block.chars <= limit && shows(&block.text) {
             return Some(block.text.clone());
         }
     }
