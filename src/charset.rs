@@ -96,17 +96,20 @@ pub fn decode_hinted(bytes: &[u8], content_type: Option<&str>, tld: Option<&str>
             if bytes.is_ascii() {
                 return finish(bytes, encoding, source, declared);
             }
+            // Only a broadly garbled decoding can be overridden, so the detector is asked only
+            // then (most legacy declarations are honest, and it reads the whole input).
+            let (as_declared, _) = encoding.decode_without_bom_handling(bytes);
+            let garbled_declared = garble(&as_declared);
+            let non_ascii = as_declared.chars().filter(|c| !c.is_ascii()).count();
+            if garbled_declared as f64 <= LEGACY_GARBLE_MIN_SHARE * non_ascii as f64 {
+                return finish(bytes, encoding, source, declared);
+            }
             let guess = detect(bytes, tld);
             if guess == encoding {
                 return finish(bytes, encoding, source, declared);
             }
-            let (as_declared, _) = encoding.decode_without_bom_handling(bytes);
             let (as_guessed, _) = guess.decode_without_bom_handling(bytes);
-            let garbled_declared = garble(&as_declared);
-            let garbled_guess = garble(&as_guessed);
-            let non_ascii = as_declared.chars().filter(|c| !c.is_ascii()).count();
-            let broadly = garbled_declared as f64 > LEGACY_GARBLE_MIN_SHARE * non_ascii as f64;
-            if garbled_declared > 2 * garbled_guess + 2 && broadly {
+            if garbled_declared > 2 * garble(&as_guessed) + 2 {
                 finish(bytes, guess, Source::Detected, declared)
             } else {
                 finish(bytes, encoding, source, declared)
