@@ -200,6 +200,7 @@ const NEGATIVE: &[&str] = &[
     "author-description",
     "about-author",
     "recirculation",
+    "rating",
     // Bootstrap's "leave out of the printed page", on the boxes around the article.
     "print-none",
     "hidden-print",
@@ -224,8 +225,10 @@ const NEGATIVE: &[&str] = &[
 const NEGATIVE_WORDS: &[&str] = &["ad", "ads", "nav", "meta", "share", "tag", "tools", "aside"];
 
 /// Words that mark boilerplate only as a whole token: `hidden` is the CSS frameworks' invisible
-/// class, but `field--label-hidden` (Drupal's body field) and `overflow-hidden` hold articles.
-const NEGATIVE_TOKENS: &[&str] = &["hidden", "hide"];
+/// class, but `field--label-hidden` (Drupal's body field) and `overflow-hidden` hold articles;
+/// a `teaser` is a card for another story, but `article-teaser` or `teaser-text` is often the
+/// lead of this one.
+const NEGATIVE_TOKENS: &[&str] = &["hidden", "hide", "teaser"];
 
 /// Whether a class/id token names boilerplate by one of the short words: the whole token, its
 /// last part, or (for the ad words) its first part (`ad-slot`). Widgets match as a prefix

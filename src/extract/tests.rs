@@ -270,3 +270,17 @@ fn an_author_box_after_the_article_is_dropped() {
         &format!("{PROSE}\n\n{PROSE2}"),
     );
 }
+
+#[test]
+fn a_rating_widget_and_teaser_cards_are_dropped() {
+    let blurb = "Another look at how the negotiations went, with the views of three former diplomats and a timeline.";
+    let cards: String = (1..=3).map(|n| format!("<li class='teaser col-4'><p>Story {n}</p><p>{blurb}</p></li>")).collect();
+    check(
+        &format!(
+            "<div class='story'><p>{PROSE}</p><p>{PROSE2}</p><p>{PROSE3}</p>\
+             <p class='post-ratings'>Was this article useful? Rate it from one to five stars.</p></div>\
+             <ul class='list'>{cards}</ul>"
+        ),
+        &format!("{PROSE}\n\n{PROSE2}\n\n{PROSE3}"),
+    );
+}
