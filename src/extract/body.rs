@@ -242,7 +242,7 @@ fn is_negative_token(token: &str) -> bool {
     let token = token.split("--").next().unwrap_or(token);
     let mut parts = token.split(['-', '_']).filter(|p| !p.is_empty());
     let first = parts.next().unwrap_or("");
-    let last = parts.last().unwrap_or(first);
+    let last = parts.next_back().unwrap_or(first);
     NEGATIVE_WORDS.contains(&last) || matches!(first, "ad" | "ads" | "nav")
 }
 
