@@ -16,6 +16,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 FEEDS = sorted(glob.glob(os.path.join(HERE, "data", "feeds", "*.*")))
 FEEDS = [f for f in FEEDS if f.endswith((".xml", ".rss", ".atom"))]
 EXTRACTION = os.environ.get("BENCH_EXTRACTION_DIR", "/work/shared/bench/extraction/dev")
+# trafilatura's own evaluation corpus (dev half): snippets that must / must not be extracted.
+EXTRACTION_PEER = os.environ.get("BENCH_EXTRACTION_PEER_DIR", "/work/shared/bench/extraction-peer/dev")
 
 
 # ----------------------------------------------------------------------------------- workers
@@ -381,20 +383,11 @@ def libraries(a):
     truth = json.load(open(os.path.join(EXTRACTION, "ground-truth.json"), encoding="utf-8"))
     keys = sorted(truth)
     with tempfile.TemporaryDirectory() as tmp:
-        pages = []
-        for k in keys:
-            f = os.path.join(tmp, k + ".html")
-            with gzip.open(os.path.join(EXTRACTION, "html", k + ".html.gz")) as src, open(f, "wb") as dst:
-                dst.write(src.read())
-            pages.append(f)
-        cw_out, peer_out = os.path.join(tmp, "cw.jsonl"), os.path.join(tmp, "peer.jsonl")
-        cw = [a.bench, "extract-files", "--repeat", "2", "--out", cw_out] + pages
-        peer = [py, me, "_trafilatura", "--out", peer_out] + pages
-        row = interleave(max(3, a.runs - 2), cw, peer, "pages_per_s")
+        row, cw_out, peer_out = extraction(a, tmp, [os.path.join(EXTRACTION, "html", k + ".html.gz") for k in keys])
         truth_texts = [truth[k]["articleBody"] for k in keys]
         row["claimwatch_f1"] = f1_of(score, truth_texts, cw_out)
         row["peer_f1"] = f1_of(score, truth_texts, peer_out)
-        row.update(task=f"extraction ({len(pages)} dev pages), pages/s", goal=4, unit="pages/s",
+        row.update(task=f"extraction ({len(keys)} dev pages), pages/s", goal=4, unit="pages/s",
                    peer_name="trafilatura")
         rows.append(row)
         print(f"extraction done: {row['claimwatch']:.0f} vs {row['peer']:.0f} pages/s", file=sys.stderr)
@@ -406,7 +399,50 @@ def libraries(a):
         row.update(task="MinHash signatures (91 article texts), docs/s", goal=10, unit="docs/s",
                    peer_name="datasketch")
         rows.append(row)
+
+    # Extraction on trafilatura's own test pages (it plays at home): F1 with that corpus's metric.
+    if os.path.isdir(EXTRACTION_PEER):
+        data = json.load(open(os.path.join(EXTRACTION_PEER, "evaldata.json"), encoding="utf-8"))
+        urls = sorted(data)
+        with tempfile.TemporaryDirectory() as tmp:
+            files = [os.path.join(EXTRACTION_PEER, "html", data[u]["file"]) for u in urls]
+            row, cw_out, peer_out = extraction(a, tmp, files)
+            row["claimwatch_f1"] = snippet_f1(data, urls, cw_out)
+            row["peer_f1"] = snippet_f1(data, urls, peer_out)
+            row.update(task=f"extraction ({len(urls)} trafilatura test pages), pages/s", goal=10,
+                       unit="pages/s", peer_name="trafilatura")
+            rows.append(row)
+            print(f"peer-corpus extraction done: {row['claimwatch']:.0f} vs {row['peer']:.0f} pages/s", file=sys.stderr)
     return rows
+
+
+def extraction(a, tmp, gz_files):
+    """Gunzips the pages into tmp, then times claimwatch's extractor against trafilatura on them,
+    interleaved; returns the row and the two JSONL outputs (one text per page, in order)."""
+    pages = []
+    for i, gz in enumerate(gz_files):
+        f = os.path.join(tmp, f"{i:04d}.html")
+        with gzip.open(gz) as src, open(f, "wb") as dst:
+            dst.write(src.read())
+        pages.append(f)
+    cw_out, peer_out = os.path.join(tmp, "cw.jsonl"), os.path.join(tmp, "peer.jsonl")
+    cw = [a.bench, "extract-files", "--repeat", "2", "--out", cw_out] + pages
+    peer = [sys.executable, os.path.abspath(__file__), "_trafilatura", "--out", peer_out] + pages
+    return interleave(max(3, a.runs - 2), cw, peer, "pages_per_s"), cw_out, peer_out
+
+
+def snippet_f1(data, urls, jsonl):
+    """The peer corpus's metric: `with` snippets found are true positives, missed ones false
+    negatives, `without` snippets found false positives; summed over pages."""
+    norm = lambda t: re.sub(r"\s+", " ", t or "").strip()
+    texts = [norm(json.loads(line)["text"]) for line in open(jsonl, encoding="utf-8")]
+    tp = fp = fn = 0
+    for url, text in zip(urls, texts):
+        hits = [norm(s) in text for s in data[url]["with"] if norm(s)]
+        tp += sum(hits)
+        fn += len(hits) - sum(hits)
+        fp += sum(norm(s) in text for s in data[url]["without"] if norm(s))
+    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
 
 
 def main():

@@ -93,17 +93,23 @@ pub fn decode_hinted(bytes: &[u8], content_type: Option<&str>, tld: Option<&str>
             if evidence.well_formed > 0 && evidence.share() >= UTF8_UNDECLARED_MIN_SHARE {
                 return finish(bytes, UTF_8, Source::Detected, declared);
             }
-            let guess = detect(bytes, tld);
-            if guess == encoding || bytes.is_ascii() {
+            if bytes.is_ascii() {
                 return finish(bytes, encoding, source, declared);
             }
+            // Only a broadly garbled decoding can be overridden, so the detector is asked only
+            // then (most legacy declarations are honest, and it reads the whole input).
             let (as_declared, _) = encoding.decode_without_bom_handling(bytes);
-            let (as_guessed, _) = guess.decode_without_bom_handling(bytes);
             let garbled_declared = garble(&as_declared);
-            let garbled_guess = garble(&as_guessed);
             let non_ascii = as_declared.chars().filter(|c| !c.is_ascii()).count();
-            let broadly = garbled_declared as f64 > LEGACY_GARBLE_MIN_SHARE * non_ascii as f64;
-            if garbled_declared > 2 * garbled_guess + 2 && broadly {
+            if garbled_declared as f64 <= LEGACY_GARBLE_MIN_SHARE * non_ascii as f64 {
+                return finish(bytes, encoding, source, declared);
+            }
+            let guess = detect(bytes, tld);
+            if guess == encoding {
+                return finish(bytes, encoding, source, declared);
+            }
+            let (as_guessed, _) = guess.decode_without_bom_handling(bytes);
+            if garbled_declared > 2 * garble(&as_guessed) + 2 {
                 finish(bytes, guess, Source::Detected, declared)
             } else {
                 finish(bytes, encoding, source, declared)
@@ -134,8 +140,12 @@ struct Utf8Evidence {
 }
 
 impl Utf8Evidence {
-    /// One linear pass over the bytes.
+    /// One linear pass over the bytes (a fast validation first: most pages are valid UTF-8,
+    /// and then only whether there is any non-ASCII matters).
     fn of(bytes: &[u8]) -> Self {
+        if std::str::from_utf8(bytes).is_ok() {
+            return Utf8Evidence { well_formed: usize::from(!bytes.is_ascii()), malformed: 0 };
+        }
         let mut evidence = Utf8Evidence::default();
         for chunk in bytes.utf8_chunks() {
             evidence.well_formed += chunk.valid().chars().filter(|c| !c.is_ascii()).count();
@@ -493,24 +503,20 @@ mod tests {
     }
 
     #[test]
-    fn legacy_bytes_under_a_utf8_declaration_are_still_overridden() {
-        // The same Latin-1 noise does not save a page whose text is windows-1251 throughout.
-        let mut bytes = bytes(&page(UK, r#"<meta charset="utf-8">"#), WINDOWS_1251);
-        bytes.extend_from_slice("<p>Київ ©</p>".as_bytes());
-        let decoded = decode(&bytes, None);
-        assert_eq!(decoded.encoding, WINDOWS_1251);
-        assert!(decoded.text.contains(UK));
+    fn a_windows_1251_page_with_a_utf8_fragment_stays_windows_1251() {
+        // A UTF-8 fragment pasted in (a widget, a quote) neither makes a lying UTF-8 declaration
+        // true nor overrides an honest windows-1251 one.
+        for meta in [r#"<meta charset="utf-8">"#, r#"<meta charset="windows-1251">"#] {
+            let mut b = bytes(&page(UK, meta), WINDOWS_1251);
+            b.extend_from_slice("<p>«Ціна» Київ ©</p>".as_bytes());
+            let decoded = decode(&b, None);
+            assert_eq!(decoded.encoding, WINDOWS_1251, "{meta}");
+            assert!(decoded.text.contains(UK));
+        }
     }
 
     #[test]
-    fn legacy_declared_with_stray_bytes_keeps_its_declaration() {
-        // A windows-1251 page with a UTF-8 fragment pasted in (a widget, a quote).
-        let mut b = bytes(&page(UK, r#"<meta charset="windows-1251">"#), WINDOWS_1251);
-        b.extend_from_slice("<p>«Ціна»</p>".as_bytes());
-        let decoded = decode(&b, None);
-        assert_eq!(decoded.encoding, WINDOWS_1251);
-        assert!(decoded.text.contains(UK));
-        // A koi8-u page with two bytes from another encoding.
+    fn a_koi8_u_page_with_stray_bytes_keeps_its_declaration() {
         let mut b = bytes(&page(UK_PLAIN, ""), KOI8_U);
         b.extend_from_slice(b"<p>\x96 \x98</p>");
         let decoded = decode(&b, Some("text/html; charset=koi8-u"));

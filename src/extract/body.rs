@@ -194,6 +194,16 @@ const NEGATIVE: &[&str] = &[
     "tags",
     "author-bio",
     "authorbio",
+    "authorbox",
+    "author-box",
+    "author-info",
+    "author-description",
+    "about-author",
+    "recirculation",
+    "rating",
+    // Bootstrap's "leave out of the printed page", on the boxes around the article.
+    "print-none",
+    "hidden-print",
     "pagination",
     "print-only",
     "visually-hidden",
@@ -215,8 +225,10 @@ const NEGATIVE: &[&str] = &[
 const NEGATIVE_WORDS: &[&str] = &["ad", "ads", "nav", "meta", "share", "tag", "tools", "aside"];
 
 /// Words that mark boilerplate only as a whole token: `hidden` is the CSS frameworks' invisible
-/// class, but `field--label-hidden` (Drupal's body field) and `overflow-hidden` hold articles.
-const NEGATIVE_TOKENS: &[&str] = &["hidden", "hide"];
+/// class, but `field--label-hidden` (Drupal's body field) and `overflow-hidden` hold articles;
+/// a `teaser` is a card for another story, but `article-teaser` or `teaser-text` is often the
+/// lead of this one.
+const NEGATIVE_TOKENS: &[&str] = &["hidden", "hide", "teaser"];
 
 /// Whether a class/id token names boilerplate by one of the short words: the whole token, its
 /// last part, or (for the ad words) its first part (`ad-slot`). Widgets match as a prefix
@@ -230,7 +242,7 @@ fn is_negative_token(token: &str) -> bool {
     let token = token.split("--").next().unwrap_or(token);
     let mut parts = token.split(['-', '_']).filter(|p| !p.is_empty());
     let first = parts.next().unwrap_or("");
-    let last = parts.last().unwrap_or(first);
+    let last = parts.next_back().unwrap_or(first);
     NEGATIVE_WORDS.contains(&last) || matches!(first, "ad" | "ads" | "nav")
 }
 
@@ -312,6 +324,15 @@ fn is_positive_names(names: &str) -> bool {
 pub fn is_positive(element: &Element) -> bool {
     let names = class_id(element);
     !names.contains("comment") && POSITIVE.iter().any(|p| names.contains(p))
+}
+
+/// Phrasing elements, the ones that sit inside a paragraph. Not `body` or custom elements: a
+/// theme's `avada-image-rollover-yes` on `<body>` must not hide the page.
+fn is_inline(name: &str) -> bool {
+    matches!(
+        name,
+        "span" | "a" | "small" | "sup" | "sub" | "em" | "strong" | "b" | "i" | "u" | "abbr" | "cite" | "mark" | "q" | "time"
+    )
 }
 
 /// Inline elements that hold no prose: hover cards, tooltips, screen-reader-only labels.
@@ -419,7 +440,7 @@ impl Segmenter<'_> {
                 }
                 // Inline boilerplate (hover cards, share counters) sits inside prose paragraphs:
                 // drop it in both passes so that it neither pollutes nor penalises them.
-                if !is_block(name) && is_inline_boilerplate(element) {
+                if is_inline(name) && is_inline_boilerplate(element) {
                     self.buf.push(' ');
                     return;
                 }
@@ -568,17 +589,22 @@ pub fn article(doc: &Html, drop: &HashSet<NodeId>, description: Option<&str>) ->
         .descendants()
         .find(|n| matches!(n.value(), Node::Element(e) if e.name() == "body"))
         .unwrap_or(root);
-    let plain = segment(body_root, false, &|_| false, drop);
-    let mut blocks = plain.clone();
+    let mut blocks = segment(body_root, false, &|_| false, drop);
     mark_boilerplate_context(doc, &mut blocks);
-    // When no prose survives outside boilerplate-named elements (a live ticker whose entries
-    // are called comments), the names are what is wrong: choose by the text alone and render
-    // without pruning by name, since some text of the page is better than none.
-    let Some((best, text)) = best_text(doc, &blocks, true, drop).or_else(|| best_text(doc, &plain, false, drop))
-    else {
+    let chosen = match best_text(doc, &blocks, true, drop) {
+        Some(chosen) => Some(chosen),
+        None => {
+            // When no prose survives outside boilerplate-named elements (a live ticker whose
+            // entries are called comments), the names are what is wrong: choose by the text
+            // alone and render without pruning by name; some text of the page beats none.
+            blocks.iter_mut().for_each(|b| b.boilerplate_context = false);
+            best_text(doc, &blocks, false, drop)
+        }
+    };
+    let Some((best, text)) = chosen else {
         return String::new();
     };
-    match description.and_then(|d| lead(doc, &plain, best, &text, d)) {
+    match description.and_then(|d| lead(doc, &blocks, best, &text, d)) {
         Some(lead) => format!("{lead}\n\n{text}"),
         None => text,
     }
@@ -604,7 +630,9 @@ fn lead(doc: &Html, blocks: &[Block], container: NodeId, text: &str, description
         }
         // A deck set as a heading stays a heading (the article's title is never the lead).
         let prose = !matches!(block.kind, Kind::Title | Kind::Heading);
-        if prose && block.chars <= limit && flat(&block.text).contains(&probe) {
+        // Block text is collapsed already but for `<br>` line breaks.
+        let shows = |t: &str| if t.contains('\n') { flat(t).contains(&probe) } else { t.contains(&probe) };
+        if prose && block.chars <= limit && shows(&block.text) {
             return Some(block.text.clone());
         }
     }

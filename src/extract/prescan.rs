@@ -1,6 +1,6 @@
 //! A cheap linear pass over the raw HTML before html5ever sees it: it removes what extraction
-//! never reads (scripts, styles, SVG, comments), sets JSON-LD blocks aside, caps the size, and
-//! enforces a nesting budget.
+//! never reads (scripts, styles, SVG, comments), unwraps `<noscript>` (html5ever would read its
+//! content as raw text), sets JSON-LD blocks aside, caps the size, and enforces a nesting budget.
 //!
 //! Why before parsing: html5ever's tree builder checks "has an element in scope" over the stack
 //! of open elements on many start tags, so a page of N nested `<div>`s costs O(N²) (176 KB of
@@ -89,7 +89,7 @@ fn is_container(name: &str) -> bool {
 
 /// Elements whose whole content is dropped.
 fn is_dropped(name: &str) -> bool {
-    matches!(name, "script" | "style" | "svg" | "noscript" | "template" | "math" | "canvas")
+    matches!(name, "script" | "style" | "svg" | "template" | "math" | "canvas")
 }
 
 pub fn prescan(input: &str) -> Prescan {
@@ -132,6 +132,15 @@ pub fn prescan(input: &str) -> Prescan {
         let name = input[name_start..name_start + name_len].to_ascii_lowercase();
         let tag_end = tag_end(bytes, name_start + name_len);
         let self_closing = tag_end >= 2 && bytes[tag_end - 2] == b'/';
+        // `<noscript>` is unwrapped, not dropped: a page rendered by script puts its article
+        // there for us (its tracking pixels and iframes are skipped by the extractor anyway);
+        // left in, html5ever would read its content as raw text.
+        if name == "noscript" {
+            html.push_str(&input[copied..lt]);
+            copied = tag_end;
+            i = tag_end;
+            continue;
+        }
         if !closing && (is_dropped(&name) || name == "title" || name == "textarea") {
             let close = format!("</{name}");
             let body_end = find_ci(&bytes[tag_end..], close.as_bytes()).map(|e| tag_end + e);

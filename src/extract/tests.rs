@@ -245,3 +245,42 @@ fn labels_left_at_the_end_of_the_article_are_dropped() {
         &format!("{PROSE}\n\nWhat comes next\n\n{PROSE2}\n\nThat is all, for now."),
     );
 }
+
+#[test]
+fn a_theme_class_on_body_that_names_hover_cards_does_not_hide_the_page() {
+    let html = page(&format!("<p>{PROSE}</p><p>{PROSE2}</p>"))
+        .replace("<body>", "<body class='single-post theme-image-rollover-yes'>");
+    assert_eq!(extract(&html, &base()).text, format!("{PROSE}\n\n{PROSE2}"));
+}
+
+#[test]
+fn the_article_a_script_page_puts_in_noscript_is_read() {
+    let html = page(&format!(
+        "<div id='app'></div><noscript><img src='/pixel.gif'></noscript>\
+         <noscript><div class='post-body'><p>{PROSE}</p><p>{PROSE2}</p></div></noscript>"
+    ));
+    assert_eq!(extract(&html, &base()).text, format!("{PROSE}\n\n{PROSE2}"));
+}
+
+#[test]
+fn an_author_box_after_the_article_is_dropped() {
+    let bio = "Jane Doe is head of the politics desk. When she is not reading budgets, she hikes in the Alps.";
+    check(
+        &format!("<p>{PROSE}</p><p>{PROSE2}</p><div class='TestReport__AuthorBox'><p>{bio}</p></div>"),
+        &format!("{PROSE}\n\n{PROSE2}"),
+    );
+}
+
+#[test]
+fn a_rating_widget_and_teaser_cards_are_dropped() {
+    let blurb = "Another look at how the negotiations went, with the views of three former diplomats and a timeline.";
+    let cards: String = (1..=3).map(|n| format!("<li class='teaser col-4'><p>Story {n}</p><p>{blurb}</p></li>")).collect();
+    check(
+        &format!(
+            "<div class='story'><p>{PROSE}</p><p>{PROSE2}</p><p>{PROSE3}</p>\
+             <p class='post-ratings'>Was this article useful? Rate it from one to five stars.</p></div>\
+             <ul class='list'>{cards}</ul>"
+        ),
+        &format!("{PROSE}\n\n{PROSE2}\n\n{PROSE3}"),
+    );
+}
