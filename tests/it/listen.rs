@@ -207,3 +207,32 @@ fn listen_hostile_requests_get_their_status_and_the_listener_goes_on() {
     assert_eq!(daemon.wait(Duration::from_secs(30)), Some(0), "{}", daemon.log());
     assert!(!daemon.log().contains(TOKEN), "the token is in the log:\n{}", daemon.log());
 }
+
+#[test]
+fn listen_limits_are_validated_by_config_check_each_naming_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.toml");
+    std::fs::write(
+        &file,
+        "[server]\nheader_timeout = \"soon\"\nidle_timeout = \"0s\"\nmax_connections = 0\n\
+         max_header_size = \"1KiB\"\nmax_uri = \"0\"\nmax_body = \"lots\"\nauth_failures = 0\n\
+         [admin]\nrequest_timeout = \"0s\"\nmax_request = \"huge\"\n",
+    )
+    .unwrap();
+    let out = crate::support::claimwatch(&["--config", file.to_str().unwrap(), "config", "check"]);
+    assert_eq!(out.status.code(), Some(78));
+    let problems = crate::support::stderr(&out);
+    for key in [
+        "server.header_timeout",
+        "server.idle_timeout",
+        "server.max_connections",
+        "server.max_header_size",
+        "server.max_uri",
+        "server.max_body",
+        "server.auth_failures",
+        "admin.request_timeout",
+        "admin.max_request",
+    ] {
+        assert!(problems.contains(&format!("`{key}`")), "{key} not named:\n{problems}");
+    }
+}
