@@ -116,7 +116,7 @@ pub async fn serve(listener: TcpListener, health: Health, site: Site, token: Can
         metrics::http_refused_known(refusal.label());
     }
     let connections = Connections::default();
-    let failures = AuthFailures::default();
+    let shared = Shared { health, site, failures: AuthFailures::default() };
     let mut tasks = tokio::task::JoinSet::new();
     let mut next_id = 0u64;
     loop {
@@ -133,7 +133,7 @@ pub async fn serve(listener: TcpListener, health: Health, site: Site, token: Can
             },
         };
         while tasks.try_join_next().is_some() {}
-        let limits = site.config.borrow().server.limits.clone();
+        let limits = shared.site.config.borrow().server.limits.clone();
         next_id += 1;
         let conn = Arc::new(Conn::new());
         if !connections.admit(next_id, &conn, limits.max_connections) {
@@ -141,11 +141,10 @@ pub async fn serve(listener: TcpListener, health: Health, site: Site, token: Can
             tasks.spawn(turn_away(stream));
             continue;
         }
-        let (health, site, failures, connections, token) =
-            (health.clone(), site.clone(), failures.clone(), connections.clone(), token.clone());
+        let (shared, connections, token) = (shared.clone(), connections.clone(), token.clone());
         let id = next_id;
         tasks.spawn(async move {
-            let refusal = connection(stream, peer, &conn, &limits, health, site, failures, token).await;
+            let refusal = connection(stream, peer, &conn, &limits, shared, token).await;
             if let Some(refusal) = refusal {
                 refusal.count();
             }
@@ -158,25 +157,21 @@ pub async fn serve(listener: TcpListener, health: Health, site: Site, token: Can
 
 /// Serves one connection until it ends, is evicted, expires or the daemon stops; the refusal
 /// that ended it, if one did (an eviction is counted by the evicter).
-#[allow(clippy::too_many_arguments)]
 async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
     conn: &Arc<Conn>,
     limits: &ServerLimits,
-    health: Health,
-    site: Site,
-    failures: AuthFailures,
+    shared: Shared,
     token: CancellationToken,
 ) -> Option<Refusal> {
     let service = {
         let (conn, limits) = (Arc::clone(conn), limits.clone());
         hyper::service::service_fn(move |request| {
-            let (health, site, failures, conn, limits) =
-                (health.clone(), site.clone(), failures.clone(), conn.clone(), limits.clone());
+            let (shared, conn, limits) = (shared.clone(), conn.clone(), limits.clone());
             async move {
                 conn.set(Phase::Busy);
-                let response = route(&request, peer.ip(), &limits, &health, &site, &failures).await;
+                let response = route(&request, peer.ip(), &limits, &shared).await;
                 conn.set(Phase::Idle { since: Instant::now() });
                 Ok::<_, Infallible>(response)
             }
@@ -384,15 +379,21 @@ impl AuthFailures {
     }
 }
 
+/// What every connection shares: what the routes read, and the failed-auth memory.
+#[derive(Clone)]
+struct Shared {
+    health: Health,
+    site: Site,
+    failures: AuthFailures,
+}
+
 async fn route(
     request: &Request<Incoming>,
     ip: IpAddr,
     limits: &ServerLimits,
-    health: &Health,
-    site: &Site,
-    failures: &AuthFailures,
+    shared: &Shared,
 ) -> Response<Full<Bytes>> {
-    let mut response = answer(request, ip, limits, health, site, failures).await;
+    let mut response = answer(request, ip, limits, shared).await;
     // A body is never read: close rather than read what the client goes on sending.
     if request.headers().contains_key(hyper::header::CONTENT_LENGTH)
         || request.headers().contains_key(hyper::header::TRANSFER_ENCODING)
@@ -408,10 +409,9 @@ async fn answer(
     request: &Request<Incoming>,
     ip: IpAddr,
     limits: &ServerLimits,
-    health: &Health,
-    site: &Site,
-    failures: &AuthFailures,
+    shared: &Shared,
 ) -> Response<Full<Bytes>> {
+    let Shared { health, site, failures } = shared;
     let text = "text/plain; charset=utf-8";
     let uri_length = request.uri().path_and_query().map_or(0, |p| p.as_str().len());
     if uri_length > limits.max_uri {

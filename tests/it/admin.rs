@@ -34,6 +34,23 @@ fn claim_texts(config: &str) -> Vec<String> {
         .collect()
 }
 
+/// `dir/c.toml`: a daemon with no feed and its admin socket at `socket`, with `admin` (more
+/// `[admin]` keys) added.
+fn no_feeds_config(dir: &Path, socket: &Path, admin: &str) -> PathBuf {
+    let config = dir.join("c.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "state_dir = \"{}\"\nseeds_dir = \"{}\"\nfeeds = []\n[server]\nlisten = \"\"\n[admin]\nsocket = \"{}\"\n{admin}",
+            dir.join("state").display(),
+            repo().join("seeds").display(),
+            socket.display()
+        ),
+    )
+    .unwrap();
+    config
+}
+
 fn started(config: &str) -> Daemon {
     let daemon = Daemon::start(&["--config", config, "run"], &[]);
     daemon.wait_for("daemon: started", Duration::from_secs(60));
@@ -151,18 +168,8 @@ fn admin_every_command_works_beside_a_running_daemon() {
 fn admin_socket_is_private_to_the_service_and_a_stale_one_is_replaced() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("c.toml");
     let socket = dir.path().join("run/cw.sock");
-    std::fs::write(
-        &config,
-        format!(
-            "state_dir = \"{}\"\nseeds_dir = \"{}\"\nfeeds = []\n[server]\nlisten = \"\"\n[admin]\nsocket = \"{}\"\n",
-            dir.path().join("state").display(),
-            repo().join("seeds").display(),
-            socket.display()
-        ),
-    )
-    .unwrap();
+    let config = no_feeds_config(dir.path(), &socket, "");
     // A socket file left by a daemon that was killed.
     std::fs::create_dir_all(socket.parent().unwrap()).unwrap();
     drop(std::os::unix::net::UnixListener::bind(&socket).unwrap());
@@ -193,19 +200,8 @@ fn admin_silent_garbage_and_huge_clients_are_cut_off_and_commands_go_on() {
     use std::io::{BufRead, BufReader, Write};
     use std::os::unix::net::UnixStream;
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("c.toml");
     let socket = dir.path().join("cw.sock");
-    std::fs::write(
-        &config,
-        format!(
-            "state_dir = \"{}\"\nseeds_dir = \"{}\"\nfeeds = []\n[server]\nlisten = \"\"\n\
-             [admin]\nsocket = \"{}\"\nrequest_timeout = \"1s\"\nmax_request = \"1MiB\"\n",
-            dir.path().join("state").display(),
-            repo().join("seeds").display(),
-            socket.display()
-        ),
-    )
-    .unwrap();
+    let config = no_feeds_config(dir.path(), &socket, "request_timeout = \"1s\"\nmax_request = \"1MiB\"\n");
     let config = config.to_str().unwrap();
     let daemon = started(config);
     let answer_of = |stream: &UnixStream| -> serde_json::Value {
