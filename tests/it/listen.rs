@@ -236,3 +236,47 @@ fn listen_limits_are_validated_by_config_check_each_naming_its_key() {
         assert!(problems.contains(&format!("`{key}`")), "{key} not named:\n{problems}");
     }
 }
+
+/// Scrapers hammering `/metrics` and `/api/claims` from several connections at once while a
+/// feed is ingested: every answer is a 200 and every alert arrives exactly once.
+#[test]
+fn listen_concurrent_scrapers_get_answers_while_each_alert_arrives_once() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let feed = ClaimFeed::start(1, Duration::ZERO);
+    let jsonl = dir.path().join("a.jsonl");
+    let config = claim_daemon_config(dir.path(), &feed, &jsonl_alerts(&jsonl));
+    let (mut daemon, addr) = serve_daemon(config.to_str().unwrap(), &[]);
+    daemon.wait_until("the first alert", Duration::from_secs(60), || jsonl_lines(&jsonl).len() == 1);
+
+    let (stop, answered) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicUsize::new(0)));
+    let scrapers: Vec<_> = (0..8)
+        .map(|i| {
+            let (addr, stop, answered) = (addr.clone(), stop.clone(), answered.clone());
+            std::thread::spawn(move || {
+                let path = if i % 2 == 0 { "/metrics" } else { "/api/claims?per_page=500" };
+                let mut failures = Vec::new();
+                while !stop.load(Ordering::SeqCst) {
+                    let (status, body) = get(&addr, path, None);
+                    if status != 200 {
+                        failures.push(format!("{path}: {status} {body}"));
+                    }
+                    answered.fetch_add(1, Ordering::SeqCst);
+                }
+                failures
+            })
+        })
+        .collect();
+    feed.grow_to(4);
+    daemon
+        .wait_until("four alerts while scraped", Duration::from_secs(60), || jsonl_lines(&jsonl).len() >= 4);
+    stop.store(true, Ordering::SeqCst);
+    let failures: Vec<String> = scrapers.into_iter().flat_map(|s| s.join().unwrap()).collect();
+    assert!(failures.is_empty(), "{} failed answers, e.g. {:?}", failures.len(), &failures[..1]);
+    assert!(answered.load(Ordering::SeqCst) >= 8, "the scrapers were answered");
+    crate::support::assert_each_alert_once(&jsonl, 4);
+
+    daemon.signal("TERM");
+    assert_eq!(daemon.wait(Duration::from_secs(30)), Some(0), "{}", daemon.log());
+}
