@@ -171,7 +171,7 @@ async fn connection(
             let (shared, conn, limits) = (shared.clone(), conn.clone(), limits.clone());
             async move {
                 conn.set(Phase::Busy);
-                let response = route(&request, peer.ip(), &limits, &shared).await;
+                let response = route(&request, peer.ip(), &conn, &limits, &shared).await;
                 conn.set(Phase::Idle { since: Instant::now() });
                 Ok::<_, Infallible>(response)
             }
@@ -219,6 +219,9 @@ enum Phase {
     Busy,
     /// Kept alive with nothing asked since `since`.
     Idle { since: Instant },
+    /// Made to wait `server.auth_delay` before its 401, since `since`: evicted before any other,
+    /// so a guesser's held connections never crowd out other clients.
+    Penalised { since: Instant },
 }
 
 /// One held connection: its phase and the token that evicts it.
@@ -248,10 +251,12 @@ impl Conn {
         }
     }
 
-    /// Since when it has waited without a complete request; None while it is answered.
-    fn waiting_since(&self) -> Option<Instant> {
+    /// Its place in the eviction order (the least first): a penalised guesser, then whoever
+    /// has waited longest without a complete request; None while it is answered.
+    fn eviction_rank(&self) -> Option<(u8, Instant)> {
         match self.phase() {
-            Phase::Head { since } | Phase::Idle { since } => Some(since),
+            Phase::Penalised { since } => Some((0, since)),
+            Phase::Head { since } | Phase::Idle { since } => Some((1, since)),
             Phase::Busy => None,
         }
     }
@@ -265,9 +270,12 @@ async fn expiry(conn: &Conn, limits: &ServerLimits) -> Option<Refusal> {
         let (deadline, refusal) = match conn.phase() {
             Phase::Head { since } => (since + limits.header_timeout, Some(Refusal::HeaderTimeout)),
             Phase::Idle { since } => (since + limits.idle_timeout, None),
-            Phase::Busy => (Instant::now() + limits.header_timeout.min(limits.idle_timeout), None),
+            // Answers and penalties end by themselves.
+            Phase::Busy | Phase::Penalised { .. } => {
+                (Instant::now() + limits.header_timeout.min(limits.idle_timeout), None)
+            }
         };
-        if deadline <= Instant::now() && !matches!(conn.phase(), Phase::Busy) {
+        if deadline <= Instant::now() && matches!(conn.phase(), Phase::Head { .. } | Phase::Idle { .. }) {
             return refusal;
         }
         tokio::time::sleep_until(deadline).await;
@@ -286,7 +294,7 @@ impl Connections {
         while held.len() >= max {
             let idlest = held
                 .iter()
-                .filter_map(|(id, c)| c.waiting_since().map(|since| (since, *id)))
+                .filter_map(|(id, c)| c.eviction_rank().map(|rank| (rank, *id)))
                 .min()
                 .map(|(_, id)| id);
             let Some(victim) = idlest.and_then(|id| held.remove(&id)) else { return false };
@@ -390,10 +398,11 @@ struct Shared {
 async fn route(
     request: &Request<Incoming>,
     ip: IpAddr,
+    conn: &Conn,
     limits: &ServerLimits,
     shared: &Shared,
 ) -> Response<Full<Bytes>> {
-    let mut response = answer(request, ip, limits, shared).await;
+    let mut response = answer(request, ip, conn, limits, shared).await;
     // A body is never read: close rather than read what the client goes on sending.
     if request.headers().contains_key(hyper::header::CONTENT_LENGTH)
         || request.headers().contains_key(hyper::header::TRANSFER_ENCODING)
@@ -408,6 +417,7 @@ async fn route(
 async fn answer(
     request: &Request<Incoming>,
     ip: IpAddr,
+    conn: &Conn,
     limits: &ServerLimits,
     shared: &Shared,
 ) -> Response<Full<Bytes>> {
@@ -439,6 +449,7 @@ async fn answer(
         } else {
             metrics::http_auth_failure();
             if failures.fail(ip, limits) {
+                conn.set(Phase::Penalised { since: Instant::now() });
                 tokio::time::sleep(limits.auth_delay).await;
             }
             return unauthorized();
@@ -580,7 +591,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn at_the_cap_the_longest_waiting_idle_connection_is_evicted_and_busy_ones_never() {
+    async fn at_the_cap_a_guesser_then_the_longest_waiting_connection_is_evicted_and_busy_ones_never() {
         let held = Connections::default();
         let conns: Vec<Arc<Conn>> = (0..3).map(|_| Arc::new(Conn::new())).collect();
         conns[0].set(Phase::Busy);
@@ -601,6 +612,14 @@ mod tests {
         busy.set(Phase::Busy);
         assert!(held.admit(5, &busy, 3));
         assert!(!held.admit(6, &Arc::new(Conn::new()), 3), "all busy: turned away");
+        let guesser = Arc::new(Conn::new());
+        guesser.set(Phase::Penalised { since: Instant::now() });
+        let (held, idle) = (Connections::default(), Arc::new(Conn::new()));
+        idle.set(Phase::Idle { since: Instant::now() - Duration::from_secs(20) });
+        assert!(
+            held.admit(1, &idle, 2) && held.admit(2, &guesser, 2) && held.admit(3, &Arc::new(Conn::new()), 2)
+        );
+        assert!(guesser.evict.is_cancelled() && !idle.evict.is_cancelled(), "a guesser goes first");
     }
 
     #[tokio::test(start_paused = true)]
