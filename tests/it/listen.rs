@@ -116,6 +116,9 @@ fn listen_hostile_requests_get_their_status_and_the_listener_goes_on() {
     // Oversized headers: 431 from the parser (server.max_header_size, 16 KiB).
     let big = format!("X-Padding: {}\r\n", "a".repeat(20 << 10));
     assert_eq!(exchange(&addr, head("/healthz", &big).as_bytes(), ten_seconds).0, 431);
+    // Not HTTP (a TLS hello, garbage): 400 from the parser.
+    let garbage = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 not http\r\n\r\n";
+    assert_eq!(exchange(&addr, garbage, ten_seconds).0, 400);
     // A long path: 414 (server.max_uri, 2 KiB).
     let long = format!("/{}", "a".repeat(3000));
     assert_eq!(exchange(&addr, head(&long, "").as_bytes(), ten_seconds).0, 414);
@@ -197,7 +200,9 @@ fn listen_hostile_requests_get_their_status_and_the_listener_goes_on() {
     assert_eq!(get(&addr, "/api/claims", auth).0, 200);
 
     assert_alive(&addr, "after the hostile requests");
-    for reason in ["header_too_large", "uri_too_long", "body_too_large", "header_timeout", "method"] {
+    for reason in
+        ["header_too_large", "uri_too_long", "body_too_large", "header_timeout", "method", "bad_request"]
+    {
         let series = format!("claimwatch_http_refused_total{{reason=\"{reason}\"}}");
         assert!(metric(&addr, auth, &series) >= 1.0, "{series}");
     }
