@@ -171,7 +171,8 @@ async fn connection(
             let (shared, conn, limits) = (shared.clone(), conn.clone(), limits.clone());
             async move {
                 conn.set(Phase::Busy);
-                let response = route(&request, peer.ip(), &conn, &limits, &shared).await;
+                let mut response = answer(&request, peer.ip(), &conn, &limits, &shared).await;
+                close_after_body(&request, &mut response);
                 conn.set(Phase::Idle { since: Instant::now() });
                 Ok::<_, Infallible>(response)
             }
@@ -395,15 +396,8 @@ struct Shared {
     failures: AuthFailures,
 }
 
-async fn route(
-    request: &Request<Incoming>,
-    ip: IpAddr,
-    conn: &Conn,
-    limits: &ServerLimits,
-    shared: &Shared,
-) -> Response<Full<Bytes>> {
-    let mut response = answer(request, ip, conn, limits, shared).await;
-    // A body is never read: close rather than read what the client goes on sending.
+/// A body is never read: close rather than read what the client goes on sending.
+fn close_after_body(request: &Request<Incoming>, response: &mut Response<Full<Bytes>>) {
     if request.headers().contains_key(hyper::header::CONTENT_LENGTH)
         || request.headers().contains_key(hyper::header::TRANSFER_ENCODING)
     {
@@ -411,7 +405,6 @@ async fn route(
             .headers_mut()
             .insert(hyper::header::CONNECTION, hyper::header::HeaderValue::from_static("close"));
     }
-    response
 }
 
 async fn answer(

@@ -9,7 +9,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    claim_daemon_config, http_get_with as get, jsonl_alerts, jsonl_lines, serve_daemon, ClaimFeed,
+    claim_daemon_config, http_get_with as get, jsonl_alerts, jsonl_lines, serve_daemon, ClaimFeed, Daemon,
 };
 
 /// Sends `bytes` to `addr` and reads the answer until the server closes or `deadline` passes:
@@ -51,17 +51,25 @@ fn metric(addr: &str, authorization: Option<&str>, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
 }
 
+/// A daemon serving HTTP that polls a local feed of one claim into `a.jsonl` in its directory,
+/// once that first alert has arrived.
+fn alerting_daemon() -> (tempfile::TempDir, ClaimFeed, Daemon, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let feed = ClaimFeed::start(1, Duration::ZERO);
+    let jsonl = dir.path().join("a.jsonl");
+    let config = claim_daemon_config(dir.path(), &feed, &jsonl_alerts(&jsonl));
+    let (daemon, addr) = serve_daemon(config.to_str().unwrap(), &[]);
+    daemon.wait_until("the first alert", Duration::from_secs(60), || jsonl_lines(&jsonl).len() == 1);
+    (dir, feed, daemon, addr)
+}
+
 /// Regression: 145 connections that sent part of a head stalled the listener (it stopped
 /// accepting at 16, the kernel queue filled, `/healthz` timed out). Now 1,000 are held open
 /// while `/healthz` answers, the idlest are evicted, and a new claim is still alerted.
 #[test]
 fn listen_a_thousand_half_open_connections_neither_stall_healthz_nor_ingestion() {
-    let dir = tempfile::tempdir().unwrap();
-    let feed = ClaimFeed::start(1, Duration::ZERO);
+    let (dir, feed, mut daemon, addr) = alerting_daemon();
     let jsonl = dir.path().join("a.jsonl");
-    let config = claim_daemon_config(dir.path(), &feed, &jsonl_alerts(&jsonl));
-    let (mut daemon, addr) = serve_daemon(config.to_str().unwrap(), &[]);
-    daemon.wait_until("the first alert", Duration::from_secs(60), || jsonl_lines(&jsonl).len() == 1);
 
     let partial = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: half-open");
     let mut held = Vec::new();
@@ -248,12 +256,8 @@ fn listen_limits_are_validated_by_config_check_each_naming_its_key() {
 fn listen_concurrent_scrapers_get_answers_while_each_alert_arrives_once() {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::Arc;
-    let dir = tempfile::tempdir().unwrap();
-    let feed = ClaimFeed::start(1, Duration::ZERO);
+    let (dir, feed, mut daemon, addr) = alerting_daemon();
     let jsonl = dir.path().join("a.jsonl");
-    let config = claim_daemon_config(dir.path(), &feed, &jsonl_alerts(&jsonl));
-    let (mut daemon, addr) = serve_daemon(config.to_str().unwrap(), &[]);
-    daemon.wait_until("the first alert", Duration::from_secs(60), || jsonl_lines(&jsonl).len() == 1);
 
     let (stop, answered) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicUsize::new(0)));
     let scrapers: Vec<_> = (0..8)
