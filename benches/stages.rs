@@ -7,7 +7,8 @@
 //! runner (`benches/peers.py`) reads.
 //!
 //! Stages: `parse` (feed bytes → items), `extract` (page HTML → article), `poll` (N local feeds
-//! of 20 items from an in-process HTTP server, then a round that is mostly 304).
+//! of 20 items from an in-process HTTP server, then a round that is mostly 304), `listen` (the
+//! HTTP listener's p50/p99 under scrapers, alone and beside 1,000 half-open connections).
 //! Modes used by the peer runner on identical inputs: `parse-files [--repeat R] FILE…`,
 //! `extract-files --out JSONL FILE…` (time only the in-process loop, like the Python side),
 //! `serve-feeds N` (the poll stage's local site, for a daemon in another process).
@@ -31,7 +32,8 @@ use hyper::body::Bytes;
 use serde_json::json;
 use url::Url;
 
-const STAGES: &[&str] = &["parse", "extract", "poll", "pipeline", "claims", "dedup", "memory", "ledger"];
+const STAGES: &[&str] =
+    &["parse", "extract", "poll", "pipeline", "claims", "dedup", "memory", "ledger", "listen"];
 
 fn main() {
     // `cargo bench` passes `--bench`; everything starting with `--` before a mode is ignored.
@@ -74,6 +76,7 @@ fn run_stage(stage: &str) {
         "dedup" => bench_dedup(),
         "memory" => bench_memory(),
         "ledger" => bench_ledger(),
+        "listen" => bench_listen(),
         other => panic!("unknown stage {other}"),
     }
 }
@@ -956,43 +959,126 @@ fn bench_claims() {
 /// The claim ledger's answers (`/api/claims` page 1 and the page at `/`, as the server computes
 /// them, without the socket) over a store of N new claims' provenance records (100k in quick,
 /// 10k and 100k in full): p50/p99 of 100 requests each.
-fn bench_ledger() {
+/// A store of `n` new claims over the last 14 days, in seven languages.
+fn ledger_store(dir: &Path, config: &Config, n: usize) -> Store {
     use claimwatch::store::records::{self, ClaimProvenance, ClaimProvenanceV1, ProvenanceSourceV1};
+    let store = Store::open(dir, config.store.cache_size).unwrap();
+    let tree = store.tree(claimwatch::store::trees::CLAIM_PROVENANCE).unwrap();
+    let start = chrono::Utc::now().timestamp_millis() - 14 * 86_400_000;
+    let langs = ["en", "uk", "ru", "ro", "pl", "de", "fr"];
+    for i in 0..n {
+        let lang = langs[i % langs.len()].to_string();
+        let first_seen = start + (i as i64) * (14 * 86_400_000 / n as i64);
+        let record = ClaimProvenance::V1(ClaimProvenanceV1 {
+            text: format!(
+                "Claim number {i}: ministers agreed that {} instructors will train brigades.",
+                5000 + i
+            ),
+            lang: lang.clone(),
+            first_seen,
+            story: (i / 7) as u64,
+            seed: false,
+            entities: vec!["Ukraine".into()],
+            numbers: vec![(5000 + i).to_string()],
+            source_count: 1 + (i % 5) as u32,
+            langs: vec![lang.clone()],
+            sources: vec![ProvenanceSourceV1 {
+                url: format!("https://news.example/{i}"),
+                feed: Some("https://news.example/rss".into()),
+                lang,
+                seen_at: first_seen,
+            }],
+        });
+        tree.insert(format!("{i:016x}"), records::encode(&record)).unwrap();
+    }
+    store.flush().unwrap();
+    store
+}
+
+/// The HTTP listener under load: `BENCH_SCRAPERS` (50) clients scraping `/metrics` and
+/// `/api/claims` (a ledger of 1,000 claims) for `BENCH_SECONDS` (10) s each, first alone, then
+/// while 1,000 half-open connections are held; p50/p99 per answer and how many failed.
+fn bench_listen() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let scrapers: usize = std::env::var("BENCH_SCRAPERS").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
+    let seconds: u64 = std::env::var("BENCH_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::defaults_with_state_dir(dir.path());
+    let store = ledger_store(&dir.path().join("state"), &config, 1_000);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let token = tokio_util::sync::CancellationToken::new();
+    let ledger = claimwatch::ledger::Ledger::new(store.clone());
+    runtime.spawn(ledger.clone().follow(token.clone()));
+    let (_config_tx, watch) = tokio::sync::watch::channel(Arc::new(config));
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let health = claimwatch::health::Health::new(Duration::from_secs(600));
+    let site = claimwatch::server::Site { ledger, config: watch };
+    runtime.spawn(claimwatch::server::serve(listener, health, site, token.clone()));
+
+    let round = |label: &str| -> serde_json::Value {
+        let stop = Arc::new(AtomicBool::new(false));
+        let clients: Vec<_> = (0..scrapers)
+            .map(|i| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let path = if i % 2 == 0 { "/metrics" } else { "/api/claims" };
+                    let (mut times, mut failed) = (Vec::new(), 0usize);
+                    while !stop.load(Ordering::SeqCst) {
+                        let started = Instant::now();
+                        let ok = std::net::TcpStream::connect(addr).and_then(|mut s| {
+                            s.set_read_timeout(Some(Duration::from_secs(10)))?;
+                            write!(s, "GET {path} HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n")?;
+                            let mut answer = Vec::new();
+                            s.read_to_end(&mut answer)?;
+                            Ok(answer.starts_with(b"HTTP/1.1 200"))
+                        });
+                        times.push(started.elapsed().as_secs_f64() * 1e3);
+                        failed += usize::from(!matches!(ok, Ok(true)));
+                    }
+                    (times, failed)
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_secs(seconds));
+        stop.store(true, Ordering::SeqCst);
+        let (mut times, mut failed) = (Vec::new(), 0);
+        for client in clients {
+            let (t, f) = client.join().unwrap();
+            times.extend(t);
+            failed += f;
+        }
+        let (p50, p99) = (percentile(times.clone(), 0.5), percentile(times.clone(), 0.99));
+        println!(
+            "listen: {label}: {scrapers} scrapers, {} answers in {seconds} s, {failed} failed, p50 {p50:.1} ms, p99 {p99:.1} ms",
+            times.len()
+        );
+        json!({"round": label, "answers": times.len(), "failed": failed, "p50_ms": p50, "p99_ms": p99})
+    };
+    let alone = round("alone");
+    let partial = "GET /metrics HTTP/1.1\r\nHost: b\r\nUser-Agent: half-open";
+    let held: Vec<_> = (0..1000)
+        .filter_map(|_| {
+            let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+            s.write_all(partial.as_bytes()).ok()?;
+            Some(s)
+        })
+        .collect();
+    let pressed = round(&format!("{} half-open connections held", held.len()));
+    drop(held);
+    token.cancel();
+    result(
+        json!({"stage": "listen", "scrapers": scrapers, "rounds": [alone, pressed], "peak_rss_mib": peak_rss_mib()}),
+    );
+}
+
+fn bench_ledger() {
     let sizes: Vec<usize> = if full() { vec![10_000, 100_000] } else { vec![100_000] };
     let config = Config::defaults_with_state_dir(Path::new("/tmp"));
     let mut results = Vec::new();
     for n in sizes {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), config.store.cache_size).unwrap();
-        let tree = store.tree(claimwatch::store::trees::CLAIM_PROVENANCE).unwrap();
-        let start = chrono::Utc::now().timestamp_millis() - 14 * 86_400_000;
-        let langs = ["en", "uk", "ru", "ro", "pl", "de", "fr"];
-        for i in 0..n {
-            let lang = langs[i % langs.len()].to_string();
-            let first_seen = start + (i as i64) * (14 * 86_400_000 / n as i64);
-            let record = ClaimProvenance::V1(ClaimProvenanceV1 {
-                text: format!(
-                    "Claim number {i}: ministers agreed that {} instructors will train brigades.",
-                    5000 + i
-                ),
-                lang: lang.clone(),
-                first_seen,
-                story: (i / 7) as u64,
-                seed: false,
-                entities: vec!["Ukraine".into()],
-                numbers: vec![(5000 + i).to_string()],
-                source_count: 1 + (i % 5) as u32,
-                langs: vec![lang.clone()],
-                sources: vec![ProvenanceSourceV1 {
-                    url: format!("https://news.example/{i}"),
-                    feed: Some("https://news.example/rss".into()),
-                    lang,
-                    seen_at: first_seen,
-                }],
-            });
-            tree.insert(format!("{i:016x}"), records::encode(&record)).unwrap();
-        }
-        store.flush().unwrap();
+        let store = ledger_store(dir.path(), &config, n);
         let ledger = claimwatch::ledger::Ledger::new(store.clone());
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let token = tokio_util::sync::CancellationToken::new();

@@ -33,14 +33,16 @@ use crate::ingest::Ingest;
 use crate::model::Article;
 use crate::store::Store;
 
-/// The largest request line accepted (a `check` article, an OPML file).
+/// The largest request line a client sends (a `check` article, an OPML file); the daemon
+/// accepts up to `admin.max_request`.
 pub const MAX_REQUEST: usize = 32 << 20;
 /// The largest response line a client reads.
 const MAX_RESPONSE: u64 = 1 << 30;
-/// Connections served at once; more wait for a slot.
+/// Requests answered at once; more wait for a slot (a client still sending its request holds
+/// none, so silent clients cannot keep the others waiting).
 const MAX_CONNECTIONS: usize = 8;
-/// Time a client has to send its request line.
-const READ_DEADLINE: Duration = Duration::from_secs(30);
+/// Time the client gives the daemon to read its request line.
+const WRITE_DEADLINE: Duration = Duration::from_secs(30);
 /// Time an answer may take, except a poll of every feed ([`POLL_DEADLINE`]).
 const ANSWER_DEADLINE: Duration = Duration::from_secs(120);
 /// Time `run --once` may take through the daemon: every feed fetched, within per-host limits.
@@ -199,7 +201,9 @@ pub fn bind(path: &Path) -> Result<UnixListener> {
     Ok(listener)
 }
 
-/// Serves the socket until `token` is cancelled, then removes it. At most [`MAX_CONNECTIONS`]
+/// Serves the socket until `token` is cancelled, then removes it. Every connection is accepted
+/// at once; its request line must arrive within `admin.request_timeout` and fit in
+/// `admin.max_request`, else it gets an error line and is closed. At most [`MAX_CONNECTIONS`]
 /// requests are answered at once; each has a deadline.
 pub async fn serve(
     listener: UnixListener,
@@ -221,34 +225,35 @@ pub async fn serve(
                 }
             },
         };
-        let Ok(slot) = slots.clone().acquire_owned().await else { break };
-        let (live, handler) = (live.clone(), handler.clone());
+        let (live, handler, slots) = (live.clone(), handler.clone(), slots.clone());
         tokio::spawn(async move {
-            if let Err(error) = answer(stream, live, handler).await {
+            if let Err(error) = answer(stream, live, handler, &slots).await {
                 tracing::warn!(error = format!("{error:#}"), "admin socket: request failed");
             }
-            drop(slot);
         });
     }
     let _ = std::fs::remove_file(&path);
 }
 
-async fn answer(stream: UnixStream, live: Live, handler: Handler) -> Result<()> {
+async fn answer(stream: UnixStream, live: Live, handler: Handler, slots: &Arc<Semaphore>) -> Result<()> {
     let (read, mut write) = stream.into_split();
+    let config = live.config();
+    let (deadline, max) = (config.admin.request_timeout, config.admin.max_request);
     let mut line = Vec::new();
-    let mut limited = tokio::io::BufReader::new(read).take(MAX_REQUEST as u64 + 1);
-    tokio::time::timeout(READ_DEADLINE, limited.read_until(b'\n', &mut line))
-        .await
-        .context("no request within the deadline")??;
-    let response = if line.len() > MAX_REQUEST {
-        Response {
-            stderr: format!("claimwatch: request larger than {MAX_REQUEST} bytes\n"),
-            code: 2,
-            ..Default::default()
+    let mut limited = tokio::io::BufReader::new(read).take(max as u64 + 1);
+    let read = tokio::time::timeout(deadline, limited.read_until(b'\n', &mut line)).await;
+    let response = match read {
+        Err(_) => refused(
+            "timeout",
+            format!("no request line within {deadline:?}: send one JSON request and a newline"),
+        ),
+        Ok(Err(error)) => return Err(error).context("reading a request"),
+        Ok(Ok(_)) if line.len() > max => {
+            refused("too_large", format!("request larger than {max} bytes (admin.max_request)"))
         }
-    } else {
-        match serde_json::from_slice::<Request>(&line) {
+        Ok(Ok(_)) => match serde_json::from_slice::<Request>(&line) {
             Ok(request) => {
+                let Ok(_slot) = slots.acquire().await else { return Ok(()) };
                 let deadline = request.deadline();
                 tracing::debug!(command = request.name(), "admin request");
                 match tokio::time::timeout(deadline, handler(live, request)).await {
@@ -258,18 +263,27 @@ async fn answer(stream: UnixStream, live: Live, handler: Handler) -> Result<()> 
                     }
                 }
             }
-            Err(error) => Response {
-                stderr: format!("claimwatch: bad admin request: {error}\n"),
-                code: 2,
-                ..Default::default()
-            },
-        }
+            Err(error) => refused("bad_request", format!("bad admin request: {error}")),
+        },
     };
     let mut bytes = serde_json::to_vec(&response)?;
     bytes.push(b'\n');
-    write.write_all(&bytes).await?;
-    write.shutdown().await?;
+    // A client that does not read its answer is dropped with it.
+    tokio::time::timeout(ANSWER_DEADLINE, async {
+        write.write_all(&bytes).await?;
+        write.shutdown().await
+    })
+    .await
+    .context("the client did not read its answer")??;
     Ok(())
+}
+
+/// The answer to a request the socket refuses (`reason` counted in
+/// `claimwatch_admin_refused_total`), exit code 2 as for a usage error.
+fn refused(reason: &'static str, message: String) -> Response {
+    crate::metrics::admin_refused(reason);
+    tracing::warn!(reason, "admin socket: {message}");
+    Response { stderr: format!("claimwatch: {message}\n"), code: 2, ..Default::default() }
 }
 
 /// Sends `request` to the daemon listening on `path`. `Ok(None)` when no daemon listens there
@@ -296,7 +310,7 @@ pub fn call(path: &Path, request: &Request) -> Result<Option<Response>> {
     anyhow::ensure!(line.len() <= MAX_REQUEST, "the request is larger than {MAX_REQUEST} bytes");
     // A little more than the daemon's own deadline, so that its answer arrives first.
     stream.set_read_timeout(Some(request.deadline() + Duration::from_secs(10)))?;
-    stream.set_write_timeout(Some(READ_DEADLINE))?;
+    stream.set_write_timeout(Some(WRITE_DEADLINE))?;
     let talk = |stream: &mut UnixStream| -> std::io::Result<Vec<u8>> {
         stream.write_all(&line)?;
         let mut answer = Vec::new();

@@ -165,12 +165,22 @@ pub struct RawServer {
     /// "" (none), a bearer token, or `user:password` for basic auth.
     #[serde(default)]
     pub auth: String,
+    pub header_timeout: String,
+    pub idle_timeout: String,
+    pub max_connections: u64,
+    pub max_header_size: String,
+    pub max_uri: String,
+    pub max_body: String,
+    pub auth_failures: u64,
+    pub auth_delay: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawAdmin {
     pub socket: String,
+    pub request_timeout: String,
+    pub max_request: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -355,18 +365,48 @@ pub struct ServerConfig {
     pub listen: Option<SocketAddr>,
     /// Needed for every path but /healthz; required when `listen` is not a loopback address.
     pub auth: Option<ServerAuth>,
+    pub limits: ServerLimits,
 }
 
+/// What the HTTP listener grants one client (`[server]` in `config/default.toml`).
 #[derive(Debug, Clone, PartialEq)]
+pub struct ServerLimits {
+    /// From a head's first byte (or the connection's start) to its end.
+    pub header_timeout: Duration,
+    /// A kept-alive connection with no request in flight.
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
+    pub max_header_size: usize,
+    pub max_uri: usize,
+    pub max_body: u64,
+    /// Wrong credentials from one address before its next wrong ones are delayed.
+    pub auth_failures: u32,
+    pub auth_delay: Duration,
+}
+
+#[derive(Clone, PartialEq)]
 pub enum ServerAuth {
     Bearer(String),
     Basic { user: String, password: String },
+}
+
+/// Never prints the secret: a configuration may be logged whole.
+impl fmt::Debug for ServerAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServerAuth::Bearer(_) => f.write_str("Bearer(***)"),
+            ServerAuth::Basic { user, .. } => write!(f, "Basic({user}:***)"),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct AdminConfig {
     /// The admin API's unix socket (`admin::socket_path`).
     pub socket: PathBuf,
+    /// From connecting to the end of the request line.
+    pub request_timeout: Duration,
+    pub max_request: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -1118,7 +1158,24 @@ fn validate(raw: RawConfig, origins: &Origins, sources: Vec<String>) -> Result<C
             },
             path => PathBuf::from(path),
         },
+        request_timeout: v.positive_duration("admin.request_timeout", &raw.admin.request_timeout),
+        max_request: v.size("admin.max_request", &raw.admin.max_request) as usize,
     };
+    let s = &raw.server;
+    let limits = ServerLimits {
+        header_timeout: v.positive_duration("server.header_timeout", &s.header_timeout),
+        idle_timeout: v.positive_duration("server.idle_timeout", &s.idle_timeout),
+        max_connections: v.nonzero("server.max_connections", s.max_connections),
+        max_header_size: v.size("server.max_header_size", &s.max_header_size) as usize,
+        max_uri: v.size("server.max_uri", &s.max_uri) as usize,
+        max_body: v.size("server.max_body", &s.max_body),
+        auth_failures: v.nonzero("server.auth_failures", s.auth_failures).min(u32::MAX as usize) as u32,
+        auth_delay: v.duration("server.auth_delay", &s.auth_delay),
+    };
+    // hyper's read buffer cannot be smaller.
+    if limits.max_header_size > 0 && limits.max_header_size < 8192 {
+        v.problem("server.max_header_size", "must be at least 8KiB (8192 bytes)");
+    }
     let auth = match raw.server.auth.trim() {
         "" => None,
         text => match text.split_once(':') {
@@ -1231,7 +1288,7 @@ fn validate(raw: RawConfig, origins: &Origins, sources: Vec<String>) -> Result<C
         schedule,
         extract,
         alerts,
-        server: ServerConfig { listen, auth },
+        server: ServerConfig { listen, auth, limits },
         admin,
         shutdown,
         claims,
@@ -1273,6 +1330,17 @@ mod tests {
         assert_eq!(config.store.cache_size, 64 << 20);
         assert_eq!(config.alerts.jsonl.as_deref(), Some(Path::new("/tmp/x/alerts.jsonl")));
         assert_eq!(config.fetch.timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn server_limits_are_validated_and_the_token_never_printed() {
+        let config = Config::defaults_with_state_dir(Path::new("/tmp/x"));
+        assert_eq!(config.server.limits.max_connections, 64);
+        assert_eq!(config.server.limits.max_header_size, 16 << 10);
+        assert_eq!(config.admin.max_request, 32 << 20);
+        let auth = ServerAuth::Basic { user: "analyst".into(), password: "correct horse".into() };
+        assert_eq!(format!("{auth:?}"), "Basic(analyst:***)");
+        assert!(!format!("{:?}", ServerAuth::Bearer("s3cret".into())).contains("s3cret"));
     }
 
     #[test]

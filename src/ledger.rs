@@ -340,43 +340,53 @@ pub fn atom(all: &[Listed], self_url: &str) -> String {
          <title>claimwatch: new claims</title>\n<updated>{}</updated>\n\
          <link rel=\"self\" href=\"{}\"/>\n<generator>claimwatch</generator>\n",
         updated.to_rfc3339(),
-        escape(self_url)
+        xml_text(self_url)
     );
     for claim in all.iter().take(ATOM_ENTRIES) {
         let c = &claim.claim;
         let source = c.sources.first();
-        let mut content = format!("<p>{}</p>", escape(&c.text));
+        let mut content = format!("<p>{}</p>", xml_text(&c.text));
         if let Some(s) = source {
             let _ = write!(
                 content,
                 "<p>First seen {} in <a href=\"{}\">{}</a> [{}]</p>",
                 first_seen(claim).format("%Y-%m-%d %H:%M UTC"),
-                escape(&s.url),
-                escape(&s.url),
-                escape(&c.lang)
+                xml_text(&s.url),
+                xml_text(&s.url),
+                xml_text(&c.lang)
             );
         }
         let _ = write!(
             content,
             "<p>{} source(s), languages: {}</p>",
             c.source_count,
-            escape(&c.langs.join(", "))
+            xml_text(&c.langs.join(", "))
         );
         let _ = write!(
             xml,
             "<entry>\n<id>urn:claimwatch:claim:{id}</id>\n<title>{title}</title>\n<updated>{at}</updated>\n\
              <published>{at}</published>\n{link}<category term=\"{lang}\"/>\n\
              <content type=\"html\">{content}</content>\n</entry>\n",
-            id = escape(&claim.id),
-            title = escape(&short(&c.text, 120)),
+            id = xml_text(&claim.id),
+            title = xml_text(&short(&c.text, 120)),
             at = first_seen(claim).to_rfc3339(),
-            link = source.map(|s| format!("<link href=\"{}\"/>\n", escape(&s.url))).unwrap_or_default(),
-            lang = escape(&c.lang),
-            content = escape(&content),
+            link = source.map(|s| format!("<link href=\"{}\"/>\n", xml_text(&s.url))).unwrap_or_default(),
+            lang = xml_text(&c.lang),
+            content = xml_text(&content),
         );
     }
     xml.push_str("</feed>\n");
     xml
+}
+
+/// `text` escaped for XML, without the characters XML 1.0 forbids (control characters other
+/// than tab and newlines, U+FFFE, U+FFFF): a page can put them in a claim, and one of them would
+/// make the whole feed unreadable.
+fn xml_text(text: &str) -> String {
+    let allowed = |c: &char| {
+        matches!(c, '\t' | '\n' | '\r') || (!c.is_control() && !matches!(c, '\u{FFFE}' | '\u{FFFF}'))
+    };
+    escape(&text.chars().filter(allowed).collect::<String>())
 }
 
 fn short(text: &str, max: usize) -> String {
@@ -632,6 +642,38 @@ mod tests {
             "chart bars by day and language"
         );
         assert!(!html.contains("<script") && !html.contains("src=\"http"), "no script, no external asset");
+    }
+
+    /// What a hostile page can put in a claim: markup, quotes, control characters, the JSON
+    /// line separators, bytes that were a lone surrogate (decoded lossily upstream).
+    const HOSTILE: &str = "<script>alert(\"x\")</script> & \\ \u{0}\u{1}\u{1b}[31m \u{7f}\u{85} \u{2028}\u{2029} \u{FFFD}\u{FFFE} ]]> --> '";
+
+    #[test]
+    fn json_stays_valid_and_exact_for_any_claim_text() {
+        let lossy = String::from_utf8_lossy(b"lone surrogate \xed\xa0\x80 end").into_owned();
+        let all = vec![listed("c1", "en", HOSTILE, 0, 1), listed("c2", "en", &lossy, 0, 1)];
+        let json = claims_json(&page(&all, Query::parse(None)));
+        let parsed: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+        assert_eq!(parsed["claims"][0]["text"], HOSTILE);
+        assert_eq!(parsed["claims"][1]["text"], lossy.as_str());
+        assert!(!json.contains('\u{0}') && !json.contains("<script>\""), "{json}");
+    }
+
+    #[test]
+    fn the_atom_feed_is_well_formed_xml_and_shows_markup_as_text_for_any_claim_text() {
+        let all = vec![listed("c1", "en", HOSTILE, 0, 1)];
+        let xml = atom(&all, "http://h/claims.atom?<x>");
+        assert!(!xml.contains("<script") && !xml.contains('\u{0}') && !xml.contains('\u{1b}'), "{xml}");
+        let parsed = feed_rs::parser::parse(xml.as_bytes()).expect("the feed parses");
+        let title = parsed.entries[0].title.as_ref().unwrap().content.clone();
+        assert!(title.starts_with("<script>alert(\"x\")</script> & \\"), "{title}");
+        let html = render_page(
+            &Overview::default(),
+            &page(&all, Query::parse(Some("q=%3Cscript%3E"))),
+            &[],
+            Utc::now(),
+        );
+        assert!(!html.contains("<script") && html.contains("&lt;script&gt;alert(&quot;x&quot;)"), "{html}");
     }
 
     #[test]

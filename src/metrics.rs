@@ -40,6 +40,9 @@ struct Metrics {
     feeds_due: Gauge,
     reloads: Family<Labels, Counter>,
     store_recoveries: Counter,
+    http_refused: Family<Labels, Counter>,
+    http_auth_failures: Counter,
+    admin_refused: Family<Labels, Counter>,
     build_info: Family<Labels, Gauge>,
 }
 
@@ -70,6 +73,9 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         feeds_due: Gauge::default(),
         reloads: Family::default(),
         store_recoveries: Counter::default(),
+        http_refused: Family::default(),
+        http_auth_failures: Counter::default(),
+        admin_refused: Family::default(),
         build_info: Family::default(),
     };
     let r = &mut registry;
@@ -122,6 +128,21 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "store_recoveries",
         "Corrupt stores moved aside and replaced by a fresh one",
         m.store_recoveries.clone(),
+    );
+    r.register(
+        "http_refused",
+        "HTTP connections and requests cut off or refused by the listener's limits, by reason",
+        m.http_refused.clone(),
+    );
+    r.register(
+        "http_auth_failures",
+        "HTTP requests with missing or wrong credentials",
+        m.http_auth_failures.clone(),
+    );
+    r.register(
+        "admin_refused",
+        "Admin socket requests refused (timeout, too_large, bad_request)",
+        m.admin_refused.clone(),
     );
     r.register("build_info", "Always 1; the version is a label", m.build_info.clone());
     m.build_info.get_or_create(&vec![("version", env!("CARGO_PKG_VERSION").to_string())]).set(1);
@@ -219,6 +240,27 @@ pub fn known_labels(sinks: &[String]) {
 /// A SIGHUP reload ended with `outcome` ("applied" or "rejected").
 pub fn config_reload(outcome: &str) {
     METRICS.reloads.get_or_create(&labels(&[("outcome", outcome)])).inc();
+}
+
+/// The HTTP listener cut off or refused a connection or request for `reason` (a closed set:
+/// `server::Refusal::label`).
+pub fn http_refused(reason: &'static str) {
+    METRICS.http_refused.get_or_create(&labels(&[("reason", reason)])).inc();
+}
+
+/// Creates the refusal counter of `reason` at 0 (see [`known_labels`]).
+pub fn http_refused_known(reason: &'static str) {
+    let _ = METRICS.http_refused.get_or_create(&labels(&[("reason", reason)]));
+}
+
+/// A request to the HTTP listener came without the right credentials.
+pub fn http_auth_failure() {
+    METRICS.http_auth_failures.inc();
+}
+
+/// The admin socket refused a request for `reason` ("timeout", "too_large", "bad_request").
+pub fn admin_refused(reason: &'static str) {
+    METRICS.admin_refused.get_or_create(&labels(&[("reason", reason)])).inc();
 }
 
 /// A corrupt store was moved aside.

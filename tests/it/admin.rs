@@ -34,6 +34,23 @@ fn claim_texts(config: &str) -> Vec<String> {
         .collect()
 }
 
+/// `dir/c.toml`: a daemon with no feed and its admin socket at `socket`, with `admin` (more
+/// `[admin]` keys) added.
+fn no_feeds_config(dir: &Path, socket: &Path, admin: &str) -> PathBuf {
+    let config = dir.join("c.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "state_dir = \"{}\"\nseeds_dir = \"{}\"\nfeeds = []\n[server]\nlisten = \"\"\n[admin]\nsocket = \"{}\"\n{admin}",
+            dir.join("state").display(),
+            repo().join("seeds").display(),
+            socket.display()
+        ),
+    )
+    .unwrap();
+    config
+}
+
 fn started(config: &str) -> Daemon {
     let daemon = Daemon::start(&["--config", config, "run"], &[]);
     daemon.wait_for("daemon: started", Duration::from_secs(60));
@@ -151,18 +168,8 @@ fn admin_every_command_works_beside_a_running_daemon() {
 fn admin_socket_is_private_to_the_service_and_a_stale_one_is_replaced() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("c.toml");
     let socket = dir.path().join("run/cw.sock");
-    std::fs::write(
-        &config,
-        format!(
-            "state_dir = \"{}\"\nseeds_dir = \"{}\"\nfeeds = []\n[server]\nlisten = \"\"\n[admin]\nsocket = \"{}\"\n",
-            dir.path().join("state").display(),
-            repo().join("seeds").display(),
-            socket.display()
-        ),
-    )
-    .unwrap();
+    let config = no_feeds_config(dir.path(), &socket, "");
     // A socket file left by a daemon that was killed.
     std::fs::create_dir_all(socket.parent().unwrap()).unwrap();
     drop(std::os::unix::net::UnixListener::bind(&socket).unwrap());
@@ -180,6 +187,56 @@ fn admin_socket_is_private_to_the_service_and_a_stale_one_is_replaced() {
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
     assert!(answer.contains("bad admin request"), "{answer}");
+    let out = claimwatch(&["--config", config, "claims", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    drop(daemon);
+}
+
+/// Hostile clients of the admin socket: one that connects and never writes, one that sends
+/// garbage, one that sends a huge request. Each gets an error line and is closed; commands keep
+/// working meanwhile, with more silent clients held than requests are answered at once.
+#[test]
+fn admin_silent_garbage_and_huge_clients_are_cut_off_and_commands_go_on() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::os::unix::net::UnixStream;
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("cw.sock");
+    let config = no_feeds_config(dir.path(), &socket, "request_timeout = \"1s\"\nmax_request = \"1MiB\"\n");
+    let config = config.to_str().unwrap();
+    let daemon = started(config);
+    let answer_of = |stream: &UnixStream| -> serde_json::Value {
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut line = String::new();
+        BufReader::new(stream).read_line(&mut line).expect("an answer line");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line:?}: {e}"))
+    };
+
+    // More silent clients than requests answered at once (8): none holds a slot.
+    let silent: Vec<UnixStream> = (0..12).map(|_| UnixStream::connect(&socket).unwrap()).collect();
+    let out = claimwatch(&["--config", config, "feeds", "list"]);
+    assert!(out.status.success() && stderr(&out).contains("0 feeds"), "{}", stderr(&out));
+    for stream in &silent {
+        let answer = answer_of(stream);
+        assert_eq!(answer["code"], 2, "{answer}");
+        assert!(answer["stderr"].as_str().unwrap().contains("no request line within 1s"), "{answer}");
+    }
+
+    // Garbage, with and without a newline.
+    let mut garbage = UnixStream::connect(&socket).unwrap();
+    garbage.write_all(b"\x00\xff{\"request\": 12}\n").unwrap();
+    assert!(answer_of(&garbage)["stderr"].as_str().unwrap().contains("bad admin request"));
+    let mut unfinished = UnixStream::connect(&socket).unwrap();
+    unfinished.write_all(b"{\"request\": \"claims\"").unwrap();
+    assert!(answer_of(&unfinished)["stderr"].as_str().unwrap().contains("no request line"));
+
+    // A huge request (4 MiB without a newline): refused after admin.max_request bytes.
+    let huge = UnixStream::connect(&socket).unwrap();
+    let mut writer = huge.try_clone().unwrap();
+    let sender = std::thread::spawn(move || writer.write_all(&vec![b'x'; 4 << 20]).is_err());
+    let answer = answer_of(&huge);
+    assert!(answer["stderr"].as_str().unwrap().contains("larger than 1048576 bytes"), "{answer}");
+    assert!(sender.join().unwrap(), "the rest of the huge request is not read");
+
     let out = claimwatch(&["--config", config, "claims", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     drop(daemon);

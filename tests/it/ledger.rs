@@ -4,27 +4,12 @@
 //! refused by `config check`.
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
 
 use crate::support::{
-    claim_daemon_config, claimwatch, claimwatch_in, jsonl_alerts, stderr, stdout, ClaimFeed, Daemon,
+    claim_daemon_config, claimwatch, claimwatch_in, http_get_with as get, jsonl_alerts, serve_daemon as serve, stderr, stdout,
+    ClaimFeed,
 };
-
-/// GET `path` from `addr` with an optional Authorization header: (status, body).
-fn get(addr: &str, path: &str, authorization: Option<&str>) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let auth = authorization.map(|a| format!("Authorization: {a}\r\n")).unwrap_or_default();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n").unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).expect("read the response");
-    let response = String::from_utf8(response).expect("UTF-8");
-    let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    (status, body)
-}
 
 /// A `run --once` over a local feed of `items` claims in `dir`: the feed, the config file and
 /// what `claims --new --json` lists afterwards.
@@ -40,18 +25,6 @@ fn local_run(dir: &std::path::Path, items: usize) -> (ClaimFeed, String, Vec<ser
         stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(listed.len(), items, "{listed:?}");
     (feed, config, listed)
-}
-
-/// The daemon on `config`, its HTTP listener on a free 127.0.0.1 port, with `env` added; and the
-/// listener's address, once it serves.
-fn serve(config: &str, env: &[(&str, &str)]) -> (Daemon, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let addr = format!("127.0.0.1:{port}");
-    let mut env = env.to_vec();
-    env.push(("CLAIMWATCH__SERVER__LISTEN", &addr));
-    let daemon = Daemon::start(&["--config", config, "run"], &env);
-    daemon.wait_for("serving /healthz", Duration::from_secs(60));
-    (daemon, addr)
 }
 
 #[test]

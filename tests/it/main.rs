@@ -11,6 +11,7 @@ mod crash;
 mod extract;
 mod hostile;
 mod ledger;
+mod listen;
 mod ops;
 mod poll;
 mod support;

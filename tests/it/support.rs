@@ -387,14 +387,33 @@ impl Drop for Daemon {
 
 /// A minimal HTTP/1.1 GET to `addr`: (status code, body).
 pub fn http_get(addr: &str, path: &str) -> (u16, String) {
+    http_get_with(addr, path, None)
+}
+
+/// GET `path` from `addr` with an optional Authorization header: (status, body).
+pub fn http_get_with(addr: &str, path: &str, authorization: Option<&str>) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read the response");
+    let auth = authorization.map(|a| format!("Authorization: {a}\r\n")).unwrap_or_default();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n").unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).expect("read the response");
+    let response = String::from_utf8(response).expect("UTF-8");
     let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
     (status, body)
+}
+
+/// The daemon on `config`, its HTTP listener on a free 127.0.0.1 port, with `env` added; and the
+/// listener's address, once it serves.
+pub fn serve_daemon(config: &str, env: &[(&str, &str)]) -> (Daemon, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut env = env.to_vec();
+    env.push(("CLAIMWATCH__SERVER__LISTEN", &addr));
+    let daemon = Daemon::start(&["--config", config, "run"], &env);
+    daemon.wait_for("serving /healthz", Duration::from_secs(60));
+    (daemon, addr)
 }
 
 // ------------------------------------------------------------------ a feed whose articles alert
