@@ -782,6 +782,7 @@ fn article(url: &str, text: String, lang: Option<String>) -> claimwatch::model::
     claimwatch::model::Article {
         url: Url::parse(url).unwrap(),
         feed: Some("https://bench.example/rss".into()),
+        feed_name: None,
         title: None,
         text,
         published: None,

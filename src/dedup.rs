@@ -639,6 +639,7 @@ mod tests {
         Article {
             url: url::Url::parse(url).unwrap(),
             feed: None,
+            feed_name: None,
             title: None,
             text: text.to_string(),
             published: None,

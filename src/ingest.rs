@@ -363,6 +363,7 @@ impl Ingest {
                             url: article.url.to_string(),
                             title: article.title.clone(),
                             feed: article.feed.clone(),
+                            feed_name: article.feed_name.clone(),
                             published: article.published,
                             verdict: alert_verdict,
                         },
@@ -488,6 +489,7 @@ fn why_new(analysis: &Analysis, judgements: &[Judgement]) -> HashMap<String, Ale
                 claim_id: m.claim_id.to_string(),
                 text: m.text.clone(),
                 source: m.source.clone(),
+                lang: m.lang.clone(),
             });
             let why = AlertWhy {
                 reason: j.reason.clone(),
@@ -580,6 +582,7 @@ mod tests {
         Article {
             url: url::Url::parse(url).unwrap(),
             feed: Some("https://example.org/rss".into()),
+            feed_name: Some("Example news".into()),
             title: Some("t".into()),
             text: text.into(),
             published: None,
@@ -654,6 +657,8 @@ mod tests {
         let nearest = why.nearest.as_ref().expect("a nearest known claim");
         assert!(TEXT.contains(&nearest.text), "the nearest is a claim of the seed: {why:?}");
         assert_eq!(nearest.source, "https://example.org/a", "{why:?}");
+        assert_eq!(nearest.lang, "en", "{why:?}");
+        assert_eq!(alert.alert.article.feed_name.as_deref(), Some("Example news"), "the feed's name");
         for fact in ["odesa", "the number 2000"] {
             assert!(why.never_seen.iter().any(|f| f == fact), "{fact} in {why:?}");
         }

@@ -51,6 +51,8 @@ pub struct Article {
     pub url: Url,
     /// The feed it came from (its URL), if any.
     pub feed: Option<String>,
+    /// That feed's name as configured (`[[feeds]] name`), if it has one.
+    pub feed_name: Option<String>,
     pub title: Option<String>,
     pub text: String,
     pub published: Option<DateTime<Utc>>,
@@ -139,6 +141,9 @@ pub struct AlertNearest {
     pub claim_id: String,
     pub text: String,
     pub source: String,
+    /// Its language (empty in alerts committed before it was recorded).
+    #[serde(default)]
+    pub lang: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -152,6 +157,9 @@ pub struct AlertArticle {
     pub url: String,
     pub title: Option<String>,
     pub feed: Option<String>,
+    /// The feed's configured name, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feed_name: Option<String>,
     pub published: Option<DateTime<Utc>>,
     pub verdict: ArticleVerdict,
 }

@@ -338,6 +338,7 @@ fn build_article(
     Article {
         url,
         feed: Some(feed.url.to_string()),
+        feed_name: feed.name.clone(),
         title: item.title.clone().or(extracted.title),
         text,
         published: item.published.or(extracted.published),

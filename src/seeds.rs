@@ -53,6 +53,7 @@ pub fn read_file(path: &Path) -> Result<Seed> {
         article: Article {
             url,
             feed: None,
+            feed_name: None,
             title: None,
             text: text.trim().to_string(),
             published,

@@ -371,6 +371,7 @@ mod tests {
         let article = |text: &str| Article {
             url: url::Url::parse("https://example.org/x").unwrap(),
             feed: None,
+            feed_name: None,
             title: None,
             text: text.to_string(),
             published: None,

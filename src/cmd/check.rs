@@ -47,7 +47,7 @@ pub fn read_input(input: &str, config: &Config) -> Result<(Article, bool)> {
         || head.starts_with("<!doctype html")
         || head.starts_with("<html");
     let mut article =
-        Article { url, feed: None, title: None, text, published: None, lang_hint: None, seen_at: Utc::now() };
+        Article { url, feed: None, feed_name: None, title: None, text, published: None, lang_hint: None, seen_at: Utc::now() };
     if is_html {
         let html = std::mem::take(&mut article.text);
         from_html(&mut article, &html);

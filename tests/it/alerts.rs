@@ -30,6 +30,7 @@ pub fn alert(id: &str) -> Alert {
             url: format!("https://example.org/{id}"),
             title: None,
             feed: None,
+            feed_name: None,
             published: None,
             verdict: ArticleVerdict::NewStory,
         },

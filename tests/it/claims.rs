@@ -217,6 +217,7 @@ fn claims_commit_inside_a_callers_transaction_and_corroborate() {
     let article = claimwatch::model::Article {
         url: url::Url::parse("https://example.org/a").unwrap(),
         feed: None,
+        feed_name: None,
         title: None,
         text: "US envoys Steve Witkoff and Jared Kushner attended the Paris meeting of the coalition of the willing on security guarantees for Ukraine.".into(),
         published: None,

@@ -64,6 +64,7 @@ pub struct ClaimMatch {
     pub claim_id: ClaimId,
     pub text: String,
     pub source: String,
+    pub lang: String,
 }
 
 /// The verdict on one draft, with what explains it.
@@ -313,7 +314,12 @@ impl ClaimIndex {
                 }
             }
             nearest =
-                Some(ClaimMatch { claim_id: key, text: claim.text.into(), source: claim.source_url.into() });
+                Some(ClaimMatch {
+                claim_id: key,
+                text: claim.text.into(),
+                source: claim.source_url.into(),
+                lang: claim.lang.into(),
+            });
         }
         Ok(Judgement {
             text: draft.text.clone(),
