@@ -76,6 +76,10 @@ pub enum Request {
     },
     /// `run --once`: poll every feed now and wait until each has been refreshed.
     Poll,
+    /// `seed [DIR]`: import the seed articles of `dir` (an absolute path) as known.
+    Seed {
+        dir: String,
+    },
 }
 
 impl Request {
@@ -90,6 +94,7 @@ impl Request {
             Request::FeedsExport => "feeds export",
             Request::Check { .. } => "check",
             Request::Poll => "run --once",
+            Request::Seed { .. } => "seed",
         }
     }
 

@@ -93,9 +93,16 @@ pub fn from_html(article: &mut Article, html: &str) {
 /// already imported is recognised by its text. Marks the store seeded. Returns (articles, claims
 /// stored): a claim that several seeds state is stored, and counted, once.
 pub fn import_seeds(store: &Store, engine: &Engine, dir: &Path) -> Result<(usize, usize)> {
+    let ingest = crate::ingest::Ingest::for_seeds(store, std::sync::Arc::new(engine.clone()))?;
+    import_seeds_with(&ingest, dir)
+}
+
+/// [`import_seeds`] through an existing `ingest` (the running daemon's, so that its live claim
+/// index learns the seeds). Seeds never alert.
+pub fn import_seeds_with(ingest: &crate::ingest::Ingest, dir: &Path) -> Result<(usize, usize)> {
+    let store = ingest.store();
     let seeds = crate::seeds::read_dir(dir)?;
     tracing::info!(dir = %dir.display(), "importing {} seed articles", seeds.len());
-    let ingest = crate::ingest::Ingest::for_seeds(store, std::sync::Arc::new(engine.clone()))?;
     let mut total = 0;
     for seed in &seeds {
         let mut article = seed.article.clone();

@@ -3,7 +3,7 @@
 //! the stage that owns the work; nothing here decides anything about articles or claims, and no
 //! stage imports this module. Exit codes: 0 ok, 1 runtime failure, 2 usage (clap), 78 bad config.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -158,7 +158,7 @@ fn dispatch(command: Command, config: Config) -> Result<ExitCode> {
         Command::Run { once: false } => {
             return runtime()?.block_on(crate::daemon::run(config, false, Some(handler())))
         }
-        Command::Seed { dir } => return seed::seed_command(&config, dir.as_deref()),
+        Command::Seed { dir } => Request::Seed { dir: seed::absolute(dir.as_deref().unwrap_or(&config.seeds_dir)) },
         Command::Extract { json, inputs } => return extract::run(&config, json, &inputs),
         Command::Run { once: true } => Request::Poll,
         Command::Check { json, input } => {
@@ -220,6 +220,7 @@ pub(crate) fn respond(here: &Here, request: Request) -> Response {
         Request::FeedsImport { file, opml } => feeds::import(here, &file, &opml, &mut out),
         Request::FeedsExport => feeds::export(here, &mut out),
         Request::Check { json, article } => check::check(here, &article, json, &mut out),
+        Request::Seed { dir } => seed::seed(here, Path::new(&dir), &mut out),
         Request::Poll => Err(anyhow::anyhow!("a poll is answered by the poller, not here")),
     };
     match result {

@@ -2,22 +2,30 @@
 //! itself is `seeds::import_seeds`, which the daemon's first start uses too).
 
 use std::path::Path;
-use std::process::ExitCode;
 
 use anyhow::Result;
 
-use super::open_store;
+use super::{Here, Response};
 use crate::claims::Engine;
-use crate::config::Config;
-use crate::seeds::import_seeds;
+use crate::seeds::{import_seeds, import_seeds_with};
 
-/// `claimwatch seed [DIR]`.
-pub fn seed_command(config: &Config, dir: Option<&Path>) -> Result<ExitCode> {
-    let store = open_store(config)?;
-    let engine = Engine::load(config)?;
-    let dir = dir.unwrap_or(&config.seeds_dir);
-    let (articles, claims) = import_seeds(&store, &engine, dir)?;
-    store.flush()?;
-    eprintln!("seeded {claims} claims from {articles} articles in {}", dir.display());
-    Ok(ExitCode::SUCCESS)
+/// `dir` as an absolute path, so that a running daemon reads the directory the user named.
+pub fn absolute(dir: &Path) -> String {
+    std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf()).display().to_string()
+}
+
+/// `claimwatch seed [DIR]`: through the running daemon's own ingest (its live claim index learns
+/// the seeds at once), else into the store opened here.
+pub fn seed(here: &Here, dir: &Path, out: &mut Response) -> Result<u8> {
+    let (articles, claims) = match &here.live {
+        Some(live) => import_seeds_with(&live.ingest, dir)?,
+        None => {
+            let engine = Engine::load(&here.config)?;
+            let imported = import_seeds(&here.store, &engine, dir)?;
+            here.store.flush()?;
+            imported
+        }
+    };
+    out.stderr.push_str(&format!("seeded {claims} claims from {articles} articles in {}\n", dir.display()));
+    Ok(0)
 }

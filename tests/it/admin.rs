@@ -91,6 +91,17 @@ fn admin_every_command_works_beside_a_running_daemon() {
     assert_eq!(checked["claims"][0]["verdict"], "new", "{checked}");
     assert_eq!(claim_texts(config).len(), before, "check wrote to the store");
 
+    // seed: imported by the running daemon, whose live index then knows the seed's claim.
+    let seeds = dir.path().join("more-seeds");
+    std::fs::create_dir(&seeds).unwrap();
+    std::fs::write(seeds.join("s.txt"), claim_of(7)).unwrap();
+    let out = claimwatch(&["--config", config, "seed", seeds.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("seeded 1 claims from 1 articles"), "{}", stderr(&out));
+    let out = claimwatch(&["--config", config, "check", "--json", article.to_str().unwrap()]);
+    let checked: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(checked["claims"][0]["verdict"], "known", "the daemon learnt the seed: {checked}");
+
     // run --once: an immediate poll by the running daemon, done when the command returns.
     feed.grow_to(3);
     let out = claimwatch(&["--config", config, "run", "--once"]);
