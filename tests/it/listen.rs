@@ -92,6 +92,14 @@ fn listen_a_thousand_half_open_connections_neither_stall_healthz_nor_ingestion()
     });
     let evicted = metric(&addr, None, "claimwatch_http_refused_total{reason=\"evicted\"}");
     assert!(evicted >= 900.0, "at most 64 held, the rest evicted: {evicted}");
+    // Memory stays bounded while they are held: a small fraction of the 1,000-feed daemon's budget.
+    let status = std::fs::read_to_string(format!("/proc/{}/status", daemon.pid())).unwrap();
+    let rss_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS in /proc/PID/status");
+    assert!(rss_kib < 128 << 10, "RSS {rss_kib} KiB with 1,000 half-open connections");
     drop(held);
     assert_alive(&addr, "after the clients left");
 
