@@ -90,6 +90,7 @@ const T_OUTBOX: usize = 3;
 const T_DEDUP: usize = 4; // dedup::TREES trees: fingerprints, url keys, hashes, LSH buckets
 const T_CLAIMS: usize = T_DEDUP + dedup::TREES;
 const T_CLAIMS_HOT: usize = T_CLAIMS + 1;
+const T_NEAREST: usize = T_CLAIMS_HOT + 1;
 
 impl Ingest {
     /// Processing for the daemon: new claims of feed articles go to the sinks of `alerts`.
@@ -115,6 +116,7 @@ impl Ingest {
         ];
         all.extend(dedup.trees().iter().map(|t| (*t).clone()));
         all.extend(claims.trees().iter().map(|t| (*t).clone()));
+        all.push(store.tree(trees::CLAIM_NEAREST)?);
         Ok(Ingest {
             inner: Arc::new(Inner {
                 store: store.clone(),
@@ -353,6 +355,11 @@ impl Ingest {
                     sources: vec![source_v1.clone()],
                 };
                 txs[T_PROVENANCE].insert(id.as_bytes(), records::encode(&ClaimProvenance::V1(provenance)))?;
+                let why = plan.why.get(&draft.id().to_string());
+                if let Some(nearest) = why.and_then(|w| w.nearest.as_ref()) {
+                    let json = serde_json::to_vec(nearest).expect("a nearest claim serializes");
+                    txs[T_NEAREST].insert(id.as_bytes(), json)?;
+                }
                 if alerting {
                     let alert = Alert {
                         kind: "new_claim".into(),
@@ -371,7 +378,7 @@ impl Ingest {
                         entities,
                         numbers,
                         sources: vec![article.url.to_string()],
-                        why: plan.why.get(&draft.id().to_string()).cloned(),
+                        why: why.cloned(),
                     };
                     enqueue_in(&txs[T_OUTBOX], &sinks, seqs[i], &alert)?;
                     alerts += sinks.len();
@@ -659,6 +666,10 @@ mod tests {
         assert_eq!(nearest.source, "https://example.org/a", "{why:?}");
         assert_eq!(nearest.lang, "en", "{why:?}");
         assert_eq!(alert.alert.article.feed_name.as_deref(), Some("Example news"), "the feed's name");
+        // The ledger, the Atom feed and `claims` show the same nearest claim, kept with the claim.
+        let listed = crate::provenance::list(ingest.store(), true, None).unwrap();
+        let odesa = listed.iter().find(|l| l.claim.text.contains("Odesa")).expect("listed");
+        assert_eq!(odesa.nearest.as_ref(), Some(nearest), "{odesa:?}");
         for fact in ["odesa", "the number 2000"] {
             assert!(why.never_seen.iter().any(|f| f == fact), "{fact} in {why:?}");
         }

@@ -229,10 +229,12 @@ impl Ledger {
         let total = matching.count();
         drop(guard);
         let tree = self.store.tree(trees::CLAIM_PROVENANCE)?;
+        let nearest_tree = self.store.tree(trees::CLAIM_NEAREST)?;
         let mut claims = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(claim) = provenance::provenance(&tree, &id)? {
-                claims.push(Listed { id: id.into(), claim });
+                let nearest = provenance::nearest(&nearest_tree, &id)?;
+                claims.push(Listed { id: id.into(), claim, nearest });
             }
         }
         Ok((Page { claims, total, query }, overview))
@@ -362,6 +364,15 @@ pub fn atom(all: &[Listed], self_url: &str) -> String {
             c.source_count,
             xml_text(&c.langs.join(", "))
         );
+        if let Some(n) = &claim.nearest {
+            let _ = write!(
+                content,
+                "<p>Nearest known claim [{}]: {} (<a href=\"{}\">source</a>)</p>",
+                xml_text(&n.lang),
+                xml_text(&n.text),
+                xml_text(&n.source)
+            );
+        }
         let _ = write!(
             xml,
             "<entry>\n<id>urn:claimwatch:claim:{id}</id>\n<title>{title}</title>\n<updated>{at}</updated>\n\
@@ -443,7 +454,7 @@ pub fn render_page(overview: &Overview, page: &Page, feeds: &[FeedHealth], now: 
             let _ = writeln!(
                 html,
                 "<div class=\"claim\" id=\"c-{id}\"><q lang=\"{lang}\">{text}</q><span class=\"meta\">{at} · {lang} · first in {src} · \
-                 spread: {n} source(s) in {langs}</span></div>",
+                 spread: {n} source(s) in {langs}</span>{nearest}</div>",
                 id = escape(&claim.id),
                 lang = escape(&c.lang),
                 text = escape(&c.text),
@@ -453,6 +464,15 @@ pub fn render_page(overview: &Overview, page: &Page, feeds: &[FeedHealth], now: 
                     .unwrap_or_default(),
                 n = c.source_count,
                 langs = escape(&c.langs.join(", ")),
+                nearest = claim
+                    .nearest
+                    .as_ref()
+                    .map(|n| format!(
+                        "<span class=\"meta\">nearest known: <q lang=\"{l}\">{t}</q> [{l}]</span>",
+                        l = escape(&n.lang),
+                        t = escape(&n.text)
+                    ))
+                    .unwrap_or_default(),
             );
         }
         html.push_str("</section>\n");
@@ -606,6 +626,12 @@ mod tests {
                     seen_at: first_seen,
                 }],
             },
+            nearest: Some(crate::model::AlertNearest {
+                claim_id: "0000000000000001".into(),
+                text: format!("known <b>{id}</b> & co"),
+                source: "https://seed.example/s".into(),
+                lang: "uk".into(),
+            }),
         }
     }
 
@@ -629,9 +655,10 @@ mod tests {
         let p = page(&all, Query::parse(None));
         let overview = Overview::of(all.iter().map(|c| (c.claim.first_seen, c.claim.lang.as_str())), now);
         let html = render_page(&overview, &p, &feeds, now);
-        for raw in ["<script>", "<b>Feed</b>", "<html>", "y=<2>", "\"declarație\""] {
+        for raw in ["<script>", "<b>Feed</b>", "<html>", "y=<2>", "\"declarație\"", "<b>c3</b>"] {
             assert!(!html.contains(raw), "{raw} unescaped");
         }
+        assert!(html.contains("nearest known: <q lang=\"uk\">known &lt;b&gt;c3&lt;/b&gt; &amp; co</q> [uk]"), "{html}");
         assert!(html.contains("&lt;script&gt;") && html.contains("&quot;declarație&quot; &amp; alta"));
         let story7 = html.find("story s-0000000000000007").unwrap();
         let story9 = html.find("story s-0000000000000009").unwrap();
@@ -666,6 +693,8 @@ mod tests {
         assert!(!xml.contains("<script") && !xml.contains('\u{0}') && !xml.contains('\u{1b}'), "{xml}");
         let parsed = feed_rs::parser::parse(xml.as_bytes()).expect("the feed parses");
         let title = parsed.entries[0].title.as_ref().unwrap().content.clone();
+        let content = parsed.entries[0].content.as_ref().and_then(|c| c.body.clone()).unwrap_or_default();
+        assert!(content.contains("Nearest known claim [uk]: known &lt;b&gt;c1&lt;/b&gt; &amp; co"), "{content}");
         assert!(title.starts_with("<script>alert(\"x\")</script> & \\"), "{title}");
         let html = render_page(
             &Overview::default(),

@@ -9,6 +9,7 @@
 use chrono::{DateTime, TimeZone, Utc};
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
+use crate::model::AlertNearest;
 use crate::store::records::{self, ClaimProvenance, ClaimProvenanceV1, ProvenanceSourceV1};
 use crate::store::{trees, Store, StoreError};
 
@@ -52,12 +53,20 @@ pub fn corroborate_provenance(
 pub struct Listed {
     pub id: String,
     pub claim: ClaimProvenanceV1,
+    /// The known claim nearest to it when it was first seen (new claims of articles).
+    pub nearest: Option<AlertNearest>,
+}
+
+/// The nearest known claim recorded for claim `id` (tree `claim_nearest`).
+pub fn nearest(tree: &sled::Tree, id: &str) -> Result<Option<AlertNearest>, StoreError> {
+    Ok(tree.get(id.as_bytes())?.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
 }
 
 /// Every stored claim, sorted by first seen; `new_only` leaves out claims first seen in seeds,
 /// `since` those first seen earlier.
 pub fn list(store: &Store, new_only: bool, since: Option<DateTime<Utc>>) -> Result<Vec<Listed>, StoreError> {
     let tree = store.tree(trees::CLAIM_PROVENANCE)?;
+    let nearest_tree = store.tree(trees::CLAIM_NEAREST)?;
     let mut out = Vec::new();
     for entry in tree.iter() {
         let (k, v) = entry?;
@@ -68,7 +77,9 @@ pub fn list(store: &Store, new_only: bool, since: Option<DateTime<Utc>>) -> Resu
         if since.is_some_and(|s| claim.first_seen < s.timestamp_millis()) {
             continue;
         }
-        out.push(Listed { id: String::from_utf8_lossy(&k).into_owned(), claim });
+        let id = String::from_utf8_lossy(&k).into_owned();
+        let nearest = nearest(&nearest_tree, &id)?;
+        out.push(Listed { id, claim, nearest });
     }
     out.sort_by(|a, b| (a.claim.first_seen, &a.id).cmp(&(b.claim.first_seen, &b.id)));
     Ok(out)
@@ -97,5 +108,6 @@ pub fn to_json(listed: &Listed) -> serde_json::Value {
         "source_urls": c.sources.iter().map(|s| s.url.as_str()).collect::<Vec<_>>(),
         "entities": c.entities,
         "numbers": c.numbers,
+        "nearest": listed.nearest,
     })
 }

@@ -39,6 +39,9 @@ pub mod trees {
     pub const LSH_BUCKETS: &str = "lsh_buckets";
     /// Claim id → where and when it was seen (first source, story, source count, languages).
     pub const CLAIM_PROVENANCE: &str = "claim_provenance";
+    /// Claim id → the known claim nearest to it when it was first seen (JSON of
+    /// `model::AlertNearest`; new claims of articles only).
+    pub const CLAIM_NEAREST: &str = "claim_nearest";
     /// Sink + sequence number → alert waiting for delivery to that sink.
     pub const OUTBOX: &str = "outbox";
     /// Claims by id (`records::ClaimRecord`).
