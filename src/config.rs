@@ -1335,7 +1335,7 @@ mod tests {
     #[test]
     fn server_limits_are_validated_and_the_token_never_printed() {
         let config = Config::defaults_with_state_dir(Path::new("/tmp/x"));
-        assert_eq!(config.server.limits.max_connections, 64);
+        assert_eq!(config.server.limits.max_connections, 256);
         assert_eq!(config.server.limits.max_header_size, 16 << 10);
         assert_eq!(config.admin.max_request, 32 << 20);
         let auth = ServerAuth::Basic { user: "analyst".into(), password: "correct horse".into() };

@@ -91,7 +91,7 @@ fn listen_a_thousand_half_open_connections_neither_stall_healthz_nor_ingestion()
         jsonl_lines(&jsonl).len() == 2
     });
     let evicted = metric(&addr, None, "claimwatch_http_refused_total{reason=\"evicted\"}");
-    assert!(evicted >= 900.0, "at most 64 held, the rest evicted: {evicted}");
+    assert!(evicted >= 700.0, "at most 256 held, the rest evicted: {evicted}");
     // Memory stays bounded while they are held: a small fraction of the 1,000-feed daemon's budget.
     let status = std::fs::read_to_string(format!("/proc/{}/status", daemon.pid())).unwrap();
     let rss_kib: u64 = status
@@ -258,7 +258,7 @@ fn listen_limits_are_validated_by_config_check_each_naming_its_key() {
     }
 }
 
-/// Scrapers hammering `/metrics` and `/api/claims` from several connections at once while a
+/// 100 scrapers hammering `/metrics` and `/api/claims` from their own connections at once while a
 /// feed is ingested: every answer is a 200 and every alert arrives exactly once.
 #[test]
 fn listen_concurrent_scrapers_get_answers_while_each_alert_arrives_once() {
@@ -268,7 +268,7 @@ fn listen_concurrent_scrapers_get_answers_while_each_alert_arrives_once() {
     let jsonl = dir.path().join("a.jsonl");
 
     let (stop, answered) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicUsize::new(0)));
-    let scrapers: Vec<_> = (0..8)
+    let scrapers: Vec<_> = (0..100)
         .map(|i| {
             let (addr, stop, answered) = (addr.clone(), stop.clone(), answered.clone());
             std::thread::spawn(move || {
@@ -291,7 +291,7 @@ fn listen_concurrent_scrapers_get_answers_while_each_alert_arrives_once() {
     stop.store(true, Ordering::SeqCst);
     let failures: Vec<String> = scrapers.into_iter().flat_map(|s| s.join().unwrap()).collect();
     assert!(failures.is_empty(), "{} failed answers, e.g. {:?}", failures.len(), &failures[..1]);
-    assert!(answered.load(Ordering::SeqCst) >= 8, "the scrapers were answered");
+    assert!(answered.load(Ordering::SeqCst) >= 100, "the scrapers were answered");
     crate::support::assert_each_alert_once(&jsonl, 4);
 
     daemon.signal("TERM");
