@@ -15,9 +15,9 @@ import argparse, glob, gzip, importlib.util, json, os, re, shutil, statistics, s
 HERE = os.path.dirname(os.path.abspath(__file__))
 FEEDS = sorted(glob.glob(os.path.join(HERE, "data", "feeds", "*.*")))
 FEEDS = [f for f in FEEDS if f.endswith((".xml", ".rss", ".atom"))]
-EXTRACTION = os.environ.get("BENCH_EXTRACTION_DIR", "/work/shared/bench/extraction/dev")
+EXTRACTION = os.environ.get("BENCH_EXTRACTION_DIR", os.path.join(HERE, "..", "..", "shared", "bench", "extraction", "dev"))
 # trafilatura's own evaluation corpus (dev half): snippets that must / must not be extracted.
-EXTRACTION_PEER = os.environ.get("BENCH_EXTRACTION_PEER_DIR", "/work/shared/bench/extraction-peer/dev")
+EXTRACTION_PEER = os.environ.get("BENCH_EXTRACTION_PEER_DIR", os.path.join(HERE, "..", "..", "shared", "bench", "extraction-peer", "dev"))
 
 
 # ----------------------------------------------------------------------------------- workers

@@ -22,7 +22,9 @@ mkdir -p "$peers" benches/results
 miniflux=$peers/miniflux/usr/bin/miniflux
 if [ ! -x "$miniflux" ]; then
     mkdir -p "$peers/apt/lists/partial" "$peers/apt/cache/archives/partial"
-    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main" \
+    # The machine's own configured Debian mirror, for the trixie suite.
+    mirror=$(grep -rhoE 'https?://[^ ]+/debian/?' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null | head -1)
+    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror trixie main" \
         > "$peers/apt/sources.list"
     apt="-o Dir::Etc::SourceList=$PWD/$peers/apt/sources.list -o Dir::Etc::SourceParts=/dev/null
          -o Dir::State::Lists=$PWD/$peers/apt/lists -o Dir::Cache=$PWD/$peers/apt/cache

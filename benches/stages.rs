@@ -158,10 +158,15 @@ fn feeds_dir() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/data/feeds"))
 }
 
+/// `../shared` beside the repository.
+fn shared_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
+}
+
 fn pages_dir() -> PathBuf {
     std::env::var_os("BENCH_PAGES_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/bench/extraction/dev/html"))
+        .unwrap_or_else(|| shared_dir().join("bench/extraction/dev/html"))
 }
 
 fn feed_files() -> Vec<PathBuf> {
@@ -793,7 +798,7 @@ fn article(url: &str, text: String, lang: Option<String>) -> claimwatch::model::
 
 /// On-topic articles: the eval dev cases (sentences joined) and the seed articles.
 fn topic_articles() -> Vec<claimwatch::model::Article> {
-    let shared = Path::new("/work/shared");
+    let shared = shared_dir();
     let mut out = Vec::new();
     let cases = std::fs::read_to_string(shared.join("eval/dev/cases.jsonl")).unwrap_or_default();
     for (i, line) in cases.lines().enumerate() {

@@ -19,8 +19,8 @@ use sled::Transactional;
 
 use crate::alert::outbox::{enqueue_in, SinkKind};
 use crate::alert::Wake;
-use crate::claims::index::{corroborate_in, insert_in};
 use crate::claims::features::describe;
+use crate::claims::index::{corroborate_in, insert_in};
 use crate::claims::{verdict, Analysis, ClaimDraft, ClaimIndex, ClaimSource, Engine, Judgement};
 use crate::config::AlertsConfig;
 use crate::dedup::{self, ArticleId, DedupIndex, Fingerprint, Layer, Seen};

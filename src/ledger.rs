@@ -658,7 +658,10 @@ mod tests {
         for raw in ["<script>", "<b>Feed</b>", "<html>", "y=<2>", "\"declarație\"", "<b>c3</b>"] {
             assert!(!html.contains(raw), "{raw} unescaped");
         }
-        assert!(html.contains("nearest known: <q lang=\"uk\">known &lt;b&gt;c3&lt;/b&gt; &amp; co</q> [uk]"), "{html}");
+        assert!(
+            html.contains("nearest known: <q lang=\"uk\">known &lt;b&gt;c3&lt;/b&gt; &amp; co</q> [uk]"),
+            "{html}"
+        );
         assert!(html.contains("&lt;script&gt;") && html.contains("&quot;declarație&quot; &amp; alta"));
         let story7 = html.find("story s-0000000000000007").unwrap();
         let story9 = html.find("story s-0000000000000009").unwrap();
@@ -694,7 +697,10 @@ mod tests {
         let parsed = feed_rs::parser::parse(xml.as_bytes()).expect("the feed parses");
         let title = parsed.entries[0].title.as_ref().unwrap().content.clone();
         let content = parsed.entries[0].content.as_ref().and_then(|c| c.body.clone()).unwrap_or_default();
-        assert!(content.contains("Nearest known claim [uk]: known &lt;b&gt;c1&lt;/b&gt; &amp; co"), "{content}");
+        assert!(
+            content.contains("Nearest known claim [uk]: known &lt;b&gt;c1&lt;/b&gt; &amp; co"),
+            "{content}"
+        );
         assert!(title.starts_with("<script>alert(\"x\")</script> & \\"), "{title}");
         let html = render_page(
             &Overview::default(),

@@ -178,11 +178,19 @@ mod tests {
 
     #[test]
     fn list_items_are_marked_and_lose_their_marker() {
-        let segs = split("The plan has two parts:\n- a 600,000-strong army\n• European troops away from the front", &HashSet::new(), &|_| false);
+        let segs = split(
+            "The plan has two parts:\n- a 600,000-strong army\n• European troops away from the front",
+            &HashSet::new(),
+            &|_| false,
+        );
         let items: Vec<(&str, bool)> = segs.iter().map(|s| (s.text.as_str(), s.list_item)).collect();
         assert_eq!(
             items,
-            [("The plan has two parts:", false), ("a 600,000-strong army", true), ("European troops away from the front", true)]
+            [
+                ("The plan has two parts:", false),
+                ("a 600,000-strong army", true),
+                ("European troops away from the front", true)
+            ]
         );
     }
 

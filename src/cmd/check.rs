@@ -46,8 +46,16 @@ pub fn read_input(input: &str, config: &Config) -> Result<(Article, bool)> {
         || name.ends_with(".htm")
         || head.starts_with("<!doctype html")
         || head.starts_with("<html");
-    let mut article =
-        Article { url, feed: None, feed_name: None, title: None, text, published: None, lang_hint: None, seen_at: Utc::now() };
+    let mut article = Article {
+        url,
+        feed: None,
+        feed_name: None,
+        title: None,
+        text,
+        published: None,
+        lang_hint: None,
+        seen_at: Utc::now(),
+    };
     if is_html {
         let html = std::mem::take(&mut article.text);
         from_html(&mut article, &html);
@@ -113,7 +121,9 @@ pub fn check(here: &Here, article: &Article, as_json: bool, out: &mut Response) 
     }
     // Nothing could be judged: the verdict is printed, and the exit code says so.
     if analysis.lang == crate::normalize::lang::UNSUPPORTED {
-        out.stderr.push_str("claimwatch: nothing to judge: the text is in no supported language (en uk ru ro pl de fr)\n");
+        out.stderr.push_str(
+            "claimwatch: nothing to judge: the text is in no supported language (en uk ru ro pl de fr)\n",
+        );
         return Ok(1);
     }
     Ok(0)

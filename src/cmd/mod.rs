@@ -158,7 +158,9 @@ fn dispatch(command: Command, config: Config) -> Result<ExitCode> {
         Command::Run { once: false } => {
             return runtime()?.block_on(crate::daemon::run(config, false, Some(handler())))
         }
-        Command::Seed { dir } => Request::Seed { dir: seed::absolute(dir.as_deref().unwrap_or(&config.seeds_dir)) },
+        Command::Seed { dir } => {
+            Request::Seed { dir: seed::absolute(dir.as_deref().unwrap_or(&config.seeds_dir)) }
+        }
         Command::Extract { json, inputs } => return extract::run(&config, json, &inputs),
         Command::Run { once: true } => Request::Poll,
         Command::Check { json, input } => {

@@ -246,7 +246,6 @@ fn is_negative_token(token: &str) -> bool {
     NEGATIVE_WORDS.contains(&last) || matches!(first, "ad" | "ads" | "nav")
 }
 
-
 /// Whole class/id tokens that name the article element itself.
 /// (`type-post` and `node-article` are what WordPress and Drupal put on every article.)
 const ARTICLE_TOKENS: &[&str] =
@@ -292,7 +291,8 @@ pub fn is_negative(element: &Element) -> bool {
         NEGATIVE.iter().any(|n| names.contains(n)) || names.split_ascii_whitespace().any(is_negative_token);
     // A boilerplate word beside a token that names the article (`entry share`, `post tag-x`) is
     // a styling hook of the article element, not a box of its own; comments stay comments.
-    let article = !names.contains("comment") && names.split_ascii_whitespace().any(|t| ARTICLE_TOKENS.contains(&t));
+    let article =
+        !names.contains("comment") && names.split_ascii_whitespace().any(|t| ARTICLE_TOKENS.contains(&t));
     negative && !article && !is_positive_names(&names)
 }
 
@@ -331,7 +331,21 @@ pub fn is_positive(element: &Element) -> bool {
 fn is_inline(name: &str) -> bool {
     matches!(
         name,
-        "span" | "a" | "small" | "sup" | "sub" | "em" | "strong" | "b" | "i" | "u" | "abbr" | "cite" | "mark" | "q" | "time"
+        "span"
+            | "a"
+            | "small"
+            | "sup"
+            | "sub"
+            | "em"
+            | "strong"
+            | "b"
+            | "i"
+            | "u"
+            | "abbr"
+            | "cite"
+            | "mark"
+            | "q"
+            | "time"
     )
 }
 

@@ -188,7 +188,10 @@ fn utility_classes_that_contain_boilerplate_words_do_not_hide_the_article() {
         "testreport__section testreport__section--ads",
         "entry themeform share",
     ] {
-        let html = page(&format!("<div class='{wrapper}'><p>{PROSE}</p><p>{PROSE2}</p><p>{PROSE3}</p></div>{}", comments()));
+        let html = page(&format!(
+            "<div class='{wrapper}'><p>{PROSE}</p><p>{PROSE2}</p><p>{PROSE3}</p></div>{}",
+            comments()
+        ));
         assert_eq!(extract(&html, &base()).text, format!("{PROSE}\n\n{PROSE2}\n\n{PROSE3}"), "{wrapper}");
     }
 }
@@ -207,7 +210,9 @@ fn a_recipe_keeps_its_ingredients_with_its_steps() {
 
 #[test]
 fn a_live_ticker_whose_entries_are_called_comments_is_not_empty() {
-    let entry = |text: &str| format!("<div class='live-match-comment'><div class='live-match-comment-body'>{text}</div></div>");
+    let entry = |text: &str| {
+        format!("<div class='live-match-comment'><div class='live-match-comment-body'>{text}</div></div>")
+    };
     let html = page(&format!("{}{}{}", entry(PROSE), entry(PROSE2), entry(PROSE3)));
     let text = extract(&html, &base()).text;
     assert!(text.contains(PROSE) && text.contains(PROSE3), "{text}");
@@ -215,7 +220,8 @@ fn a_live_ticker_whose_entries_are_called_comments_is_not_empty() {
 
 #[test]
 fn the_lead_shown_above_the_body_comes_first() {
-    let lead = "The guarantees will be binding, the minister said, and parliaments will ratify them this year.";
+    let lead =
+        "The guarantees will be binding, the minister said, and parliaments will ratify them this year.";
     let html = format!(
         "<html><head><meta name='description' content='{lead}'></head><body>\
          <header class='article-header'><h1>Binding guarantees</h1><p class='standfirst'>{lead}</p></header>\
@@ -227,7 +233,8 @@ fn the_lead_shown_above_the_body_comes_first() {
     let html = page(&format!("<p>{lead}</p><p>{PROSE}</p>"))
         .replace("<title>", &format!("<meta name='description' content='{lead}'><title>"));
     assert_eq!(extract(&html, &base()).text, format!("{lead}\n\n{PROSE}"));
-    let html = page(&format!("<p>{PROSE}</p>")).replace("<title>", &format!("<meta name='description' content='{lead}'><title>"));
+    let html = page(&format!("<p>{PROSE}</p>"))
+        .replace("<title>", &format!("<meta name='description' content='{lead}'><title>"));
     assert_eq!(extract(&html, &base()).text, PROSE);
 }
 
@@ -264,7 +271,8 @@ fn the_article_a_script_page_puts_in_noscript_is_read() {
 
 #[test]
 fn an_author_box_after_the_article_is_dropped() {
-    let bio = "Jane Doe is head of the politics desk. When she is not reading budgets, she hikes in the Alps.";
+    let bio =
+        "Jane Doe is head of the politics desk. When she is not reading budgets, she hikes in the Alps.";
     check(
         &format!("<p>{PROSE}</p><p>{PROSE2}</p><div class='TestReport__AuthorBox'><p>{bio}</p></div>"),
         &format!("{PROSE}\n\n{PROSE2}"),
@@ -273,8 +281,10 @@ fn an_author_box_after_the_article_is_dropped() {
 
 #[test]
 fn a_rating_widget_and_teaser_cards_are_dropped() {
-    let blurb = "Another look at how the negotiations went, with the views of three former diplomats and a timeline.";
-    let cards: String = (1..=3).map(|n| format!("<li class='teaser col-4'><p>Story {n}</p><p>{blurb}</p></li>")).collect();
+    let blurb =
+        "Another look at how the negotiations went, with the views of three former diplomats and a timeline.";
+    let cards: String =
+        (1..=3).map(|n| format!("<li class='teaser col-4'><p>Story {n}</p><p>{blurb}</p></li>")).collect();
     check(
         &format!(
             "<div class='story'><p>{PROSE}</p><p>{PROSE2}</p><p>{PROSE3}</p>\

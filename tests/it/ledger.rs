@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use crate::support::{
-    claim_daemon_config, claimwatch, claimwatch_in, http_get_with as get, jsonl_alerts, serve_daemon as serve, stderr, stdout,
-    ClaimFeed,
+    claim_daemon_config, claimwatch, claimwatch_in, http_get_with as get, jsonl_alerts,
+    serve_daemon as serve, stderr, stdout, ClaimFeed,
 };
 
 /// A `run --once` over a local feed of `items` claims in `dir`: the feed, the config file and

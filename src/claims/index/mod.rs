@@ -313,8 +313,7 @@ impl ClaimIndex {
                     differing.push(describe(f));
                 }
             }
-            nearest =
-                Some(ClaimMatch {
+            nearest = Some(ClaimMatch {
                 claim_id: key,
                 text: claim.text.into(),
                 source: claim.source_url.into(),
