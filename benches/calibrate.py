@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Fits the known-or-new decision ([claims.decision] in config/default.toml) on labelled articles,
+"""Fits the known-or-new decision ([claims.decision] and its weights in config/default.toml) on labelled articles,
 and reports it cross-validated, leaving one article out at a time.
 
     python3 benches/calibrate.py --bin target/release/claimwatch \
@@ -30,7 +30,9 @@ import subprocess
 import sys
 import tempfile
 
-FEATURES = ["facts", "own", "novel_names", "words", "coverage", "unrecognised", "same_lang"]
+# The signals, in the order `check --json` prints them (read from its output: one list, the
+# binary's).
+FEATURES = []
 L2 = 0.05
 
 
@@ -75,6 +77,8 @@ def rows_of(scorer, runs, file_weight):
                 continue
             expect = case["sentences"][index]["expect"]
             y, w = {"known": (1, 1.0), "new": (0, 1.0), "none": (1, 0.5)}[expect]
+            if not FEATURES:
+                FEATURES.extend(claim["signals"])
             x = [1.0] + [claim["signals"][f] for f in FEATURES]
             rows.append((case["id"], x, y, w * file_weight[path]))
     return rows
@@ -166,6 +170,8 @@ def main():
     print(f"rows: {len(rows)} (claims mapped to labelled sentences, no hard rule)")
     print("[claims.decision]")
     print(f"bias = {whole[0]:.3f}")
+    print()
+    print("[claims.decision.weights]")
     for f, b in zip(FEATURES, whole[1:]):
         print(f"{f} = {b:.3f}")
 

@@ -204,13 +204,7 @@ pub struct RawClaims {
 #[serde(deny_unknown_fields)]
 pub struct RawDecision {
     pub bias: f64,
-    pub facts: f64,
-    pub own: f64,
-    pub novel_names: f64,
-    pub words: f64,
-    pub coverage: f64,
-    pub unrecognised: f64,
-    pub same_lang: f64,
+    pub weights: crate::model::Signals,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -437,13 +431,8 @@ pub struct ClaimsConfig {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DecisionWeights {
     pub bias: f32,
-    pub facts: f32,
-    pub own: f32,
-    pub novel_names: f32,
-    pub words: f32,
-    pub coverage: f32,
-    pub unrecognised: f32,
-    pub same_lang: f32,
+    /// One weight per signal.
+    pub weights: crate::model::Signals,
 }
 
 impl Default for ClaimsConfig {
@@ -1218,16 +1207,7 @@ fn validate(raw: RawConfig, origins: &Origins, sources: Vec<String>) -> Result<C
         max_candidates: v.nonzero("claims.max_candidates", c.max_candidates),
         max_postings: v.nonzero("claims.max_postings", c.max_postings),
         index_memory: v.size("claims.index_memory", &c.index_memory),
-        decision: DecisionWeights {
-            bias: c.decision.bias as f32,
-            facts: c.decision.facts as f32,
-            own: c.decision.own as f32,
-            novel_names: c.decision.novel_names as f32,
-            words: c.decision.words as f32,
-            coverage: c.decision.coverage as f32,
-            unrecognised: c.decision.unrecognised as f32,
-            same_lang: c.decision.same_lang as f32,
-        },
+        decision: DecisionWeights { bias: c.decision.bias as f32, weights: c.decision.weights },
     };
 
     let mut feeds = Vec::with_capacity(raw.feeds.len());

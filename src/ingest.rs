@@ -20,7 +20,7 @@ use sled::Transactional;
 use crate::alert::outbox::{enqueue_in, SinkKind};
 use crate::alert::Wake;
 use crate::claims::features::describe;
-use crate::claims::index::{corroborate_in, insert_in};
+use crate::claims::index::{corroborate_in, insert_in, insert_variant_in};
 use crate::claims::{verdict, Analysis, ClaimDraft, ClaimIndex, ClaimSource, Engine, Judgement};
 use crate::config::AlertsConfig;
 use crate::dedup::{self, ArticleId, DedupIndex, Fingerprint, Layer, Seen};
@@ -90,7 +90,8 @@ const T_OUTBOX: usize = 3;
 const T_DEDUP: usize = 4; // dedup::TREES trees: fingerprints, url keys, hashes, LSH buckets
 const T_CLAIMS: usize = T_DEDUP + dedup::TREES;
 const T_CLAIMS_HOT: usize = T_CLAIMS + 1;
-const T_NEAREST: usize = T_CLAIMS_HOT + 1;
+const T_CLAIM_VARIANTS: usize = T_CLAIMS_HOT + 1;
+const T_NEAREST: usize = T_CLAIM_VARIANTS + 1;
 
 impl Ingest {
     /// Processing for the daemon: new claims of feed articles go to the sinks of `alerts`.
@@ -209,6 +210,7 @@ impl Ingest {
                     duplicate_of: Some(seen.of),
                     new: Vec::new(),
                     known: Vec::new(),
+                    wordings: Vec::new(),
                     why: HashMap::new(),
                     alert: false,
                 };
@@ -223,7 +225,7 @@ impl Ingest {
         let near_copy = seen.filter(|s| s.layer == Layer::NearCopy);
         let verdict =
             verdict::decide(&me.claims.evidence(&me.engine, &analysis, &judgements, near_copy.is_some())?);
-        let (new, known) = split_claims(&analysis, &judgements, verdict);
+        let Claims { new, known, wordings } = split_claims(&analysis, &judgements, verdict);
         let story = match (verdict, near_copy) {
             (ArticleVerdict::Duplicate, Some(seen)) => {
                 self.article(seen.of)?.map(|a| a.story).unwrap_or(seen.of.0)
@@ -241,6 +243,7 @@ impl Ingest {
             duplicate_of: near_copy.map(|s| s.of),
             new,
             known,
+            wordings,
             why: why_new(&analysis, &judgements),
             alert: origin == Origin::Feed,
         };
@@ -332,6 +335,7 @@ impl Ingest {
         let result = me.trees.as_slice().transaction(|txs| {
             let mut alerts = 0usize;
             let mut inserted = Vec::new();
+            let mut inserted_wordings = Vec::new();
             txs[T_ARTICLES].insert(&fp.id.to_bytes(), record_bytes.as_slice())?;
             txs[T_BODIES].insert(&body_key, article.text.as_bytes())?;
             dedup::insert_in(&txs[T_DEDUP..T_CLAIMS], fp)?;
@@ -384,15 +388,22 @@ impl Ingest {
                     alerts += sinks.len();
                 }
             }
+            let claim_trees = [&txs[T_CLAIMS], &txs[T_CLAIMS_HOT], &txs[T_CLAIM_VARIANTS]];
+            for (i, (draft, repeats)) in plan.wordings.iter().enumerate() {
+                if insert_variant_in(claim_trees, draft, repeats, &source, article.seen_at)? {
+                    inserted_wordings.push(i);
+                }
+            }
             for id in &plan.known {
                 corroborate_in(&txs[T_CLAIMS], id, &source, article.seen_at)?;
                 corroborate_provenance(&txs[T_PROVENANCE], id, &source_v1)?;
             }
-            Ok((alerts, inserted))
+            Ok((alerts, inserted, inserted_wordings))
         });
         let alerts = match result {
-            Ok((alerts, inserted)) => {
+            Ok((alerts, inserted, inserted_wordings)) => {
                 me.claims.remember(inserted.into_iter().map(|i| &plan.new[i]));
+                me.claims.remember(inserted_wordings.into_iter().map(|i| &plan.wordings[i].0));
                 alerts
             }
             Err(TransactionError::Abort(error)) => return Err(error).context("committing the article"),
@@ -447,41 +458,52 @@ struct Plan {
     new: Vec<ClaimDraft>,
     /// Ids of known claims this article corroborates.
     known: Vec<String>,
+    /// Known drafts worded otherwise than the claim they repeat, with its id.
+    wordings: Vec<(ClaimDraft, String)>,
     /// Why each new draft is new, by draft id (for its alert).
     why: HashMap<String, AlertWhy>,
     alert: bool,
 }
 
-/// New drafts (each id once) and the ids of matched known claims (each once). An off-topic
-/// article has neither.
-fn split_claims(
-    analysis: &Analysis,
-    judgements: &[Judgement],
-    verdict: ArticleVerdict,
-) -> (Vec<ClaimDraft>, Vec<String>) {
+/// An article's claims, sorted for the commit.
+struct Claims {
+    /// New drafts, each id once.
+    new: Vec<ClaimDraft>,
+    /// The ids of the known claims matched, each once.
+    known: Vec<String>,
+    /// Known drafts worded otherwise than the claim they repeat, with its id: stored as its
+    /// other wordings.
+    wordings: Vec<(ClaimDraft, String)>,
+}
+
+/// The claims of a judged article. An off-topic article has none.
+fn split_claims(analysis: &Analysis, judgements: &[Judgement], verdict: ArticleVerdict) -> Claims {
+    let mut claims = Claims { new: Vec::new(), known: Vec::new(), wordings: Vec::new() };
     if verdict == ArticleVerdict::OffTopic {
-        return (Vec::new(), Vec::new());
+        return claims;
     }
     let mut seen = HashSet::new();
-    let (mut new, mut known) = (Vec::new(), Vec::new());
     for (draft, judgement) in analysis.claims.iter().zip(judgements) {
         match (judgement.verdict, &judgement.matched) {
             (ClaimVerdict::Known, Some(m)) => {
                 let id = m.claim_id.to_string();
+                if draft.id() != id && seen.insert(draft.id().to_string()) {
+                    claims.wordings.push((draft.clone(), id.clone()));
+                }
                 if seen.insert(id.clone()) {
-                    known.push(id);
+                    claims.known.push(id);
                 }
             }
             (ClaimVerdict::Known, None) => {}
             (ClaimVerdict::New, _) => {
                 let id = draft.id().to_string();
                 if seen.insert(id) {
-                    new.push(draft.clone());
+                    claims.new.push(draft.clone());
                 }
             }
         }
     }
-    (new, known)
+    claims
 }
 
 /// Why each new draft is new, by draft id: the judgement's explanation, for the alert record.

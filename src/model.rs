@@ -163,3 +163,53 @@ pub struct AlertArticle {
     pub published: Option<DateTime<Utc>>,
     pub verdict: ArticleVerdict,
 }
+
+/// What comparing a claim with one stored claim measured, each a share from 0 to 1: the inputs
+/// of the calibrated known-or-new decision. The same shape holds that decision's weights
+/// (`[claims.decision.weights]`), so a signal is named in one place.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Signals {
+    /// The claim's rarity-weighted facts (entities, names, concepts, quantities, dates) that
+    /// the stored claim carries, its setting counting partly.
+    pub facts: f32,
+    /// The same, carried by the stored claim itself (its setting not counting).
+    pub own: f32,
+    /// Names no gazetteer knows that no stored claim has: 0, 0.5 for one, 1 for two or more.
+    pub novel_names: f32,
+    /// The claim's content words (stems the lexicons do not know) that the stored claim has;
+    /// 0 across languages, where no stem can match.
+    pub words: f32,
+    /// The claim's whole content, facts and words, that the stored claim accounts for: what
+    /// stays unaccounted counts against "known".
+    pub coverage: f32,
+    /// The claim's content that no lexicon recognised.
+    pub unrecognised: f32,
+    /// 1 when both claims are in one language.
+    pub same_lang: f32,
+    /// How rare the rarest fact is that the stored claim itself shares with the claim: its
+    /// rarity over the rarity of a fact only one claim has. Sharing only what half the store
+    /// says (a country, "security guarantees") is weak evidence of a repeat.
+    pub rarest: f32,
+}
+
+impl Signals {
+    /// The signals as (name, value) pairs, in declaration order.
+    pub fn named(&self) -> [(&'static str, f32); 8] {
+        [
+            ("facts", self.facts),
+            ("own", self.own),
+            ("novel_names", self.novel_names),
+            ("words", self.words),
+            ("coverage", self.coverage),
+            ("unrecognised", self.unrecognised),
+            ("same_lang", self.same_lang),
+            ("rarest", self.rarest),
+        ]
+    }
+
+    /// Σ self × weights.
+    pub fn weighted_by(&self, weights: &Signals) -> f32 {
+        self.named().iter().zip(weights.named()).map(|((_, s), (_, w))| s * w).sum()
+    }
+}

@@ -353,6 +353,21 @@ impl Lexicon {
     pub fn compile(concepts: &str, entities: &str, language: &str) -> Result<Lexicon> {
         let mut lex = Lexicon::default();
         let concepts: HashMap<String, RawConcept> = toml::from_str(concepts).context("concept lexicon")?;
+        // A form names one concept: the same words under two would make which one a sentence
+        // states depend on the file's order, and differ between languages.
+        let mut owner: HashMap<(&str, String), &str> = HashMap::new();
+        for (id, raw) in &concepts {
+            for (lang, forms) in &raw.forms {
+                for form in forms {
+                    let key = form.split_whitespace().map(str::to_lowercase).collect::<Vec<_>>().join(" ");
+                    if let Some(other) = owner.insert((lang.as_str(), key), id.as_str()) {
+                        let (a, b) =
+                            if other < id.as_str() { (other, id.as_str()) } else { (id.as_str(), other) };
+                        bail!("concept lexicon: the {lang} form {form:?} is in both [{a}] and [{b}]; a form names one concept");
+                    }
+                }
+            }
+        }
         for (id, raw) in concepts {
             let event = raw.class.as_deref() == Some("event");
             if event {
@@ -435,5 +450,21 @@ impl Lexicon {
             language.boilerplate.contains.values().flatten().map(|s| s.to_lowercase()).collect();
         lex.networks = language.boilerplate.networks.iter().map(|n| match_key(n)).collect();
         Ok(lex)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Which concept "aggression" states must not depend on the file's order (it did: English
+    /// read it as an attack, Ukrainian as aggression, and the two retellings never matched).
+    #[test]
+    fn a_form_under_two_concepts_is_refused_naming_both() {
+        let concepts =
+            "[attack]\nen = [\"attack*\", \"aggression*\"]\n\n[aggression]\nen = [\"Aggression*\"]\n";
+        let error = Lexicon::compile(concepts, "", "").unwrap_err().to_string();
+        assert!(error.contains("[aggression] and [attack]"), "{error}");
+        assert!(error.to_lowercase().contains("\"aggression*\""), "{error}");
     }
 }

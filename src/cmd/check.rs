@@ -159,15 +159,7 @@ pub fn check_json(
                 "verdict": if j.verdict == ClaimVerdict::New { "new" } else { "known" },
                 "score": round3(j.score),
                 "match": j.matched.as_ref().map(|m| json!({"claim_id": m.claim_id, "text": m.text, "source": m.source})),
-                "signals": {
-                    "facts": round3(j.signals.facts),
-                    "own": round3(j.signals.own),
-                    "novel_names": round3(j.signals.novel_names),
-                    "words": round3(j.signals.words),
-                    "coverage": round3(j.signals.coverage),
-                    "unrecognised": round3(j.signals.unrecognised),
-                    "same_lang": round3(j.signals.same_lang),
-                },
+                "signals": j.signals.named().iter().map(|(name, v)| (name.to_string(), json!(round3(*v)))).collect::<serde_json::Map<_, _>>(),
                 "objected": j.objected,
                 "why": {
                     "reason": j.reason,

@@ -46,6 +46,11 @@ pub mod trees {
     pub const OUTBOX: &str = "outbox";
     /// Claims by id (`records::ClaimRecord`).
     pub const CLAIMS: &str = "claims";
+    /// Claim id of another wording of a known claim → the id of the claim it repeats. The
+    /// wording is stored in `claims` and indexed like any claim, so that a later retelling
+    /// matches the words it shares with it; a judgement that picks it reports the claim it
+    /// repeats.
+    pub const CLAIM_VARIANTS: &str = "claim_variants";
     /// Claim id → first seen (unix seconds, BE): the claims indexed in memory only,
     /// rebuilt into memory at start-up.
     pub const CLAIMS_HOT: &str = "claims_hot";

@@ -230,7 +230,7 @@ fn claims_commit_inside_a_callers_transaction_and_corroborate() {
     let first = ClaimSource { url: "https://example.org/a".into(), title: None, feed: None, seed: false };
     let second = ClaimSource { url: "https://example.org/b".into(), ..first.clone() };
     for source in [&first, &second, &second] {
-        let [claims, hot] = index.trees();
+        let [claims, hot, _] = index.trees();
         let (_, inserted) = (claims, hot)
             .transaction(|(c, h)| {
                 index::insert_in(c, h, &analysis.claims[0], source, chrono::Utc::now())
@@ -306,4 +306,34 @@ fn check_of_a_url_fetches_the_page_under_the_fetch_rules() {
     assert_eq!(refused.status.code(), Some(1));
     assert!(stderr(&refused).contains(&url), "{}", stderr(&refused));
     assert_eq!(server.requests().len(), before);
+}
+
+/// A known claim retold in other words is stored as a wording of it: a later retelling that
+/// shares those words is matched to that wording, and still counts as the claim it repeats.
+#[test]
+fn a_retelling_is_kept_as_a_wording_of_the_claim_it_repeats() {
+    let dir = seeded();
+    let state = dir.path().join("state");
+    let retold = "Союзники братимуть участь у механізмі моніторингу припинення вогню, який очолять США.";
+    let first = check_text(dir.path(), "first.txt", retold.as_bytes());
+    assert_verdict(&first, "механізмі моніторингу", "known");
+    let original = &first["claims"][0]["match"];
+    assert_ne!(original["text"], retold, "{first:#}");
+
+    let more = dir.path().join("more");
+    std::fs::create_dir(&more).unwrap();
+    std::fs::write(more.join("retold.txt"), retold).unwrap();
+    let out = claimwatch(&["seed", "--state-dir", state.to_str().unwrap(), more.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let again = check_text(
+        dir.path(),
+        "again.txt",
+        "Союзники братимуть участь у механізмі моніторингу припинення вогню, який очолять Сполучені Штати."
+            .as_bytes(),
+    );
+    assert_verdict(&again, "механізмі моніторингу", "known");
+    let matched = &again["claims"][0]["match"];
+    assert_eq!(matched["text"], retold, "{again:#}");
+    assert_eq!(matched["claim_id"], original["claim_id"], "{again:#}");
 }

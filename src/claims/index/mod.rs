@@ -39,12 +39,13 @@ mod memory;
 mod score;
 mod stored;
 
+pub use crate::model::Signals;
 use disk::*;
 use memory::*;
-pub use score::Signals;
+pub use score::known_probability;
 use score::*;
 use stored::*;
-pub use stored::{corroborate_in, insert_in, StoredClaim};
+pub use stored::{corroborate_in, insert_in, insert_variant_in, StoredClaim};
 
 /// Length of a claim id (16 hex digits).
 const ID_LEN: usize = 16;
@@ -61,7 +62,9 @@ pub struct ClaimSource {
 /// The stored claim a judgement rests on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClaimMatch {
+    /// The claim (for another wording of a known claim, the claim that wording repeats).
     pub claim_id: ClaimId,
+    /// The wording matched, where and in what language it was seen.
     pub text: String,
     pub source: String,
     pub lang: String,
@@ -99,6 +102,7 @@ pub struct Judgement {
 pub struct ClaimIndex {
     claims: sled::Tree,
     hot: sled::Tree,
+    variants: sled::Tree,
     postings: sled::Tree,
     counts: sled::Tree,
     meta: sled::Tree,
@@ -114,6 +118,7 @@ impl ClaimIndex {
         let index = ClaimIndex {
             claims: store.tree(trees::CLAIMS)?,
             hot: store.tree(trees::CLAIMS_HOT)?,
+            variants: store.tree(trees::CLAIM_VARIANTS)?,
             postings: store.tree(trees::CLAIM_POSTINGS)?,
             counts: store.tree(trees::CLAIM_COUNTS)?,
             meta: store.tree(trees::META)?,
@@ -158,9 +163,10 @@ impl ClaimIndex {
         Ok(index)
     }
 
-    /// The trees [`insert_in`] writes, for a caller's transaction: `claims` and `claims_hot`.
-    pub fn trees(&self) -> [&sled::Tree; 2] {
-        [&self.claims, &self.hot]
+    /// The trees [`insert_in`] and [`insert_variant_in`] write, for a caller's transaction:
+    /// `claims`, `claims_hot` and `claim_variants`.
+    pub fn trees(&self) -> [&sled::Tree; 3] {
+        [&self.claims, &self.hot, &self.variants]
     }
 
     fn memory(&self) -> std::sync::RwLockReadGuard<'_, Memory> {
@@ -243,7 +249,7 @@ impl ClaimIndex {
                     }
                 };
                 let (signals, objection) = probe.compare(&names, facts);
-                let p = signals.known_probability(weights);
+                let p = known_probability(&signals, weights);
                 if objection.is_none() && best_pass.is_none_or(|(s, _, _)| p > s) {
                     best_pass = Some((p, id, signals));
                 }
@@ -313,8 +319,13 @@ impl ClaimIndex {
                     differing.push(describe(f));
                 }
             }
+            // Another wording of a known claim stands for the claim it repeats.
+            let claim_id = match self.variants.get(key.as_bytes())? {
+                Some(repeats) => String::from_utf8_lossy(&repeats).into_owned(),
+                None => key,
+            };
             nearest = Some(ClaimMatch {
-                claim_id: key,
+                claim_id,
                 text: claim.text.into(),
                 source: claim.source_url.into(),
                 lang: claim.lang.into(),
@@ -407,7 +418,7 @@ mod tests {
     fn store_one(index: &ClaimIndex, draft: &ClaimDraft, seen_at: DateTime<Utc>) {
         let source =
             ClaimSource { url: "https://example.org/a".into(), title: None, feed: None, seed: false };
-        let [claims, hot] = index.trees();
+        let [claims, hot, _] = index.trees();
         let (_, inserted) = (claims, hot)
             .transaction(|(claims, hot)| {
                 insert_in(claims, hot, draft, &source, seen_at)

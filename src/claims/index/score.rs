@@ -4,42 +4,11 @@
 
 use super::*;
 
-/// What a comparison of a draft with one stored claim measured: the inputs of the calibrated
-/// decision ([`DecisionWeights`]), each a share from 0 to 1.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Signals {
-    /// The draft's rarity-weighted facts (entities, names, concepts, quantities, dates) that
-    /// the stored claim carries, its setting counting partly.
-    pub facts: f32,
-    /// The same, carried by the stored claim itself (its setting not counting).
-    pub own: f32,
-    /// Names no gazetteer knows that no stored claim has: 0, 0.5 for one, 1 for two or more.
-    pub novel_names: f32,
-    /// The draft's content words (stems the lexicons do not know) that the stored claim has;
-    /// 0 across languages, where no stem can match.
-    pub words: f32,
-    /// The draft's whole content, facts and words, that the stored claim accounts for: what
-    /// stays unaccounted counts against "known".
-    pub coverage: f32,
-    /// The draft's content that no lexicon recognised.
-    pub unrecognised: f32,
-    /// 1 when both claims are in one language.
-    pub same_lang: f32,
-}
-
-impl Signals {
-    /// The probability that the draft repeats the stored claim, by the fitted weights.
-    pub fn known_probability(&self, w: &DecisionWeights) -> f32 {
-        let z = w.bias
-            + w.facts * self.facts
-            + w.own * self.own
-            + w.novel_names * self.novel_names
-            + w.words * self.words
-            + w.coverage * self.coverage
-            + w.unrecognised * self.unrecognised
-            + w.same_lang * self.same_lang;
-        1.0 / (1.0 + (-z).exp())
-    }
+/// The probability that a draft repeats a stored claim, given what comparing them measured and
+/// the fitted weights: a logistic model.
+pub fn known_probability(signals: &Signals, w: &DecisionWeights) -> f32 {
+    let z = w.bias + signals.weighted_by(&w.weights);
+    1.0 / (1.0 + (-z).exp())
 }
 
 /// A draft resolved once against the index (its numbers, its features' document frequencies),
@@ -61,6 +30,8 @@ pub(super) struct Probe<'d> {
     pub(super) indexed: Vec<Indexed<'d>>,
     /// Unknown names (`N:`) that no stored claim has, as [`Signals::novel_names`].
     pub(super) novel_names: f32,
+    /// The rarity of a feature only one stored claim has: the scale of [`Signals::rarest`].
+    pub(super) rarity_scale: f32,
 }
 
 /// A feature of a draft that counts in the score.
@@ -68,6 +39,8 @@ pub(super) struct Fact {
     pub(super) number: u32,
     /// Type × rarity.
     pub(super) weight: f32,
+    /// Rarity alone.
+    pub(super) rarity: f32,
     /// For a role pair (`R:actor~concept`), the numbers of its two parts.
     pub(super) role: Option<(u32, u32)>,
 }
@@ -110,6 +83,7 @@ impl<'d> Probe<'d> {
             quantities: Vec::new(),
             indexed: Vec::new(),
             novel_names: 0.0,
+            rarity_scale: rarity(n, 1),
         };
         // The number of `prefix` + `name`, through one reused buffer.
         let mut key = String::new();
@@ -124,7 +98,7 @@ impl<'d> Probe<'d> {
             let weight = if indexed(f) {
                 let on_disk = on_disk(f)?;
                 let df = names.memory.df_of(number) + on_disk;
-                let idf = ((n + 1.0) / (df as f32 + 0.5)).ln().max(0.1);
+                let idf = rarity(n, df);
                 probe.indexed.push(Indexed { name: f, number, df, weight: idf, on_disk });
                 idf
             } else {
@@ -136,7 +110,7 @@ impl<'d> Probe<'d> {
                     let (e, c) = pair.split_once('~').unwrap_or((pair, ""));
                     (number_of(names, "E:", e), number_of(names, "C:", c))
                 });
-                probe.facts.push(Fact { number, weight: tw * weight, role });
+                probe.facts.push(Fact { number, weight: tw * weight, rarity: weight, role });
             }
             if f.starts_with("W:") {
                 probe.words.push((number, weight));
@@ -254,7 +228,8 @@ impl<'d> Probe<'d> {
         let mut total = 0.0f32;
         let mut matched = 0.0f32;
         let mut own = 0.0f32;
-        for Fact { number, weight, role } in &self.facts {
+        let mut rarest = 0.0f32;
+        for Fact { number, weight, rarity, role } in &self.facts {
             // A role pair counts only when the claim has both parts: then it tells who did
             // what (Russia attacks vs Ukraine attacks).
             if let Some((actor, concept)) = role {
@@ -266,6 +241,7 @@ impl<'d> Probe<'d> {
             if in_claim(*number) {
                 matched += weight;
                 own += weight;
+                rarest = rarest.max(*rarity);
             } else if role.is_none() && in_context(*number) {
                 matched += weight * CONTEXT_CREDIT;
             }
@@ -286,6 +262,7 @@ impl<'d> Probe<'d> {
             coverage: share(matched + shared_words, content),
             unrecognised: share(self.word_total, content),
             same_lang: if same_lang { 1.0 } else { 0.0 },
+            rarest: share(rarest, self.rarity_scale),
         };
         (signals, self.objection(names, claim))
     }
@@ -349,6 +326,11 @@ impl std::fmt::Display for Objection<'_> {
             }
         }
     }
+}
+
+/// The rarity (inverse document frequency) of a feature `df` of `n` stored claims have.
+fn rarity(n: f32, df: u32) -> f32 {
+    ((n + 1.0) / (df as f32 + 0.5)).ln().max(0.1)
 }
 
 /// Share of a feature's weight credited when it is only in a stored claim's setting.

@@ -1,5 +1,5 @@
 //! Stored claim records: decoding, ids, and the write side that works inside a transaction the
-//! caller owns ([`insert_in`], [`corroborate_in`]).
+//! caller owns ([`insert_in`], [`insert_variant_in`], [`corroborate_in`]).
 
 use super::*;
 
@@ -72,6 +72,27 @@ pub fn insert_in(
     claims.insert(id.as_bytes(), claim_record(draft, source, seen_at))?;
     hot.insert(id.as_bytes(), &seen_at.timestamp().to_be_bytes())?;
     Ok((id, true))
+}
+
+/// Stores `draft`, judged a repeat of claim `repeats` in other words, as a wording of it
+/// (trees `claims`, `claims_hot` and `claim_variants`), inside the caller's transaction. Returns
+/// whether it was inserted (then the caller tells the index with [`ClaimIndex::remember`]); a
+/// wording already stored, or the claim's own, is not stored again.
+pub fn insert_variant_in(
+    [claims, hot, variants]: [&TransactionalTree; 3],
+    draft: &ClaimDraft,
+    repeats: &str,
+    source: &ClaimSource,
+    seen_at: DateTime<Utc>,
+) -> Result<bool, UnabortableTransactionError> {
+    let id = draft.id();
+    if id == repeats || claims.get(id.as_bytes())?.is_some() {
+        return Ok(false);
+    }
+    claims.insert(id.as_bytes(), claim_record(draft, source, seen_at))?;
+    hot.insert(id.as_bytes(), &seen_at.timestamp().to_be_bytes())?;
+    variants.insert(id.as_bytes(), repeats.as_bytes())?;
+    Ok(true)
 }
 
 /// The stored record of a newly seen claim.
