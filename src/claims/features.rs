@@ -115,6 +115,14 @@ impl std::fmt::Display for Feature<'_> {
     }
 }
 
+/// Another feature that states the same fact: for a bare count (`Q:n:800000`) its value
+/// (`V:800000`), for a count with a unit (`Q:personnel:800000`) the bare count. "800 тисяч" and
+/// "800,000-strong" are one number.
+pub fn restated_as(feature: &str) -> Option<String> {
+    let (unit, value) = feature.strip_prefix("Q:")?.split_once(':')?;
+    Some(if unit == "n" { format!("V:{value}") } else { format!("Q:n:{value}") })
+}
+
 /// A stored feature in words (itself when its form is unknown).
 pub fn describe(feature: &str) -> String {
     Feature::parse(feature).map_or_else(|| feature.to_string(), |f| f.to_string())
@@ -251,6 +259,14 @@ pub fn extract(lex: &Lexicon, lang: &str, tokens: &[Token]) -> SentenceFeatures 
                 out.events += 1;
             }
             concept_pos.push((i, c.id.clone()));
+            // A German compound names what it is built of: "Sicherheitsgarantien" is security
+            // and guarantee.
+            if lang == "de" && len == 1 {
+                for inner in concepts.inside(t).into_iter().filter(|inner| inner.id != c.id) {
+                    f.insert(format!("C:{}", inner.id));
+                    concept_pos.push((i, inner.id.clone()));
+                }
+            }
             i += len;
             continue;
         }

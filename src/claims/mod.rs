@@ -352,6 +352,8 @@ mod tests {
         check("pl", "prezydent Wołodymyr Zełenski", &["E:zelensky"]);
         check("de", "Selenskyj und die Koalition der Willigen", &["E:zelensky", "E:coalition_willing"]);
         check("fr", "la coalition des volontaires et l'OTAN", &["E:coalition_willing", "E:nato"]);
+        // A German compound is what it is built of.
+        check("de", "die Sicherheitsgarantien der USA", &["C:security", "C:guarantee"]);
         check("ro", "generalul Alexus Grynkewich", &["E:grynkewich"]);
     }
 

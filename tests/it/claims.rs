@@ -337,3 +337,17 @@ fn a_retelling_is_kept_as_a_wording_of_the_claim_it_repeats() {
     assert_eq!(matched["text"], retold, "{again:#}");
     assert_eq!(matched["claim_id"], original["claim_id"], "{again:#}");
 }
+
+/// "800 тисяч осіб" and "the 800,000-strong army" state one number: a bare count matches the
+/// same value with a unit, and another value is still new.
+#[test]
+fn a_count_with_or_without_its_unit_is_one_number() {
+    let dir = seeded();
+    let article = |count: &str| {
+        format!("Союзники готують гарантії безпеки для України. Першою лінією стримування буде українська армія у {count} тисяч осіб.")
+    };
+    let same = check_text(dir.path(), "same.txt", article("800").as_bytes());
+    assert_verdict(&same, "800 тисяч", "known");
+    let other = check_text(dir.path(), "other.txt", article("600").as_bytes());
+    assert_verdict(&other, "600 тисяч", "new");
+}

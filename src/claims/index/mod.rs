@@ -26,7 +26,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use chrono::{DateTime, TimeZone, Utc};
 use sled::transaction::{TransactionError, Transactional, TransactionalTree, UnabortableTransactionError};
 
-use crate::claims::features::describe;
+use crate::claims::features::{describe, restated_as};
 use crate::claims::lexicon::EntityKind;
 use crate::claims::{verdict, Analysis, ClaimDraft, ClaimId, Engine};
 use crate::config::{ClaimsConfig, DecisionWeights};
@@ -311,7 +311,8 @@ impl ClaimIndex {
             // lexicon accounts for, counted in `signals.unrecognised`.
             let same_lang = draft.lang == claim.lang;
             for f in draft.features.iter().filter(|f| same_lang || !f.starts_with("W:")) {
-                if has(&claim.features, f) {
+                if has(&claim.features, f) || restated_as(f).is_some_and(|other| has(&claim.features, &other))
+                {
                     shared.push(describe(f));
                 } else if has(&claim.context, f) {
                     shared.push(format!("{} (around it)", describe(f)));
@@ -324,6 +325,10 @@ impl ClaimIndex {
                 Some(repeats) => String::from_utf8_lossy(&repeats).into_owned(),
                 None => key,
             };
+            // "the number 800000" once, though a count is also stated as its bare value.
+            let mut said = std::collections::HashSet::new();
+            shared.retain(|f| said.insert(f.clone()));
+            differing.retain(|f| said.insert(f.clone()));
             nearest = Some(ClaimMatch {
                 claim_id,
                 text: claim.text.into(),

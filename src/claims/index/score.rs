@@ -43,6 +43,8 @@ pub(super) struct Fact {
     pub(super) rarity: f32,
     /// For a role pair (`R:actor~concept`), the numbers of its two parts.
     pub(super) role: Option<(u32, u32)>,
+    /// Another feature that states the same fact ([`restated_as`]).
+    pub(super) same: Option<u32>,
 }
 
 /// An indexed feature of a draft.
@@ -110,7 +112,8 @@ impl<'d> Probe<'d> {
                     let (e, c) = pair.split_once('~').unwrap_or((pair, ""));
                     (number_of(names, "E:", e), number_of(names, "C:", c))
                 });
-                probe.facts.push(Fact { number, weight: tw * weight, rarity: weight, role });
+                let same = restated_as(f).map(|other| names.number(&other));
+                probe.facts.push(Fact { number, weight: tw * weight, rarity: weight, role, same });
             }
             if f.starts_with("W:") {
                 probe.words.push((number, weight));
@@ -229,7 +232,7 @@ impl<'d> Probe<'d> {
         let mut matched = 0.0f32;
         let mut own = 0.0f32;
         let mut rarest = 0.0f32;
-        for Fact { number, weight, rarity, role } in &self.facts {
+        for Fact { number, weight, rarity, role, same } in &self.facts {
             // A role pair counts only when the claim has both parts: then it tells who did
             // what (Russia attacks vs Ukraine attacks).
             if let Some((actor, concept)) = role {
@@ -238,7 +241,7 @@ impl<'d> Probe<'d> {
                 }
             }
             total += weight;
-            if in_claim(*number) {
+            if in_claim(*number) || same.is_some_and(in_claim) {
                 matched += weight;
                 own += weight;
                 rarest = rarest.max(*rarity);
