@@ -352,6 +352,8 @@ mod tests {
         check("pl", "prezydent Wołodymyr Zełenski", &["E:zelensky"]);
         check("de", "Selenskyj und die Koalition der Willigen", &["E:zelensky", "E:coalition_willing"]);
         check("fr", "la coalition des volontaires et l'OTAN", &["E:coalition_willing", "E:nato"]);
+        // A number that begins an outlet's name is the name, not a count.
+        check("uk", "повідомляє 24 Канал з посиланням на Reuters", &["S:channel24", "S:reuters"]);
         // A German compound is what it is built of.
         check("de", "die Sicherheitsgarantien der USA", &["C:security", "C:guarantee"]);
         check("ro", "generalul Alexus Grynkewich", &["E:grynkewich"]);

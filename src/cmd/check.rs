@@ -210,12 +210,14 @@ pub fn explain(analysis: &Analysis, judgements: &[Judgement], verdict: ArticleVe
                 writeln!(out, "   chance that it repeats it, by the signals alone: {:.0}%", j.score * 100.0);
         }
         let s = &j.signals;
+        // Whole percents, never "-0%" from a rounding below zero.
+        let percent = |share: f32| (share * 100.0).round().max(0.0);
         let _ = writeln!(
             out,
-            "   it accounts for {:.0}% of this claim's facts and {:.0}% of all its content; {:.0}% of the content is in no lexicon",
-            s.facts * 100.0,
-            s.coverage * 100.0,
-            s.unrecognised * 100.0
+            "   it accounts for {}% of this claim's facts and {}% of all its content; {}% of the content is in no lexicon",
+            percent(s.facts),
+            percent(s.coverage),
+            percent(s.unrecognised)
         );
         if !j.shared.is_empty() {
             let _ = writeln!(out, "   matched: {}", j.shared.join(", "));
