@@ -318,6 +318,8 @@ pub struct Lexicon {
     pub networks: HashSet<String>,
     /// Ids of `event` concepts.
     pub event_concepts: HashSet<String>,
+    /// Ids of `actor` concepts: who speaks or acts (officials, envoys), not what is stated.
+    pub actor_concepts: HashSet<String>,
 }
 
 /// The built-in data files, by name.
@@ -369,7 +371,17 @@ impl Lexicon {
             }
         }
         for (id, raw) in concepts {
-            let event = raw.class.as_deref() == Some("event");
+            let event = match raw.class.as_deref() {
+                None => false,
+                Some("event") => true,
+                Some("actor") => {
+                    lex.actor_concepts.insert(id.clone());
+                    false
+                }
+                Some(other) => bail!(
+                    "concept lexicon: [{id}] has class {other:?}; the classes are \"event\" and \"actor\""
+                ),
+            };
             if event {
                 lex.event_concepts.insert(id.clone());
             }

@@ -201,7 +201,14 @@ impl Engine {
             if heading || seg.question || sf.words < 4 {
                 continue;
             }
-            let facts = sf.features.iter().filter(|f| f.starts_with("C:") || f.starts_with("Q:")).count();
+            let facts = sf
+                .features
+                .iter()
+                .filter(|f| {
+                    f.starts_with("Q:")
+                        || f.strip_prefix("C:").is_some_and(|c| !self.lexicon.actor_concepts.contains(c))
+                })
+                .count();
             let actors = sf.features.iter().filter(|f| f.starts_with("E:") || f.starts_with("N:")).count();
             if facts == 0 && actors < 2 {
                 continue;
