@@ -196,7 +196,7 @@ pub fn extract(lex: &Lexicon, lang: &str, tokens: &[Token]) -> SentenceFeatures 
             continue;
         }
         // A number that begins a name ("24 Канал") is part of the name.
-        if t.is_number && !lex.entities.longest_at(tokens, i).is_some_and(|(len, _)| len >= 2) {
+        if t.is_number && lex.entities.longest_at(tokens, i).is_none_or(|(len, _)| len < 2) {
             i += number_at(lex, lang, tokens, i, f, &mut out.non_dateline_words);
             continue;
         }
