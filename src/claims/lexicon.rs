@@ -362,7 +362,9 @@ impl Lexicon {
             for (lang, forms) in &raw.forms {
                 for form in forms {
                     let key = form.split_whitespace().map(str::to_lowercase).collect::<Vec<_>>().join(" ");
-                    if let Some(other) = owner.insert((lang.as_str(), key), id.as_str()) {
+                    if let Some(other) =
+                        owner.insert((lang.as_str(), key), id.as_str()).filter(|other| other != id)
+                    {
                         let (a, b) =
                             if other < id.as_str() { (other, id.as_str()) } else { (id.as_str(), other) };
                         bail!("concept lexicon: the {lang} form {form:?} is in both [{a}] and [{b}]; a form names one concept");
