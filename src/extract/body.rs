@@ -485,7 +485,9 @@ impl Segmenter<'_> {
 }
 
 /// Collapses runs of whitespace to one space, keeping `<br>` line breaks (marked U+2028 by the
-/// walker), drops invisible characters, and trims.
+/// walker), drops zero-width characters, and trims. Soft hyphens (U+00AD) stay: they are the
+/// author's hyphenation points, part of the text as written (`normalize` and `dedup` ignore
+/// them), and a quoted passage of the page keeps them too.
 fn collapse(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut pending: Option<char> = None;
@@ -496,7 +498,7 @@ fn collapse(s: &str) -> String {
             }
             continue;
         }
-        if matches!(c, '\u{200B}' | '\u{FEFF}' | '\u{AD}' | '\u{200C}' | '\u{200D}') {
+        if matches!(c, '\u{200B}' | '\u{FEFF}' | '\u{200C}' | '\u{200D}') {
             continue;
         }
         if c.is_whitespace() {
@@ -542,7 +544,7 @@ fn weight(block: &Block) -> f64 {
     let chars = block.chars as f64;
     let clean = (block.chars - block.link_chars) as f64;
     let density = if chars > 0.0 { block.link_chars as f64 / chars } else { 0.0 };
-    if block.boilerplate_context {
+    if block.boilerplate_context || boilerplate::is_server_error(&block.text) {
         return -chars;
     }
     if block.kind == Kind::Title {
@@ -890,5 +892,5 @@ fn keep_block(block: &Block) -> bool {
     if block.chars < 200 && boilerplate::is_boilerplate(&block.text) {
         return false;
     }
-    true
+    !boilerplate::is_server_error(&block.text)
 }

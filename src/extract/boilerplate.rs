@@ -406,6 +406,17 @@ fn is_ordinal(word: &str) -> bool {
     digits > 0 && matches!(&word[digits..], "st" | "nd" | "rd" | "th")
 }
 
+/// A PHP diagnostic printed into the page ("Warning: Use of undefined constant … in
+/// /path/plugin.php on line 928"): the server talking, never the article, however long. Sites
+/// with a broken plugin print a screenful of them into a sidebar, which then outweighs a short
+/// post.
+pub fn is_server_error(text: &str) -> bool {
+    const LEVELS: &[&str] =
+        &["Warning:", "Notice:", "Deprecated:", "Fatal error:", "Parse error:", "Strict Standards:"];
+    let text = text.trim_start();
+    LEVELS.iter().any(|level| text.starts_with(level)) && text.contains(" on line ")
+}
+
 /// Whether a (short) block of text is boilerplate in any of the supported languages.
 pub fn is_boilerplate(text: &str) -> bool {
     let trimmed = text.trim();

@@ -294,3 +294,30 @@ fn a_rating_widget_and_teaser_cards_are_dropped() {
         &format!("{PROSE}\n\n{PROSE2}\n\n{PROSE3}"),
     );
 }
+
+#[test]
+fn soft_hyphens_stay_and_letters_are_composed() {
+    // The page's hyphenation hints are its text (normalize and dedup ignore them); a letter sent
+    // as base + combining accent comes out as the one precomposed letter.
+    let hyphenated = PROSE.replace("guarantees", "guar\u{AD}an\u{AD}tees");
+    check(&format!("<p>{hyphenated}</p><p>{PROSE2}</p>"), &format!("{hyphenated}\n\n{PROSE2}"));
+    let decomposed =
+        "Le ministre a pre\u{301}cise\u{301} que les garanties seraient juridiquement contraignantes.";
+    let composed = "Le ministre a précisé que les garanties seraient juridiquement contraignantes.";
+    check(&format!("<p>{decomposed}</p><p>{PROSE2}</p>"), &format!("{composed}\n\n{PROSE2}"));
+}
+
+#[test]
+fn php_warnings_in_a_sidebar_do_not_outweigh_a_short_post() {
+    let warning = "<b>Warning</b>:  Use of undefined constant comments - assumed 'comments' (this will throw \
+                   an Error in a future version of PHP) in <b>/var/www/wp-content/plugins/recent/recent.php</b> \
+                   on line <b>928</b><br />";
+    let post = "Some time has passed since our first was born. A few days ago the second one arrived.";
+    let html = format!(
+        "<html><body><div id='content'><div class='post'><h1>Number two</h1><div class='postentry'>\
+         <p>{post}</p><p>=)</p></div></div></div>\
+         <div id='sidebar'><ul><li><h2>Recent comments</h2><ul><br />{}</ul></li></ul></div></body></html>",
+        warning.repeat(4)
+    );
+    assert_eq!(extract(&html, &base()).text, format!("{post}\n\n=)"));
+}
