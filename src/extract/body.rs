@@ -558,7 +558,8 @@ fn weight(block: &Block) -> f64 {
         0.33
     };
     if density > max_density {
-        return -chars;
+        // A sentence ending in a link is neither the article's prose nor navigation.
+        return if is_linked_sentence(block) { 0.0 } else { -chars };
     }
     let min = match block.kind {
         Kind::Paragraph | Kind::Preformatted | Kind::Quote => 25.0,
@@ -874,6 +875,15 @@ fn is_label(block: &Block) -> bool {
             && !text.ends_with(['.', '!', '"', '“', '”', '»', ')']))
 }
 
+/// A paragraph that is a sentence whose second half is a link ("X replaced Y, <a>who had held
+/// both jobs for eight months.</a>"): the words outside the link make a clause of their own and
+/// the paragraph ends like a sentence. A "Read also: <a>headline</a>" line has too few.
+fn is_linked_sentence(block: &Block) -> bool {
+    block.kind == Kind::Paragraph
+        && block.chars - block.link_chars >= 30
+        && block.text.ends_with(['.', '!', '?', '"', '“', '”', '»', ')'])
+}
+
 fn keep_block(block: &Block) -> bool {
     if block.kind == Kind::Title {
         return false;
@@ -882,7 +892,7 @@ fn keep_block(block: &Block) -> bool {
         return false;
     }
     let density = block.link_chars as f64 / block.chars as f64;
-    if density > if block.quoted { 0.9 } else { 0.5 } && block.chars < 400 {
+    if density > if block.quoted { 0.9 } else { 0.5 } && block.chars < 400 && !is_linked_sentence(block) {
         return false;
     }
     // Markup that reached us as text (escaped tags in a noscript or a broken template).

@@ -321,3 +321,20 @@ fn php_warnings_in_a_sidebar_do_not_outweigh_a_short_post() {
     );
     assert_eq!(extract(&html, &base()).text, format!("{post}\n\n=)"));
 }
+
+#[test]
+fn a_sentence_that_ends_in_a_link_is_kept() {
+    let linked = "In March the board replaced its spokesman Jan Nowak, <a href='/nowak'>who had combined the job with his \
+                  duties in the marketing department for eight months.</a>";
+    let text = "In March the board replaced its spokesman Jan Nowak, who had combined the job with his duties in the marketing \
+                department for eight months.";
+    check(
+        &format!("<p>{PROSE}</p><p>{linked}</p><p>{PROSE2}</p>"),
+        &format!("{PROSE}\n\n{text}\n\n{PROSE2}"),
+    );
+    // A linked headline behind a short label is still a link, not a sentence.
+    check(
+        &format!("<p>{PROSE}</p><p>More: <a href='/x'>The minister on the guarantees, in full.</a></p><p>{PROSE2}</p>"),
+        &format!("{PROSE}\n\n{PROSE2}"),
+    );
+}
