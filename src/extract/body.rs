@@ -50,8 +50,8 @@ pub struct Block {
     pub quoted: bool,
 }
 
-/// Tags that never hold article text.
-fn is_skipped(name: &str) -> bool {
+/// Tags that never hold article text (`prescan` drops most of them before parsing).
+pub(super) fn is_skipped(name: &str) -> bool {
     matches!(
         name,
         "head"
