@@ -217,6 +217,10 @@ const NEGATIVE: &[&str] = &[
     "jump-link",
     "see-also",
     "also-read",
+    // German image captions (Bildunterschrift, Bilduntertitel).
+    "bildunter",
+    "disclosure",
+    "affiliate",
 ];
 
 /// Short words that mark boilerplate as a class/id token of their own or as its last part
@@ -227,8 +231,9 @@ const NEGATIVE_WORDS: &[&str] = &["ad", "ads", "nav", "meta", "share", "tag", "t
 /// Words that mark boilerplate only as a whole token: `hidden` is the CSS frameworks' invisible
 /// class, but `field--label-hidden` (Drupal's body field) and `overflow-hidden` hold articles;
 /// a `teaser` is a card for another story, but `article-teaser` or `teaser-text` is often the
-/// lead of this one.
-const NEGATIVE_TOKENS: &[&str] = &["hidden", "hide", "teaser"];
+/// lead of this one; a `legend` is an image's caption, but ids made of headline slugs hold
+/// words such as `grundlegende`.
+const NEGATIVE_TOKENS: &[&str] = &["hidden", "hide", "teaser", "legend"];
 
 /// Whether a class/id token names boilerplate by one of the short words: the whole token, its
 /// last part, or (for the ad words) its first part (`ad-slot`). Widgets match as a prefix

@@ -338,3 +338,25 @@ fn a_sentence_that_ends_in_a_link_is_kept() {
         &format!("{PROSE}\n\n{PROSE2}"),
     );
 }
+
+#[test]
+fn caption_legends_and_affiliate_disclosures_are_dropped() {
+    let caption = "The old border crossing near the river, where the delegations met for the first time.";
+    let disclosure = "We earn a commission when you buy through the links on this page, at no cost to you.";
+    for boxed in [
+        format!("<div class='legend'><div class='content'>{caption}</div></div>"),
+        format!("<p class='Bildunterschrift'>{caption}</p>"),
+        format!("<p class='comp disclosure-text'>{disclosure}</p>"),
+        format!("<div class='affiliate-text'><p>{disclosure}</p></div>"),
+    ] {
+        check(
+            &format!("<p>{PROSE}</p>{boxed}<p>{PROSE2}</p><p>{PROSE3}</p>"),
+            &format!("{PROSE}\n\n{PROSE2}\n\n{PROSE3}"),
+        );
+    }
+    // An id made of a headline's slug is not a legend.
+    check(
+        &format!("<div id='grundlegende-techniken-fur-presse'><p>{PROSE}</p><p>{PROSE2}</p></div>"),
+        &format!("{PROSE}\n\n{PROSE2}"),
+    );
+}
