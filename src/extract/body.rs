@@ -626,7 +626,10 @@ pub fn article(doc: &Html, drop: &HashSet<NodeId>, description: Option<&str>) ->
     let Some((best, text)) = chosen else {
         return String::new();
     };
-    match description.and_then(|d| lead(doc, &blocks, best, &text, d)) {
+    let lead = description
+        .and_then(|d| lead(doc, &blocks, best, &text, d))
+        .or_else(|| named_lead(doc, &blocks, best, &text));
+    match lead {
         Some(lead) => format!("{lead}\n\n{text}"),
         None => text,
     }
@@ -659,6 +662,50 @@ fn lead(doc: &Html, blocks: &[Block], container: NodeId, text: &str, description
         }
     }
     None
+}
+
+/// Class words that name an article's lead (standfirst, intro, excerpt), as a token or the last
+/// part of one: `lead`, `a-lead`, `article__intro`, `article-excerpt`. `teaser` only as the last
+/// part (`artikel-teaser`): a bare `teaser` is a card for another story (`NEGATIVE_TOKENS`).
+const LEAD_WORDS: &[&str] = &["lead", "intro", "excerpt", "standfirst", "teaser", "abstract", "chapo"];
+
+fn names_lead(node: NodeRef<'_, Node>) -> bool {
+    let Node::Element(e) = node.value() else { return false };
+    class_id(e).split_ascii_whitespace().any(|token| {
+        let last = token.rsplit(['-', '_']).next().unwrap_or(token);
+        LEAD_WORDS.contains(&last) && (last != "teaser" || last.len() < token.len())
+    })
+}
+
+/// The lead paragraph the page sets above the container and names as such (`<p class="lead">`
+/// in the article header), when the text lacks it and no other prose stands between them. A
+/// lead set as a heading stays out, as in `lead`.
+fn named_lead(doc: &Html, blocks: &[Block], container: NodeId, text: &str) -> Option<String> {
+    let mut found: Option<&Block> = None;
+    let mut prose_after = 0;
+    for block in blocks {
+        if is_inside(doc, block.owner, container) {
+            break;
+        }
+        let node = doc.tree.get(block.owner)?;
+        let named = names_lead(node) || node.parent().is_some_and(names_lead);
+        let clean = block.chars - block.link_chars;
+        if named
+            && block.kind != Kind::Heading
+            && block.kind != Kind::Title
+            && clean >= 40
+            && clean * 3 >= block.chars * 2
+        {
+            found = Some(block);
+            prose_after = 0;
+        } else if found.is_some() && weight(block) > 0.0 {
+            prose_after += block.chars;
+        }
+    }
+    let lead = found.filter(|_| prose_after < 200)?;
+    let flat = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ");
+    let probe: String = flat(&lead.text).chars().take(60).collect();
+    (!flat(text).contains(&probe) && !boilerplate::is_boilerplate(&lead.text)).then(|| lead.text.clone())
 }
 
 fn is_inside(doc: &Html, node: NodeId, container: NodeId) -> bool {

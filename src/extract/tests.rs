@@ -360,3 +360,23 @@ fn caption_legends_and_affiliate_disclosures_are_dropped() {
         &format!("{PROSE}\n\n{PROSE2}"),
     );
 }
+
+#[test]
+fn the_lead_the_page_names_above_the_body_comes_first() {
+    let lead = "The youth associations ask for a start-up grant, and the minister is open to the idea.";
+    let html = format!(
+        "<html><body><header class='intro-header'><h1>A grant for new farms</h1><p class='a-lead'>{lead}</p>\
+         <div class='byline'>21.01.2022 by <a href='/a'>P. Otte</a></div></header>\
+         <div class='body'><p>{PROSE}</p><p>{PROSE2}</p><p>{PROSE3}</p></div>{}</body></html>",
+        comments()
+    );
+    assert_eq!(extract(&html, &base()).text, format!("{lead}\n\n{PROSE}\n\n{PROSE2}\n\n{PROSE3}"));
+    // A card for another story is no lead, and neither is a deck set as a heading.
+    for above in [format!("<div class='teaser'><p>{lead}</p></div>"), format!("<h2 class='lead'>{lead}</h2>")]
+    {
+        let html = format!(
+            "<html><body>{above}<div class='body'><p>{PROSE}</p><p>{PROSE2}</p><p>{PROSE3}</p></div></body></html>"
+        );
+        assert_eq!(extract(&html, &base()).text, format!("{PROSE}\n\n{PROSE2}\n\n{PROSE3}"), "{above}");
+    }
+}
