@@ -722,43 +722,81 @@ fn is_inside(doc: &Html, node: NodeId, container: NodeId) -> bool {
 /// Chooses the container among `blocks` and renders it (pruning boilerplate-named subtrees when
 /// `prune`); `None` when no element has a positive score or nothing of it survives rendering.
 fn best_text(doc: &Html, blocks: &[Block], prune: bool, drop: &HashSet<NodeId>) -> Option<(NodeId, String)> {
-    let best = best_container(doc, blocks)?;
-    let node = doc.tree.get(best)?;
-    // Never prune the container itself or an element holding most of its prose.
+    let scores = subtree_scores(doc, blocks);
+    let best = best_container(doc, &scores)?;
+    let parts: Vec<String> = like_siblings(doc, best, &scores)
+        .into_iter()
+        .map(|root| render_container(doc, blocks, root, prune, drop))
+        .filter(|text| !text.is_empty())
+        .collect();
+    (!parts.is_empty()).then(|| (best, parts.join("\n\n")))
+}
+
+/// Renders one container, pruning boilerplate inside it (when `prune`) but never the container
+/// itself or an element holding most of its prose.
+fn render_container(
+    doc: &Html,
+    blocks: &[Block],
+    root: NodeId,
+    prune: bool,
+    drop: &HashSet<NodeId>,
+) -> String {
+    let Some(node) = doc.tree.get(root) else { return String::new() };
     let mut good_under: HashMap<NodeId, f64> = HashMap::new();
     let mut total = 0.0;
     for block in blocks {
         let w = weight(block);
-        if w <= 0.0 {
-            continue;
-        }
-        let mut cursor = doc.tree.get(block.owner);
-        let mut inside = false;
-        while let Some(n) = cursor {
-            if n.id() == best {
-                inside = true;
-                break;
-            }
-            cursor = n.parent();
-        }
-        if !inside {
+        if w <= 0.0 || !is_inside(doc, block.owner, root) {
             continue;
         }
         total += w;
         let mut cursor = doc.tree.get(block.owner);
         while let Some(n) = cursor {
             *good_under.entry(n.id()).or_default() += w;
-            if n.id() == best {
+            if n.id() == root {
                 break;
             }
             cursor = n.parent();
         }
     }
-    let keep = |n: NodeId| n == best || good_under.get(&n).is_some_and(|g| *g >= 0.5 * total);
+    let keep = |n: NodeId| n == root || good_under.get(&n).is_some_and(|g| *g >= 0.5 * total);
     let mut blocks = segment(node, prune, &keep, drop);
-    drop_teaser_cards(doc, best, &mut blocks);
-    let text = render(&blocks);
-    (!text.is_empty()).then_some((best, text))
+    drop_teaser_cards(doc, root, &mut blocks);
+    render(&blocks)
+}
+
+/// The container and the siblings made like it: the posts of a forum thread or a blog page, the
+/// parts of an article split into sibling `<article>`s. The container may be a post's message
+/// inside its post, so the container and up to two of its ancestors that hold little but it (80 %
+/// of its score) are tried in turn. A sibling counts when it has the same tag and a class token
+/// in common (or neither has a class) and holds prose of its own: at least 100 characters'
+/// weight and a tenth of the container's, so that short cards of other stories stay out.
+fn like_siblings(doc: &Html, best: NodeId, scores: &HashMap<NodeId, f64>) -> Vec<NodeId> {
+    let score = |id: NodeId| scores.get(&id).copied().unwrap_or(0.0);
+    let floor = (score(best) * 0.1).max(100.0);
+    let mut level = doc.tree.get(best);
+    for _ in 0..3 {
+        let Some(node) = level else { break };
+        let (Some(parent), Node::Element(element)) = (node.parent(), node.value()) else { break };
+        if score(node.id()) < 0.8 * score(best) {
+            break;
+        }
+        let tokens: Vec<&str> = element.attr("class").unwrap_or("").split_ascii_whitespace().collect();
+        let like = |n: NodeRef<'_, Node>| {
+            let Node::Element(e) = n.value() else { return false };
+            let classes: Vec<&str> = e.attr("class").unwrap_or("").split_ascii_whitespace().collect();
+            e.name() == element.name()
+                && (classes.iter().any(|c| tokens.contains(c)) || (classes.is_empty() && tokens.is_empty()))
+                && score(n.id()) >= floor
+        };
+        let joined: Vec<NodeId> =
+            parent.children().filter(|n| n.id() == node.id() || like(*n)).map(|n| n.id()).collect();
+        if joined.len() > 1 {
+            return joined;
+        }
+        level = Some(parent);
+    }
+    vec![best]
 }
 
 /// Marks blocks inside frame elements (aside, header, footer) or boilerplate-named elements,
@@ -812,8 +850,8 @@ fn mark_boilerplate_context(doc: &Html, blocks: &mut [Block]) {
     }
 }
 
-/// The element with the highest sum of block weights below it.
-fn best_container(doc: &Html, blocks: &[Block]) -> Option<NodeId> {
+/// Every element's sum of the weights of the blocks below it.
+fn subtree_scores(doc: &Html, blocks: &[Block]) -> HashMap<NodeId, f64> {
     let mut scores: HashMap<NodeId, f64> = HashMap::new();
     for block in blocks {
         let w = weight(block);
@@ -828,9 +866,15 @@ fn best_container(doc: &Html, blocks: &[Block]) -> Option<NodeId> {
             cursor = n.parent();
         }
     }
+    scores
+}
+
+/// The element with the highest sum of block weights below it (`subtree_scores`), with a small
+/// bonus for elements that name the article.
+fn best_container(doc: &Html, scores: &HashMap<NodeId, f64>) -> Option<NodeId> {
     // Document order (node ids grow with it), so that a tie goes to the outer element and
     // the choice does not depend on the hash map's order.
-    let mut scores: Vec<(NodeId, f64)> = scores.into_iter().collect();
+    let mut scores: Vec<(NodeId, f64)> = scores.iter().map(|(id, s)| (*id, *s)).collect();
     scores.sort_unstable_by_key(|(id, _)| *id);
     let mut best: Option<(NodeId, f64)> = None;
     for (id, score) in scores {

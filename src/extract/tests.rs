@@ -380,3 +380,24 @@ fn the_lead_the_page_names_above_the_body_comes_first() {
         assert_eq!(extract(&html, &base()).text, format!("{PROSE}\n\n{PROSE2}\n\n{PROSE3}"), "{above}");
     }
 }
+
+#[test]
+fn a_forum_thread_keeps_every_post() {
+    // Each post is a sibling of the one with the most prose, each with its poster's links.
+    let user =
+        "<div class='userinfo'><a href='/u/1'>sunsetkilling</a> <a href='/pm/1'>Send a message</a></div>";
+    let post = |a: &str, b: &str| {
+        format!(
+            "<div class='postbit postcontainer'>{user}<div class='postbody'><p>{a}</p><p>{b}</p></div></div>"
+        )
+    };
+    let thread = format!("{}{}{}", post(PROSE, PROSE2), post(PROSE2, PROSE3), post(PROSE3, PROSE));
+    // The thread's container also holds a long list of other threads, so it scores below a post.
+    let others: String = (1..=12)
+        .map(|n| format!("<li><a href='/t/{n}'>Another thread about the update number {n}</a></li>"))
+        .collect();
+    let text = extract(&page(&format!("<div class='posts'>{thread}<ul>{others}</ul></div>")), &base()).text;
+    assert_eq!(text.matches(PROSE).count(), 2, "{text}");
+    assert_eq!(text.matches(PROSE2).count(), 2, "{text}");
+    assert!(!text.contains("Send a message"), "{text}");
+}
