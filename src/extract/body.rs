@@ -5,7 +5,8 @@
 //! looks like prose (long enough, few links, not inside navigation or a boilerplate-named
 //! element) and subtracts its length when it looks like boilerplate (link lists, menus, share
 //! bars). The element with the highest sum holds most of the prose and little else, which also
-//! joins an article split over sibling `div`s around an ad slot. Rendering then removes what is
+//! joins an article split over sibling `div`s around an ad slot; siblings made like the container
+//! (the other posts of a forum thread) join it as well. Rendering then removes what is
 //! inside the container but not article: figures and credits, "read also" boxes, share bars,
 //! link-dense lists and per-language boilerplate phrases.
 //!
