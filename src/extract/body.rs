@@ -920,7 +920,8 @@ fn drop_teaser_cards(doc: &Html, container: NodeId, blocks: &mut Vec<Block>) {
         let entry = cards.entry(*card).or_default();
         entry.0 += block.chars;
         entry.1 += block.link_chars;
-        let linked = block.link_chars * 2 > block.chars;
+        // A headline is a few words; a poster's name or a "Reply" link over a forum post is not.
+        let linked = block.link_chars * 2 > block.chars && block.text.split_whitespace().count() >= 3;
         entry.2 |= linked && matches!(block.kind, Kind::Heading | Kind::Title | Kind::Other | Kind::ListItem);
     }
     let teaser = |c: &(usize, usize, bool)| c.2 && c.1 > 0 && c.0 - c.1 < 400;

@@ -383,21 +383,22 @@ fn the_lead_the_page_names_above_the_body_comes_first() {
 
 #[test]
 fn a_forum_thread_keeps_every_post() {
-    // Each post is a sibling of the one with the most prose, each with its poster's links.
-    let user =
-        "<div class='userinfo'><a href='/u/1'>sunsetkilling</a> <a href='/pm/1'>Send a message</a></div>";
-    let post = |a: &str, b: &str| {
-        format!(
-            "<div class='postbit postcontainer'>{user}<div class='postbody'><p>{a}</p><p>{b}</p></div></div>"
-        )
-    };
-    let thread = format!("{}{}{}", post(PROSE, PROSE2), post(PROSE2, PROSE3), post(PROSE3, PROSE));
-    // The thread's container also holds a long list of other threads, so it scores below a post.
+    // Each post is a sibling of the one with the most prose, each under its poster's name; the
+    // thread's container also holds a long list of other threads, so it scores below a post.
     let others: String = (1..=12)
         .map(|n| format!("<li><a href='/t/{n}'>Another thread about the update number {n}</a></li>"))
         .collect();
-    let text = extract(&page(&format!("<div class='posts'>{thread}<ul>{others}</ul></div>")), &base()).text;
-    assert_eq!(text.matches(PROSE).count(), 2, "{text}");
-    assert_eq!(text.matches(PROSE2).count(), 2, "{text}");
-    assert!(!text.contains("Send a message"), "{text}");
+    for tag in ["div", "li"] {
+        let post = |a: &str, b: &str| {
+            format!(
+                "<{tag} class='postbit postcontainer'><div class='userinfo'><a href='/u/1'>sunsetkilling</a></div>\
+                 <div class='postbody'><p>{a}</p><p>{b}</p></div></{tag}>"
+            )
+        };
+        let thread = format!("{}{}{}", post(PROSE, PROSE2), post(PROSE2, PROSE3), post(PROSE3, PROSE));
+        let list = if tag == "li" { format!("<ol>{thread}</ol>") } else { thread };
+        let text = extract(&page(&format!("<div class='posts'>{list}<ul>{others}</ul></div>")), &base()).text;
+        assert_eq!(text.matches(PROSE).count(), 2, "{tag}: {text}");
+        assert_eq!(text.matches(PROSE2).count(), 2, "{tag}: {text}");
+    }
 }
