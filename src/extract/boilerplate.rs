@@ -193,6 +193,17 @@ const WHOLE: &[&str] = &[
     "teilen",
     "udostępnij",
     "distribuie",
+    // Labels over the boxes that follow an article (their links are dropped, the label stays).
+    "view comments",
+    "no comments",
+    "keine kommentare",
+    "schlagworte",
+    "weitere themen",
+    "ähnliche beiträge",
+    "das könnte sie auch interessieren",
+    "zum weiterlesen",
+    "veja também",
+    "leia também",
 ];
 
 /// Photo agency credits; a short block containing one is a credit line.
@@ -470,6 +481,9 @@ mod tests {
         check("https://example.org/news/article/x.php", true);
         check("Natalie Naccache | Bloomberg | Getty Images", true);
         check("Минобороны. Фото: пресс-служба", true);
+        check("Ähnliche Beiträge", true);
+        check("Das könnte Sie auch interessieren!", true);
+        check("Veja Também:", true);
     }
 
     #[test]
@@ -478,5 +492,6 @@ mod tests {
         check("Президент заявив, що гарантії мають бути юридично зобов'язуючими.", false);
         check("Sharing intelligence was part of the deal.", false);
         check("On 17 May 2024 the talks resumed in Geneva after a pause.", false);
+        check("Weitere Themen standen nicht auf der Tagesordnung.", false);
     }
 }
