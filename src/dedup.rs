@@ -194,7 +194,7 @@ pub fn fingerprint(article: &Article) -> Fingerprint {
 }
 
 /// The normalised words of a text: NFKC, lower case, Romanian cedilla letters folded to commas,
-/// apostrophes dropped, everything that is not a letter or digit a separator.
+/// apostrophes and soft hyphens dropped, everything that is not a letter or digit a separator.
 pub fn words(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     each_word(text, |word| out.push(word.to_string()));
@@ -218,7 +218,7 @@ fn each_word(text: &str, mut f: impl FnMut(&str)) {
         };
         if c.is_alphanumeric() {
             word.push(c);
-        } else if matches!(c, '\'' | '’' | 'ʼ' | '`') {
+        } else if matches!(c, '\'' | '’' | 'ʼ' | '`' | '\u{AD}') {
             continue;
         } else if !word.is_empty() {
             f(&word);
@@ -659,6 +659,8 @@ mod tests {
     #[test]
     fn normalised_words_fold_case_punctuation_and_romanian_cedillas() {
         assert_eq!(words("Ţara, ŞI «Ucraina»! l'armée"), vec!["țara", "și", "ucraina", "larmée"]);
+        // A soft hyphen is a hyphenation hint inside the word, not a break between two.
+        assert_eq!(words("Auf\u{AD}tau\u{AD}chen"), vec!["auftauchen"]);
     }
 
     #[test]

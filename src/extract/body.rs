@@ -5,7 +5,8 @@
 //! looks like prose (long enough, few links, not inside navigation or a boilerplate-named
 //! element) and subtracts its length when it looks like boilerplate (link lists, menus, share
 //! bars). The element with the highest sum holds most of the prose and little else, which also
-//! joins an article split over sibling `div`s around an ad slot. Rendering then removes what is
+//! joins an article split over sibling `div`s around an ad slot; siblings made like the container
+//! (the other posts of a forum thread) join it as well. Rendering then removes what is
 //! inside the container but not article: figures and credits, "read also" boxes, share bars,
 //! link-dense lists and per-language boilerplate phrases.
 //!
@@ -50,8 +51,8 @@ pub struct Block {
     pub quoted: bool,
 }
 
-/// Tags that never hold article text.
-fn is_skipped(name: &str) -> bool {
+/// Tags that never hold article text (`prescan` drops most of them before parsing).
+pub(super) fn is_skipped(name: &str) -> bool {
     matches!(
         name,
         "head"
@@ -217,6 +218,10 @@ const NEGATIVE: &[&str] = &[
     "jump-link",
     "see-also",
     "also-read",
+    // German image captions (Bildunterschrift, Bilduntertitel).
+    "bildunter",
+    "disclosure",
+    "affiliate",
 ];
 
 /// Short words that mark boilerplate as a class/id token of their own or as its last part
@@ -227,8 +232,9 @@ const NEGATIVE_WORDS: &[&str] = &["ad", "ads", "nav", "meta", "share", "tag", "t
 /// Words that mark boilerplate only as a whole token: `hidden` is the CSS frameworks' invisible
 /// class, but `field--label-hidden` (Drupal's body field) and `overflow-hidden` hold articles;
 /// a `teaser` is a card for another story, but `article-teaser` or `teaser-text` is often the
-/// lead of this one.
-const NEGATIVE_TOKENS: &[&str] = &["hidden", "hide", "teaser"];
+/// lead of this one; a `legend` is an image's caption, but ids made of headline slugs hold
+/// words such as `grundlegende`.
+const NEGATIVE_TOKENS: &[&str] = &["hidden", "hide", "teaser", "legend"];
 
 /// Whether a class/id token names boilerplate by one of the short words: the whole token, its
 /// last part, or (for the ad words) its first part (`ad-slot`). Widgets match as a prefix
@@ -485,7 +491,9 @@ impl Segmenter<'_> {
 }
 
 /// Collapses runs of whitespace to one space, keeping `<br>` line breaks (marked U+2028 by the
-/// walker), drops invisible characters, and trims.
+/// walker), drops zero-width characters, and trims. Soft hyphens (U+00AD) stay: they are the
+/// author's hyphenation points, part of the text as written (`normalize` and `dedup` ignore
+/// them), and a quoted passage of the page keeps them too.
 fn collapse(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut pending: Option<char> = None;
@@ -496,7 +504,7 @@ fn collapse(s: &str) -> String {
             }
             continue;
         }
-        if matches!(c, '\u{200B}' | '\u{FEFF}' | '\u{AD}' | '\u{200C}' | '\u{200D}') {
+        if matches!(c, '\u{200B}' | '\u{FEFF}' | '\u{200C}' | '\u{200D}') {
             continue;
         }
         if c.is_whitespace() {
@@ -542,7 +550,7 @@ fn weight(block: &Block) -> f64 {
     let chars = block.chars as f64;
     let clean = (block.chars - block.link_chars) as f64;
     let density = if chars > 0.0 { block.link_chars as f64 / chars } else { 0.0 };
-    if block.boilerplate_context {
+    if block.boilerplate_context || boilerplate::is_server_error(&block.text) {
         return -chars;
     }
     if block.kind == Kind::Title {
@@ -556,7 +564,8 @@ fn weight(block: &Block) -> f64 {
         0.33
     };
     if density > max_density {
-        return -chars;
+        // A sentence ending in a link is neither the article's prose nor navigation.
+        return if is_linked_sentence(block) { 0.0 } else { -chars };
     }
     let min = match block.kind {
         Kind::Paragraph | Kind::Preformatted | Kind::Quote => 25.0,
@@ -618,7 +627,10 @@ pub fn article(doc: &Html, drop: &HashSet<NodeId>, description: Option<&str>) ->
     let Some((best, text)) = chosen else {
         return String::new();
     };
-    match description.and_then(|d| lead(doc, &blocks, best, &text, d)) {
+    let lead = description
+        .and_then(|d| lead(doc, &blocks, best, &text, d))
+        .or_else(|| named_lead(doc, &blocks, best, &text));
+    match lead {
         Some(lead) => format!("{lead}\n\n{text}"),
         None => text,
     }
@@ -653,6 +665,50 @@ fn lead(doc: &Html, blocks: &[Block], container: NodeId, text: &str, description
     None
 }
 
+/// Class words that name an article's lead (standfirst, intro, excerpt), as a token or the last
+/// part of one: `lead`, `a-lead`, `article__intro`, `article-excerpt`. `teaser` only as the last
+/// part (`artikel-teaser`): a bare `teaser` is a card for another story (`NEGATIVE_TOKENS`).
+const LEAD_WORDS: &[&str] = &["lead", "intro", "excerpt", "standfirst", "teaser", "abstract", "chapo"];
+
+fn names_lead(node: NodeRef<'_, Node>) -> bool {
+    let Node::Element(e) = node.value() else { return false };
+    class_id(e).split_ascii_whitespace().any(|token| {
+        let last = token.rsplit(['-', '_']).next().unwrap_or(token);
+        LEAD_WORDS.contains(&last) && (last != "teaser" || last.len() < token.len())
+    })
+}
+
+/// The lead paragraph the page sets above the container and names as such (`<p class="lead">`
+/// in the article header), when the text lacks it and no other prose stands between them. A
+/// lead set as a heading stays out, as in `lead`.
+fn named_lead(doc: &Html, blocks: &[Block], container: NodeId, text: &str) -> Option<String> {
+    let mut found: Option<&Block> = None;
+    let mut prose_after = 0;
+    for block in blocks {
+        if is_inside(doc, block.owner, container) {
+            break;
+        }
+        let node = doc.tree.get(block.owner)?;
+        let named = names_lead(node) || node.parent().is_some_and(names_lead);
+        let clean = block.chars - block.link_chars;
+        if named
+            && block.kind != Kind::Heading
+            && block.kind != Kind::Title
+            && clean >= 40
+            && clean * 3 >= block.chars * 2
+        {
+            found = Some(block);
+            prose_after = 0;
+        } else if found.is_some() && weight(block) > 0.0 {
+            prose_after += block.chars;
+        }
+    }
+    let lead = found.filter(|_| prose_after < 200)?;
+    let flat = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ");
+    let probe: String = flat(&lead.text).chars().take(60).collect();
+    (!flat(text).contains(&probe) && !boilerplate::is_boilerplate(&lead.text)).then(|| lead.text.clone())
+}
+
 fn is_inside(doc: &Html, node: NodeId, container: NodeId) -> bool {
     let mut cursor = doc.tree.get(node);
     while let Some(n) = cursor {
@@ -667,43 +723,81 @@ fn is_inside(doc: &Html, node: NodeId, container: NodeId) -> bool {
 /// Chooses the container among `blocks` and renders it (pruning boilerplate-named subtrees when
 /// `prune`); `None` when no element has a positive score or nothing of it survives rendering.
 fn best_text(doc: &Html, blocks: &[Block], prune: bool, drop: &HashSet<NodeId>) -> Option<(NodeId, String)> {
-    let best = best_container(doc, blocks)?;
-    let node = doc.tree.get(best)?;
-    // Never prune the container itself or an element holding most of its prose.
+    let scores = subtree_scores(doc, blocks);
+    let best = best_container(doc, &scores)?;
+    let parts: Vec<String> = like_siblings(doc, best, &scores)
+        .into_iter()
+        .map(|root| render_container(doc, blocks, root, prune, drop))
+        .filter(|text| !text.is_empty())
+        .collect();
+    (!parts.is_empty()).then(|| (best, parts.join("\n\n")))
+}
+
+/// Renders one container, pruning boilerplate inside it (when `prune`) but never the container
+/// itself or an element holding most of its prose.
+fn render_container(
+    doc: &Html,
+    blocks: &[Block],
+    root: NodeId,
+    prune: bool,
+    drop: &HashSet<NodeId>,
+) -> String {
+    let Some(node) = doc.tree.get(root) else { return String::new() };
     let mut good_under: HashMap<NodeId, f64> = HashMap::new();
     let mut total = 0.0;
     for block in blocks {
         let w = weight(block);
-        if w <= 0.0 {
-            continue;
-        }
-        let mut cursor = doc.tree.get(block.owner);
-        let mut inside = false;
-        while let Some(n) = cursor {
-            if n.id() == best {
-                inside = true;
-                break;
-            }
-            cursor = n.parent();
-        }
-        if !inside {
+        if w <= 0.0 || !is_inside(doc, block.owner, root) {
             continue;
         }
         total += w;
         let mut cursor = doc.tree.get(block.owner);
         while let Some(n) = cursor {
             *good_under.entry(n.id()).or_default() += w;
-            if n.id() == best {
+            if n.id() == root {
                 break;
             }
             cursor = n.parent();
         }
     }
-    let keep = |n: NodeId| n == best || good_under.get(&n).is_some_and(|g| *g >= 0.5 * total);
+    let keep = |n: NodeId| n == root || good_under.get(&n).is_some_and(|g| *g >= 0.5 * total);
     let mut blocks = segment(node, prune, &keep, drop);
-    drop_teaser_cards(doc, best, &mut blocks);
-    let text = render(&blocks);
-    (!text.is_empty()).then_some((best, text))
+    drop_teaser_cards(doc, root, &mut blocks);
+    render(&blocks)
+}
+
+/// The container and the siblings made like it: the posts of a forum thread or a blog page, the
+/// parts of an article split into sibling `<article>`s. The container may be a post's message
+/// inside its post, so the container and up to two of its ancestors that hold little but it (80 %
+/// of its score) are tried in turn. A sibling counts when it has the same tag and a class token
+/// in common (or neither has a class) and holds prose of its own: at least 100 characters'
+/// weight and a tenth of the container's, so that short cards of other stories stay out.
+fn like_siblings(doc: &Html, best: NodeId, scores: &HashMap<NodeId, f64>) -> Vec<NodeId> {
+    let score = |id: NodeId| scores.get(&id).copied().unwrap_or(0.0);
+    let floor = (score(best) * 0.1).max(100.0);
+    let mut level = doc.tree.get(best);
+    for _ in 0..3 {
+        let Some(node) = level else { break };
+        let (Some(parent), Node::Element(element)) = (node.parent(), node.value()) else { break };
+        if score(node.id()) < 0.8 * score(best) {
+            break;
+        }
+        let tokens: Vec<&str> = element.attr("class").unwrap_or("").split_ascii_whitespace().collect();
+        let like = |n: NodeRef<'_, Node>| {
+            let Node::Element(e) = n.value() else { return false };
+            let classes: Vec<&str> = e.attr("class").unwrap_or("").split_ascii_whitespace().collect();
+            e.name() == element.name()
+                && (classes.iter().any(|c| tokens.contains(c)) || (classes.is_empty() && tokens.is_empty()))
+                && score(n.id()) >= floor
+        };
+        let joined: Vec<NodeId> =
+            parent.children().filter(|n| n.id() == node.id() || like(*n)).map(|n| n.id()).collect();
+        if joined.len() > 1 {
+            return joined;
+        }
+        level = Some(parent);
+    }
+    vec![best]
 }
 
 /// Marks blocks inside frame elements (aside, header, footer) or boilerplate-named elements,
@@ -757,8 +851,8 @@ fn mark_boilerplate_context(doc: &Html, blocks: &mut [Block]) {
     }
 }
 
-/// The element with the highest sum of block weights below it.
-fn best_container(doc: &Html, blocks: &[Block]) -> Option<NodeId> {
+/// Every element's sum of the weights of the blocks below it.
+fn subtree_scores(doc: &Html, blocks: &[Block]) -> HashMap<NodeId, f64> {
     let mut scores: HashMap<NodeId, f64> = HashMap::new();
     for block in blocks {
         let w = weight(block);
@@ -773,9 +867,15 @@ fn best_container(doc: &Html, blocks: &[Block]) -> Option<NodeId> {
             cursor = n.parent();
         }
     }
+    scores
+}
+
+/// The element with the highest sum of block weights below it (`subtree_scores`), with a small
+/// bonus for elements that name the article.
+fn best_container(doc: &Html, scores: &HashMap<NodeId, f64>) -> Option<NodeId> {
     // Document order (node ids grow with it), so that a tie goes to the outer element and
     // the choice does not depend on the hash map's order.
-    let mut scores: Vec<(NodeId, f64)> = scores.into_iter().collect();
+    let mut scores: Vec<(NodeId, f64)> = scores.iter().map(|(id, s)| (*id, *s)).collect();
     scores.sort_unstable_by_key(|(id, _)| *id);
     let mut best: Option<(NodeId, f64)> = None;
     for (id, score) in scores {
@@ -820,7 +920,8 @@ fn drop_teaser_cards(doc: &Html, container: NodeId, blocks: &mut Vec<Block>) {
         let entry = cards.entry(*card).or_default();
         entry.0 += block.chars;
         entry.1 += block.link_chars;
-        let linked = block.link_chars * 2 > block.chars;
+        // A headline is a few words; a poster's name or a "Reply" link over a forum post is not.
+        let linked = block.link_chars * 2 > block.chars && block.text.split_whitespace().count() >= 3;
         entry.2 |= linked && matches!(block.kind, Kind::Heading | Kind::Title | Kind::Other | Kind::ListItem);
     }
     let teaser = |c: &(usize, usize, bool)| c.2 && c.1 > 0 && c.0 - c.1 < 400;
@@ -872,6 +973,15 @@ fn is_label(block: &Block) -> bool {
             && !text.ends_with(['.', '!', '"', '“', '”', '»', ')']))
 }
 
+/// A paragraph that is a sentence whose second half is a link ("X replaced Y, <a>who had held
+/// both jobs for eight months.</a>"): the words outside the link make a clause of their own and
+/// the paragraph ends like a sentence. A "Read also: <a>headline</a>" line has too few.
+fn is_linked_sentence(block: &Block) -> bool {
+    block.kind == Kind::Paragraph
+        && block.chars - block.link_chars >= 30
+        && block.text.ends_with(['.', '!', '?', '"', '“', '”', '»', ')'])
+}
+
 fn keep_block(block: &Block) -> bool {
     if block.kind == Kind::Title {
         return false;
@@ -880,7 +990,7 @@ fn keep_block(block: &Block) -> bool {
         return false;
     }
     let density = block.link_chars as f64 / block.chars as f64;
-    if density > if block.quoted { 0.9 } else { 0.5 } && block.chars < 400 {
+    if density > if block.quoted { 0.9 } else { 0.5 } && block.chars < 400 && !is_linked_sentence(block) {
         return false;
     }
     // Markup that reached us as text (escaped tags in a noscript or a broken template).
@@ -890,5 +1000,5 @@ fn keep_block(block: &Block) -> bool {
     if block.chars < 200 && boilerplate::is_boilerplate(&block.text) {
         return false;
     }
-    true
+    !boilerplate::is_server_error(&block.text)
 }

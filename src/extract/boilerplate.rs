@@ -193,6 +193,17 @@ const WHOLE: &[&str] = &[
     "teilen",
     "udostępnij",
     "distribuie",
+    // Labels over the boxes that follow an article (their links are dropped, the label stays).
+    "view comments",
+    "no comments",
+    "keine kommentare",
+    "schlagworte",
+    "weitere themen",
+    "ähnliche beiträge",
+    "das könnte sie auch interessieren",
+    "zum weiterlesen",
+    "veja também",
+    "leia também",
 ];
 
 /// Photo agency credits; a short block containing one is a credit line.
@@ -406,6 +417,17 @@ fn is_ordinal(word: &str) -> bool {
     digits > 0 && matches!(&word[digits..], "st" | "nd" | "rd" | "th")
 }
 
+/// A PHP diagnostic printed into the page ("Warning: Use of undefined constant … in
+/// /path/plugin.php on line 928"): the server talking, never the article, however long. Sites
+/// with a broken plugin print a screenful of them into a sidebar, which then outweighs a short
+/// post.
+pub fn is_server_error(text: &str) -> bool {
+    const LEVELS: &[&str] =
+        &["Warning:", "Notice:", "Deprecated:", "Fatal error:", "Parse error:", "Strict Standards:"];
+    let text = text.trim_start();
+    LEVELS.iter().any(|level| text.starts_with(level)) && text.contains(" on line ")
+}
+
 /// Whether a (short) block of text is boilerplate in any of the supported languages.
 pub fn is_boilerplate(text: &str) -> bool {
     let trimmed = text.trim();
@@ -459,6 +481,9 @@ mod tests {
         check("https://example.org/news/article/x.php", true);
         check("Natalie Naccache | Bloomberg | Getty Images", true);
         check("Минобороны. Фото: пресс-служба", true);
+        check("Ähnliche Beiträge", true);
+        check("Das könnte Sie auch interessieren!", true);
+        check("Veja Também:", true);
     }
 
     #[test]
@@ -467,5 +492,6 @@ mod tests {
         check("Президент заявив, що гарантії мають бути юридично зобов'язуючими.", false);
         check("Sharing intelligence was part of the deal.", false);
         check("On 17 May 2024 the talks resumed in Geneva after a pause.", false);
+        check("Weitere Themen standen nicht auf der Tagesordnung.", false);
     }
 }

@@ -109,12 +109,24 @@ pub fn extract_with(html: &str, base: &Url, rules: &Rules<'_>) -> Extracted {
     }
 
     Extracted {
-        title: meta::title(&collected, &ld),
+        title: meta::title(&collected, &ld).map(composed),
         published: meta::published(&collected, &ld, base, canonical.as_ref(), rules.now),
         lang: meta::lang(&collected, &ld),
         author: meta::author(&collected, &ld),
         canonical_url: canonical,
-        text,
+        text: composed(text),
+    }
+}
+
+/// The text in Unicode's composed form (NFC), the form the web's own guidance asks for: pages
+/// that send a letter as base + combining mark (or in a form Unicode decomposes, such as some
+/// Bengali nuktas) read and match like the same letter typed precomposed. The quick check is a
+/// table lookup per character; most pages are NFC already and are returned as they are.
+fn composed(text: String) -> String {
+    use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
+    match is_nfc_quick(text.chars()) {
+        IsNormalized::Yes => text,
+        _ => text.nfc().collect(),
     }
 }
 

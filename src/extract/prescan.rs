@@ -1,6 +1,9 @@
 //! A cheap linear pass over the raw HTML before html5ever sees it: it removes what extraction
-//! never reads (scripts, styles, SVG, comments), unwraps `<noscript>` (html5ever would read its
-//! content as raw text), sets JSON-LD blocks aside, caps the size, and enforces a nesting budget.
+//! never reads (scripts, styles, SVG, comments, and the elements the body walker skips whole:
+//! navigation, figures, media, forms' buttons and selects, images), unwraps `<noscript>`
+//! (html5ever would read its content as raw text), sets JSON-LD blocks aside, caps the size, and
+//! enforces a nesting budget. Parsing is most of an extraction's time and grows with the bytes
+//! and tags it sees; navigation and image markup are a quarter of a typical page's.
 //!
 //! Why before parsing: html5ever's tree builder checks "has an element in scope" over the stack
 //! of open elements on many start tags, so a page of N nested `<div>`s costs O(N²) (176 KB of
@@ -92,6 +95,18 @@ fn is_dropped(name: &str) -> bool {
     matches!(name, "script" | "style" | "svg" | "template" | "math" | "canvas")
 }
 
+/// Elements the body walker skips whole (`body::is_skipped`) that `meta` does not read either:
+/// void ones (`img`, `input`) lose their tag, the others their whole subtree when its end tag is
+/// found. `head`, `title`, `meta` and `link` stay for `meta`.
+fn is_never_read(name: &str) -> bool {
+    super::body::is_skipped(name) && !matches!(name, "head" | "title" | "meta" | "link")
+}
+
+/// Void elements: they have no end tag and no content.
+fn is_void(name: &str) -> bool {
+    matches!(name, "img" | "input" | "source" | "track" | "embed" | "br" | "hr" | "wbr" | "area" | "col")
+}
+
 pub fn prescan(input: &str) -> Prescan {
     let mut out = Prescan::default();
     let mut input = input;
@@ -109,7 +124,10 @@ pub fn prescan(input: &str) -> Prescan {
     let mut budget_warned = false;
     let mut i = 0;
     let mut copied = 0; // start of the pending run to copy verbatim
-    while let Some(off) = memchr_lt(&bytes[i..]) {
+                        // Names whose end tag was once searched for in vain: not searched for again, which keeps
+                        // the pass linear on a page of unclosed `<nav>`s.
+    let mut unclosed: Vec<String> = Vec::new();
+    while let Some(off) = memchr::memchr(b'<', &bytes[i..]) {
         let lt = i + off;
         let rest = &bytes[lt..];
         if rest.starts_with(b"<!--") {
@@ -129,9 +147,42 @@ pub fn prescan(input: &str) -> Prescan {
             i = lt + 1;
             continue;
         }
-        let name = input[name_start..name_start + name_len].to_ascii_lowercase();
+        let mut lower = [0u8; 16];
+        let name: &str = match bytes.get(name_start..name_start + name_len) {
+            Some(raw) if raw.len() <= lower.len() => {
+                lower[..raw.len()].copy_from_slice(raw);
+                lower[..raw.len()].make_ascii_lowercase();
+                std::str::from_utf8(&lower[..raw.len()]).unwrap_or("")
+            }
+            // Longer names are custom elements: never dropped, counted as containers.
+            _ => "x-long-name",
+        };
         let tag_end = tag_end(bytes, name_start + name_len);
         let self_closing = tag_end >= 2 && bytes[tag_end - 2] == b'/';
+        if !closing && is_never_read(name) {
+            let end = if is_void(name) || self_closing {
+                Some(tag_end)
+            } else if unclosed.iter().any(|n| n == name) {
+                None
+            } else {
+                let end = subtree_end(bytes, tag_end, name.as_bytes());
+                if end.is_none() {
+                    unclosed.push(name.to_string());
+                }
+                end
+            };
+            if let Some(end) = end {
+                html.push_str(&input[copied..lt]);
+                // The walker keeps a word boundary where it skips an element, but not for images
+                // and inputs, which sit inside words ("Tel.<img>: 123").
+                if !matches!(name, "img" | "input") {
+                    html.push(' ');
+                }
+                i = end;
+                copied = end;
+                continue;
+            }
+        }
         // `<noscript>` is unwrapped, not dropped: a page rendered by script puts its article
         // there for us (its tracking pixels and iframes are skipped by the extractor anyway);
         // left in, html5ever would read its content as raw text.
@@ -141,11 +192,11 @@ pub fn prescan(input: &str) -> Prescan {
             i = tag_end;
             continue;
         }
-        if !closing && (is_dropped(&name) || name == "title" || name == "textarea") {
+        if !closing && (is_dropped(name) || name == "title" || name == "textarea") {
             let close = format!("</{name}");
             let body_end = find_ci(&bytes[tag_end..], close.as_bytes()).map(|e| tag_end + e);
             let after = body_end.map_or(bytes.len(), |e| self::tag_end(bytes, e + close.len()));
-            if is_dropped(&name) {
+            if is_dropped(name) {
                 html.push_str(&input[copied..lt]);
                 if name == "script" && is_json_ld(&input[lt..tag_end]) {
                     let body = &input[tag_end..body_end.unwrap_or(bytes.len())];
@@ -154,8 +205,8 @@ pub fn prescan(input: &str) -> Prescan {
                 copied = after;
             }
             // title and textarea are raw text: copied through untouched, never tokenised.
-            i = if self_closing && is_dropped(&name) { tag_end } else { after };
-            if self_closing && is_dropped(&name) {
+            i = if self_closing && is_dropped(name) { tag_end } else { after };
+            if self_closing && is_dropped(name) {
                 copied = tag_end;
             }
             continue;
@@ -163,7 +214,7 @@ pub fn prescan(input: &str) -> Prescan {
         if !closing && !self_closing {
             elements += 1;
         }
-        let counted = is_container(&name);
+        let counted = is_container(name);
         if closing {
             if counted {
                 if excess > 0 {
@@ -244,8 +295,33 @@ fn tag_end(bytes: &[u8], from: usize) -> usize {
     bytes.len()
 }
 
-fn memchr_lt(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().position(|&b| b == b'<')
+/// The index just past the end tag that closes the element `name` whose content starts at
+/// `from`, counting nested elements of the same name; `None` when it is never closed.
+fn subtree_end(bytes: &[u8], from: usize, name: &[u8]) -> Option<usize> {
+    let mut depth = 1usize;
+    let mut at = from;
+    while let Some(off) = memchr::memchr(b'<', &bytes[at..]) {
+        let lt = at + off;
+        let closing = bytes.get(lt + 1) == Some(&b'/');
+        let start = lt + 1 + closing as usize;
+        let named = bytes.get(start..start + name.len()).is_some_and(|n| n.eq_ignore_ascii_case(name))
+            && !bytes.get(start + name.len()).is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'-');
+        at = lt + 1;
+        if !named {
+            continue;
+        }
+        let end = tag_end(bytes, start + name.len());
+        if closing {
+            depth -= 1;
+            if depth == 0 {
+                return Some(end);
+            }
+        } else if bytes[end - 2] != b'/' {
+            depth += 1;
+        }
+        at = end;
+    }
+    None
 }
 
 /// First occurrence of `needle` (whose first byte is ASCII) in `hay`, jumping between
@@ -253,7 +329,7 @@ fn memchr_lt(bytes: &[u8]) -> Option<usize> {
 fn find_by(hay: &[u8], needle: &[u8], eq: impl Fn(&[u8], &[u8]) -> bool) -> Option<usize> {
     let first = *needle.first()?;
     let mut from = 0;
-    while let Some(off) = hay[from..].iter().position(|&b| b == first) {
+    while let Some(off) = memchr::memchr(first, &hay[from..]) {
         let at = from + off;
         if hay.len() - at < needle.len() {
             return None;
@@ -305,6 +381,28 @@ mod tests {
         let scan = prescan(r#"<script type="application/ld+json">{"a":1}</script><p>x</p>"#);
         assert_eq!(scan.json_ld, vec![r#"{"a":1}"#.to_string()]);
         assert_eq!(scan.html, "<p>x</p>");
+    }
+
+    #[test]
+    fn drops_what_the_walker_never_reads() {
+        check("<p>a<img src='x.jpg' alt='y'>b</p>", "<p>ab</p>");
+        check("<nav><ul><li><a href='/'>Home</a></li></ul></nav><p>x</p>", " <p>x</p>");
+        check("<NAV>a<nav>b</nav>c</Nav><p>x</p>", " <p>x</p>");
+        check("<figure><img src=x><figcaption>Photo: AP</figcaption></figure><p>x</p>", " <p>x</p>");
+        check("<p>a<select><option>1</option></select>b</p>", "<p>a b</p>");
+        // A custom element whose name starts like one is not one.
+        check("<nav-bar>a</nav-bar>", "<nav-bar>a</nav-bar>");
+        // Never closed: the content stays for html5ever to make sense of.
+        check("<nav>a<p>b", "<nav>a<p>b");
+    }
+
+    #[test]
+    fn unclosed_skipped_elements_stay_linear() {
+        // Each unclosed <nav> would search to the end of the page; only the first one does.
+        let input = "<nav>x".repeat(200_000);
+        let started = std::time::Instant::now();
+        assert_eq!(prescan(&input).html.matches('x').count(), 200_000);
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
     }
 
     #[test]

@@ -294,3 +294,111 @@ fn a_rating_widget_and_teaser_cards_are_dropped() {
         &format!("{PROSE}\n\n{PROSE2}\n\n{PROSE3}"),
     );
 }
+
+#[test]
+fn soft_hyphens_stay_and_letters_are_composed() {
+    // The page's hyphenation hints are its text (normalize and dedup ignore them); a letter sent
+    // as base + combining accent comes out as the one precomposed letter.
+    let hyphenated = PROSE.replace("guarantees", "guar\u{AD}an\u{AD}tees");
+    check(&format!("<p>{hyphenated}</p><p>{PROSE2}</p>"), &format!("{hyphenated}\n\n{PROSE2}"));
+    let decomposed =
+        "Le ministre a pre\u{301}cise\u{301} que les garanties seraient juridiquement contraignantes.";
+    let composed = "Le ministre a précisé que les garanties seraient juridiquement contraignantes.";
+    check(&format!("<p>{decomposed}</p><p>{PROSE2}</p>"), &format!("{composed}\n\n{PROSE2}"));
+}
+
+#[test]
+fn php_warnings_in_a_sidebar_do_not_outweigh_a_short_post() {
+    let warning = "<b>Warning</b>:  Use of undefined constant comments - assumed 'comments' (this will throw \
+                   an Error in a future version of PHP) in <b>/var/www/wp-content/plugins/recent/recent.php</b> \
+                   on line <b>928</b><br />";
+    let post = "Some time has passed since our first was born. A few days ago the second one arrived.";
+    let html = format!(
+        "<html><body><div id='content'><div class='post'><h1>Number two</h1><div class='postentry'>\
+         <p>{post}</p><p>=)</p></div></div></div>\
+         <div id='sidebar'><ul><li><h2>Recent comments</h2><ul><br />{}</ul></li></ul></div></body></html>",
+        warning.repeat(4)
+    );
+    assert_eq!(extract(&html, &base()).text, format!("{post}\n\n=)"));
+}
+
+#[test]
+fn a_sentence_that_ends_in_a_link_is_kept() {
+    let linked = "In March the board replaced its spokesman Jan Nowak, <a href='/nowak'>who had combined the job with his \
+                  duties in the marketing department for eight months.</a>";
+    let text = "In March the board replaced its spokesman Jan Nowak, who had combined the job with his duties in the marketing \
+                department for eight months.";
+    check(
+        &format!("<p>{PROSE}</p><p>{linked}</p><p>{PROSE2}</p>"),
+        &format!("{PROSE}\n\n{text}\n\n{PROSE2}"),
+    );
+    // A linked headline behind a short label is still a link, not a sentence.
+    check(
+        &format!("<p>{PROSE}</p><p>More: <a href='/x'>The minister on the guarantees, in full.</a></p><p>{PROSE2}</p>"),
+        &format!("{PROSE}\n\n{PROSE2}"),
+    );
+}
+
+#[test]
+fn caption_legends_and_affiliate_disclosures_are_dropped() {
+    let caption = "The old border crossing near the river, where the delegations met for the first time.";
+    let disclosure = "We earn a commission when you buy through the links on this page, at no cost to you.";
+    for boxed in [
+        format!("<div class='legend'><div class='content'>{caption}</div></div>"),
+        format!("<p class='Bildunterschrift'>{caption}</p>"),
+        format!("<p class='comp disclosure-text'>{disclosure}</p>"),
+        format!("<div class='affiliate-text'><p>{disclosure}</p></div>"),
+    ] {
+        check(
+            &format!("<p>{PROSE}</p>{boxed}<p>{PROSE2}</p><p>{PROSE3}</p>"),
+            &format!("{PROSE}\n\n{PROSE2}\n\n{PROSE3}"),
+        );
+    }
+    // An id made of a headline's slug is not a legend.
+    check(
+        &format!("<div id='grundlegende-techniken-fur-presse'><p>{PROSE}</p><p>{PROSE2}</p></div>"),
+        &format!("{PROSE}\n\n{PROSE2}"),
+    );
+}
+
+#[test]
+fn the_lead_the_page_names_above_the_body_comes_first() {
+    let lead = "The youth associations ask for a start-up grant, and the minister is open to the idea.";
+    let html = format!(
+        "<html><body><header class='intro-header'><h1>A grant for new farms</h1><p class='a-lead'>{lead}</p>\
+         <div class='byline'>21.01.2022 by <a href='/a'>P. Otte</a></div></header>\
+         <div class='body'><p>{PROSE}</p><p>{PROSE2}</p><p>{PROSE3}</p></div>{}</body></html>",
+        comments()
+    );
+    assert_eq!(extract(&html, &base()).text, format!("{lead}\n\n{PROSE}\n\n{PROSE2}\n\n{PROSE3}"));
+    // A card for another story is no lead, and neither is a deck set as a heading.
+    for above in [format!("<div class='teaser'><p>{lead}</p></div>"), format!("<h2 class='lead'>{lead}</h2>")]
+    {
+        let html = format!(
+            "<html><body>{above}<div class='body'><p>{PROSE}</p><p>{PROSE2}</p><p>{PROSE3}</p></div></body></html>"
+        );
+        assert_eq!(extract(&html, &base()).text, format!("{PROSE}\n\n{PROSE2}\n\n{PROSE3}"), "{above}");
+    }
+}
+
+#[test]
+fn a_forum_thread_keeps_every_post() {
+    // Each post is a sibling of the one with the most prose, each under its poster's name; the
+    // thread's container also holds a long list of other threads, so it scores below a post.
+    let others: String = (1..=12)
+        .map(|n| format!("<li><a href='/t/{n}'>Another thread about the update number {n}</a></li>"))
+        .collect();
+    for tag in ["div", "li"] {
+        let post = |a: &str, b: &str| {
+            format!(
+                "<{tag} class='postbit postcontainer'><div class='userinfo'><a href='/u/1'>sunsetkilling</a></div>\
+                 <div class='postbody'><p>{a}</p><p>{b}</p></div></{tag}>"
+            )
+        };
+        let thread = format!("{}{}{}", post(PROSE, PROSE2), post(PROSE2, PROSE3), post(PROSE3, PROSE));
+        let list = if tag == "li" { format!("<ol>{thread}</ol>") } else { thread };
+        let text = extract(&page(&format!("<div class='posts'>{list}<ul>{others}</ul></div>")), &base()).text;
+        assert_eq!(text.matches(PROSE).count(), 2, "{tag}: {text}");
+        assert_eq!(text.matches(PROSE2).count(), 2, "{tag}: {text}");
+    }
+}
