@@ -19,7 +19,7 @@ use sled::Transactional;
 
 use crate::alert::outbox::{enqueue_in, SinkKind};
 use crate::alert::Wake;
-use crate::claims::features::describe;
+use crate::claims::features::{describe, Feature};
 use crate::claims::index::{corroborate_in, insert_in, insert_variant_in};
 use crate::claims::{verdict, Analysis, ClaimDraft, ClaimIndex, ClaimSource, Engine, Judgement};
 use crate::config::AlertsConfig;
@@ -536,15 +536,17 @@ fn entities_and_numbers(draft: &ClaimDraft) -> (Vec<String>, Vec<String>) {
     let mut entities = BTreeSet::new();
     let mut numbers = BTreeSet::new();
     for feature in &draft.features {
-        let feature: &str = feature.as_ref();
-        if let Some(e) = feature.strip_prefix("E:") {
-            entities.insert(e.to_string());
-        } else if let Some(q) = feature.strip_prefix("Q:") {
-            numbers.insert(q.to_string());
-        } else if let Some(v) = feature.strip_prefix("V:") {
-            if !numbers.iter().any(|n: &String| n.ends_with(&format!(":{v}"))) {
+        match Feature::parse(feature) {
+            Some(Feature::Entity(e)) => {
+                entities.insert(e.to_string());
+            }
+            Some(Feature::Quantity { unit, value }) => {
+                numbers.insert(format!("{unit}:{value}"));
+            }
+            Some(Feature::Value(v)) if !numbers.iter().any(|n: &String| n.ends_with(&format!(":{v}"))) => {
                 numbers.insert(v.to_string());
             }
+            _ => {}
         }
     }
     (entities.into_iter().collect(), numbers.into_iter().collect())

@@ -67,6 +67,38 @@ impl<'a> Feature<'a> {
     }
 }
 
+impl Feature<'_> {
+    /// How much one feature of its kind counts in a comparison of two claims; 0 for what is
+    /// no fact (a medium, a marker, a word).
+    pub fn weight(&self) -> f32 {
+        match self {
+            Feature::Entity(_) | Feature::Name(_) | Feature::Concept(_) => 1.0,
+            Feature::Quantity { .. } => 1.5,
+            Feature::Date { .. } => 0.8,
+            Feature::Month(_) => 0.3,
+            Feature::Role { .. } => 0.5,
+            Feature::Marker("cond") => 0.7,
+            _ => 0.0,
+        }
+    }
+
+    /// A name: an entity of the gazetteer or one it does not know.
+    pub fn is_name(&self) -> bool {
+        matches!(self, Feature::Entity(_) | Feature::Name(_))
+    }
+
+    /// When: a date or a month.
+    pub fn is_time(&self) -> bool {
+        matches!(self, Feature::Date { .. } | Feature::Month(_))
+    }
+
+    /// What a claim can state that no stored claim has, which makes it new: a name, a number,
+    /// a date or a month.
+    pub fn is_checkable(&self) -> bool {
+        self.is_name() || self.is_time() || matches!(self, Feature::Value(_))
+    }
+}
+
 /// Month names for a reader, by number.
 const MONTHS: [&str; 12] = [
     "January",

@@ -29,6 +29,7 @@ use crate::model::Article;
 use crate::normalize::{self, lang, match_key, tokenize};
 use crate::topic::TopicProfile;
 
+use features::Feature;
 pub use index::{ClaimIndex, ClaimMatch, ClaimSource, Judgement};
 use lexicon::{EntityKind, Lexicon};
 
@@ -187,13 +188,19 @@ impl Engine {
                 analysis.dateline.extend(
                     sf.features
                         .iter()
-                        .filter(|f| f.starts_with("E:") || f.starts_with("D:") || f.starts_with("M:"))
+                        .filter(|f| {
+                            Feature::parse(f).is_some_and(|f| matches!(f, Feature::Entity(_)) || f.is_time())
+                        })
                         .cloned(),
                 );
                 continue;
             }
-            evidence
-                .extend(sf.features.iter().filter(|f| f.starts_with("C:") || f.starts_with("E:")).cloned());
+            evidence.extend(
+                sf.features
+                    .iter()
+                    .filter(|f| matches!(Feature::parse(f), Some(Feature::Concept(_) | Feature::Entity(_))))
+                    .cloned(),
+            );
             // Headings, labels and captions end without a full stop and are short; a long
             // paragraph without one is a sentence cut off (a feed's excerpt, a truncated page),
             // and what it shows is still a claim, as is a list item. Questions are not claims.
@@ -204,12 +211,14 @@ impl Engine {
             let facts = sf
                 .features
                 .iter()
-                .filter(|f| {
-                    f.starts_with("Q:")
-                        || f.strip_prefix("C:").is_some_and(|c| !self.lexicon.actor_concepts.contains(c))
+                .filter(|f| match Feature::parse(f) {
+                    Some(Feature::Quantity { .. }) => true,
+                    Some(Feature::Concept(c)) => !self.lexicon.actor_concepts.contains(c),
+                    _ => false,
                 })
                 .count();
-            let actors = sf.features.iter().filter(|f| f.starts_with("E:") || f.starts_with("N:")).count();
+            let actors =
+                sf.features.iter().filter(|f| Feature::parse(f).is_some_and(|f| f.is_name())).count();
             if facts == 0 && actors < 2 {
                 continue;
             }
@@ -245,12 +254,18 @@ impl Engine {
     /// Sets each draft's context: the facts of its neighbours (quantities included) and the
     /// article-wide entities, names, dates and event concepts.
     fn fill_context(&self, drafts: &mut [ClaimDraft]) {
-        let setting = |f: &String| {
-            ["E:", "N:", "D:", "M:"].iter().any(|p| f.starts_with(p))
-                || f.strip_prefix("C:").is_some_and(|c| self.lexicon.event_concepts.contains(c))
+        let setting = |f: &String| match Feature::parse(f) {
+            Some(Feature::Concept(c)) => self.lexicon.event_concepts.contains(c),
+            Some(f) => f.is_name() || f.is_time(),
+            None => false,
         };
-        let neighbour =
-            |f: &String| ["E:", "N:", "C:", "D:", "M:", "Q:", "V:"].iter().any(|p| f.starts_with(p));
+        let neighbour = |f: &String| {
+            Feature::parse(f).is_some_and(|f| {
+                f.is_name()
+                    || f.is_time()
+                    || matches!(f, Feature::Concept(_) | Feature::Quantity { .. } | Feature::Value(_))
+            })
+        };
         let article: BTreeSet<String> =
             drafts.iter().flat_map(|d| d.features.iter().filter(|f| setting(f)).cloned()).collect();
         let contexts: Vec<Vec<String>> = (0..drafts.len())

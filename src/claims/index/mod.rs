@@ -26,7 +26,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use chrono::{DateTime, TimeZone, Utc};
 use sled::transaction::{TransactionError, Transactional, TransactionalTree, UnabortableTransactionError};
 
-use crate::claims::features::{describe, restated_as};
+use crate::claims::features::{describe, restated_as, Feature};
 use crate::claims::lexicon::EntityKind;
 use crate::claims::{verdict, Analysis, ClaimDraft, ClaimId, Engine};
 use crate::config::{ClaimsConfig, DecisionWeights};
@@ -260,7 +260,7 @@ impl ClaimIndex {
             let novel: Vec<String> = probe
                 .indexed
                 .iter()
-                .filter(|f| f.df == 0 && ["E:", "N:", "V:", "D:", "M:"].iter().any(|p| f.name.starts_with(p)))
+                .filter(|f| f.df == 0 && Feature::parse(f.name).is_some_and(|f| f.is_checkable()))
                 .map(|f| f.name.to_string())
                 .collect();
             (best_pass, best_any, novel)
@@ -268,12 +268,13 @@ impl ClaimIndex {
         let attributed = draft.has("X:attr");
         // One unknown capitalised word is weak evidence (a title word, a misspelling, an outlet
         // "Times"): it counts in the signals; two or more (a full name) are a hard objection.
-        let novel_names = novel.iter().filter(|f| f.starts_with("N:")).count();
+        let is_name = |f: &str| matches!(Feature::parse(f), Some(Feature::Name(_)));
+        let novel_names = novel.iter().filter(|f| is_name(f)).count();
         let novelty = novel
             .iter()
-            .filter(|f| novel_names >= 2 || !f.starts_with("N:"))
+            .filter(|f| novel_names >= 2 || !is_name(f))
             .find(|f| {
-                let detail = f.starts_with("D:") || f.starts_with("M:");
+                let detail = Feature::parse(f).is_some_and(|f| f.is_time());
                 let pass_facts = best_pass.map(|(_, _, s)| s.facts).unwrap_or(0.0);
                 !(detail && attributed && pass_facts >= self.config.detail_threshold)
             })
@@ -310,7 +311,8 @@ impl ClaimIndex {
             // Content words count only within one language: across languages they are what no
             // lexicon accounts for, counted in `signals.unrecognised`.
             let same_lang = draft.lang == claim.lang;
-            for f in draft.features.iter().filter(|f| same_lang || !f.starts_with("W:")) {
+            let is_word = |f: &str| matches!(Feature::parse(f), Some(Feature::Stem(_)));
+            for f in draft.features.iter().filter(|f| same_lang || !is_word(f)) {
                 if has(&claim.features, f) || restated_as(f).is_some_and(|other| has(&claim.features, &other))
                 {
                     shared.push(describe(f));
@@ -369,11 +371,10 @@ impl ClaimIndex {
                 && engine.topic.weighty(analysis.topic_score)
                 && !judgements.is_empty()
                 && known == judgements.len());
-        let is_setting = |f: &str| {
-            f.starts_with("D:")
-                || f.strip_prefix("E:")
-                    .and_then(|id| engine.entity_kind(id))
-                    .is_some_and(|k| k == EntityKind::Place)
+        let is_setting = |f: &str| match Feature::parse(f) {
+            Some(Feature::Date { .. }) => true,
+            Some(Feature::Entity(id)) => engine.entity_kind(id) == Some(EntityKind::Place),
+            _ => false,
         };
         let mut known_setting = false;
         let mut dateline_new = false;
@@ -388,7 +389,10 @@ impl ClaimIndex {
             (Some(lead), Some(j)) => {
                 j.verdict == ClaimVerdict::New
                     && lead.event
-                    && (dateline_new || j.novel.iter().any(|f| is_setting(f) || f.starts_with("M:")))
+                    && (dateline_new
+                        || j.novel
+                            .iter()
+                            .any(|f| is_setting(f) || matches!(Feature::parse(f), Some(Feature::Month(_)))))
             }
             _ => false,
         };

@@ -106,31 +106,37 @@ impl<'d> Probe<'d> {
             } else {
                 0.1
             };
-            let tw = type_weight(f);
-            if tw > 0.0 {
-                let role = f.strip_prefix("R:").map(|pair| {
-                    let (e, c) = pair.split_once('~').unwrap_or((pair, ""));
-                    (number_of(names, "E:", e), number_of(names, "C:", c))
-                });
+            let Some(feature) = Feature::parse(f) else { continue };
+            if feature.weight() > 0.0 {
+                let role = match feature {
+                    Feature::Role { actor, concept } => {
+                        Some((number_of(names, "E:", actor), number_of(names, "C:", concept)))
+                    }
+                    _ => None,
+                };
                 let same = restated_as(f).map(|other| names.number(&other));
-                probe.facts.push(Fact { number, weight: tw * weight, rarity: weight, role, same });
+                probe.facts.push(Fact {
+                    number,
+                    weight: feature.weight() * weight,
+                    rarity: weight,
+                    role,
+                    same,
+                });
             }
-            if f.starts_with("W:") {
-                probe.words.push((number, weight));
-                probe.word_total += weight;
-            }
-            if let Some(g) = f.strip_prefix("G:") {
-                probe.denied.push((g, number_of(names, "C:", g), number));
-            }
-            if let Some(c) = f.strip_prefix("C:") {
-                if !draft.has(&format!("G:{c}")) {
+            match feature {
+                Feature::Stem(_) => {
+                    probe.words.push((number, weight));
+                    probe.word_total += weight;
+                }
+                Feature::Negated(g) => probe.denied.push((g, number_of(names, "C:", g), number)),
+                Feature::Concept(c) if !draft.has(&format!("G:{c}")) => {
                     probe.affirmed.push((c, number_of(names, "G:", c)));
                 }
-            }
-            if let Some(rest) = f.strip_prefix("Q:") {
-                let (unit, value) = rest.split_once(':').unwrap_or((rest, ""));
-                let prefix = if unit == "n" { None } else { f.get(..unit.len() + 3) };
-                probe.quantities.push((f, number_of(names, "V:", value), prefix));
+                Feature::Quantity { unit, value } => {
+                    let prefix = if unit == "n" { None } else { f.get(..unit.len() + 3) };
+                    probe.quantities.push((f, number_of(names, "V:", value), prefix));
+                }
+                _ => {}
             }
         }
         // A content word weighs at most as much as an average fact of the draft: a word no
@@ -143,7 +149,11 @@ impl<'d> Probe<'d> {
             }
             probe.word_total = probe.words.iter().map(|(_, w)| w).sum();
         }
-        let novel_names = probe.indexed.iter().filter(|f| f.df == 0 && f.name.starts_with("N:")).count();
+        let novel_names = probe
+            .indexed
+            .iter()
+            .filter(|f| f.df == 0 && matches!(Feature::parse(f.name), Some(Feature::Name(_))))
+            .count();
         probe.novel_names = novel_names.min(2) as f32 / 2.0;
         Ok(probe)
     }
@@ -197,7 +207,12 @@ impl<'d> Probe<'d> {
         let mut summed: FxHashMap<Candidate, f32> = FxHashMap::default();
         summed.reserve(budget);
         for f in chosen.into_iter().copied() {
-            let w = f.weight * if f.name.starts_with("W:") { 0.5 } else { type_weight(f.name).max(0.2) };
+            let w = f.weight
+                * match Feature::parse(f.name) {
+                    Some(Feature::Stem(_)) => 0.5,
+                    Some(feature) => feature.weight().max(0.2),
+                    None => 0.2,
+                };
             let in_memory = memory.postings.get(f.number as usize).map_or(&[][..], Vec::as_slice);
             for slot in in_memory.iter().rev().take(budget) {
                 *summed.entry(Candidate::Memory(*slot)).or_default() += w;
@@ -338,16 +353,3 @@ fn rarity(n: f32, df: u32) -> f32 {
 
 /// Share of a feature's weight credited when it is only in a stored claim's setting.
 pub(super) const CONTEXT_CREDIT: f32 = 0.6;
-
-/// How much one feature of each type counts in a comparison.
-pub(super) fn type_weight(feature: &str) -> f32 {
-    match feature.split(':').next().unwrap_or("") {
-        "E" | "N" | "C" => 1.0,
-        "Q" => 1.5,
-        "D" => 0.8,
-        "M" => 0.3,
-        "R" => 0.5,
-        "X" if feature == "X:cond" => 0.7,
-        _ => 0.0,
-    }
-}

@@ -40,7 +40,7 @@ pub(super) fn decode_claim(id: &[u8], bytes: &[u8]) -> Result<StoredClaim, Store
 }
 
 pub(super) fn indexed(feature: &str) -> bool {
-    !feature.starts_with("X:")
+    !matches!(Feature::parse(feature), Some(Feature::Marker(_)))
 }
 
 /// The `claims` key of the claim id `id` (16 hex digits).
