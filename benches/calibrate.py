@@ -30,8 +30,8 @@ import subprocess
 import sys
 import tempfile
 
-# The signals, in the order `check --json` prints them (read from its output: one list, the
-# binary's).
+# The signals, in the order `check --json` prints them: set once from the binary's output, so
+# the list is the binary's own.
 FEATURES = []
 L2 = 0.05
 
@@ -77,8 +77,6 @@ def rows_of(scorer, runs, file_weight):
                 continue
             expect = case["sentences"][index]["expect"]
             y, w = {"known": (1, 1.0), "new": (0, 1.0), "none": (1, 0.5)}[expect]
-            if not FEATURES:
-                FEATURES.extend(claim["signals"])
             x = [1.0] + [claim["signals"][f] for f in FEATURES]
             rows.append((case["id"], x, y, w * file_weight[path]))
     return rows
@@ -156,6 +154,7 @@ def main():
     args = ap.parse_args()
     scorer = load_scorer(args.scorer)
     runs = run_checks(scorer, [args.bin], args.seeds, args.cases)
+    FEATURES.extend(next(c["signals"] for _, _, out in runs for c in out["claims"]))
     counts = {p: sum(1 for r in runs if r[0] == p) for p in args.cases}
     file_weight = {p: len(runs) / (len(args.cases) * max(1, n)) for p, n in counts.items()}
     rows = rows_of(scorer, runs, file_weight)

@@ -268,11 +268,11 @@ impl ClaimIndex {
         let attributed = draft.has("X:attr");
         // One unknown capitalised word is weak evidence (a title word, a misspelling, an outlet
         // "Times"): it counts in the signals; two or more (a full name) are a hard objection.
-        let is_name = |f: &str| matches!(Feature::parse(f), Some(Feature::Name(_)));
-        let novel_names = novel.iter().filter(|f| is_name(f)).count();
+        let is_unknown_name = |f: &str| matches!(Feature::parse(f), Some(Feature::Name(_)));
+        let novel_names = novel.iter().filter(|f| is_unknown_name(f)).count();
         let novelty = novel
             .iter()
-            .filter(|f| novel_names >= 2 || !is_name(f))
+            .filter(|f| novel_names >= 2 || !is_unknown_name(f))
             .find(|f| {
                 let detail = Feature::parse(f).is_some_and(|f| f.is_time());
                 let pass_facts = best_pass.map(|(_, _, s)| s.facts).unwrap_or(0.0);
