@@ -268,9 +268,7 @@ pub fn extract(lex: &Lexicon, lang: &str, tokens: &[Token]) -> SentenceFeatures 
         // A long word no form of the text's language knows may still be another language's
         // (a page that declares the wrong language, a quoted phrase): long stems are specific
         // enough to be looked up in every language.
-        let concept = concepts.longest_at(tokens, i).or_else(|| {
-            (t.key.chars().count() >= 7).then(|| lex.concepts.all().longest_at(tokens, i)).flatten()
-        });
+        let concept = concepts.longest_at(tokens, i);
         if let Some((len, c)) = concept {
             let negated = negation_at.is_some_and(|p| i - p <= 2);
             match (&c.negated, negated) {
@@ -339,6 +337,18 @@ pub fn extract(lex: &Lexicon, lang: &str, tokens: &[Token]) -> SentenceFeatures 
                 f.insert(format!("V:{}", fmt_value(v)));
                 i += 1 + len;
                 continue;
+            }
+            // "eight hours", "zwölf Länder": a count written out, directly before its unit
+            // ("one" and "a" are articles as often as counts; "several" is a stop word).
+            if value >= 2.0 && !lex.stopwords.contains(&t.key) {
+                if let Some((len, unit)) =
+                    tokens.get(i + 1).and_then(|_| lex.units.get(lang).longest_at(tokens, i + 1))
+                {
+                    f.insert(format!("Q:{unit}:{}", fmt_value(value)));
+                    f.insert(format!("V:{}", fmt_value(value)));
+                    i += 1 + len;
+                    continue;
+                }
             }
         }
         if lang == "de" {

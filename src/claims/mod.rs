@@ -368,6 +368,21 @@ mod tests {
     }
 
     #[test]
+    fn counts_written_out_before_a_unit_are_quantities() {
+        check("en", "they talked for eight hours", &["Q:hours:8"]);
+        check("ro", "au discutat aproape opt ore", &["Q:hours:8", "V:8"]);
+        check("de", "zwölf Stunden lang", &["Q:hours:12"]);
+        check("pl", "przez dwa dni", &["Q:days:2"]);
+        // "a", "one" and "several" are no count of their own.
+        let engine = engine();
+        for (lang, text) in [("en", "one day later"), ("en", "several days later"), ("fr", "plusieurs jours")]
+        {
+            let got = features(&engine, lang, text);
+            assert!(!got.iter().any(|f| f.starts_with("Q:") || f.starts_with("V:")), "{text}: {got:?}");
+        }
+    }
+
+    #[test]
     fn entities_resolve_across_scripts_and_cases() {
         check("uk", "Стів Віткофф і Джаред Кушнер", &["E:witkoff", "E:kushner"]);
         check("ru", "Стив Уиткофф встретился с Зеленским", &["E:witkoff", "E:zelensky"]);
