@@ -339,8 +339,8 @@ pub fn extract(lex: &Lexicon, lang: &str, tokens: &[Token]) -> SentenceFeatures 
                 continue;
             }
             // "eight hours", "zwölf Länder": a count written out, directly before its unit
-            // ("one" and "a" are articles as often as counts; "several" is a stop word).
-            if value >= 2.0 && !lex.stopwords.contains(&t.key) {
+            // ("one" and "a" are articles as often as counts, "several" is no count).
+            if value >= 2.0 && !lex.approximate_numbers.contains(&t.key) {
                 if let Some((len, unit)) =
                     tokens.get(i + 1).and_then(|_| lex.units.get(lang).longest_at(tokens, i + 1))
                 {

@@ -222,6 +222,8 @@ struct RawLanguage {
     magnitudes: HashMap<String, RawMagnitude>,
     months: HashMap<String, Vec<String>>,
     number_words: HashMap<String, HashMap<String, f64>>,
+    /// Number words that are no exact count ("several"): they scale a magnitude only.
+    approximate_numbers: Vec<String>,
     /// Fixed phrases that are a quantity ("half a century").
     quantity_phrases: HashMap<String, PerLang>,
     /// Words allowed between a number and its unit ("50 de ani", "27 of them").
@@ -308,6 +310,7 @@ pub struct Lexicon {
     /// spelled exactly so ("maja" is May, "mają" is "they have").
     pub month_words: HashSet<String>,
     pub number_words: HashMap<String, f64>,
+    pub approximate_numbers: HashSet<String>,
     pub quantity_phrases: PhraseSet<(String, f64)>,
     pub connectors: HashSet<String>,
     pub abbreviations: HashSet<String>,
@@ -452,7 +455,11 @@ impl Lexicon {
         }
         lex.connectors = language.connectors.iter().map(|w| match_key(w)).collect();
         lex.abbreviations = language.abbreviations.iter().map(|a| match_key(a)).collect();
+        lex.approximate_numbers = language.approximate_numbers.iter().map(|w| match_key(w)).collect();
+        // Our lists (reporting verbs, time words) and the common function-word lists.
+        let common = crate::normalize::lang::SUPPORTED.iter().filter_map(|l| stop_words::lookup(l)).flatten();
         lex.stopwords = language.stopwords.values().flatten().map(|w| match_key(w)).collect();
+        lex.stopwords.extend(common.map(|w| match_key(w)));
         for (lang, forms) in &language.ignored {
             for form in forms {
                 lex.titles.add(lang, form, ());
