@@ -93,11 +93,18 @@ impl Feature<'_> {
     }
 
     /// What a claim can state that no stored claim has, which makes it new: a name, a number,
-    /// a date or a month.
+    /// a date or a month. A count under ten is not: retellings count what others name ("2
+    /// representatives" for two envoys named elsewhere, "both", "the three leaders"), so it only
+    /// weighs in the comparison (another value of the same quantity still objects).
     pub fn is_checkable(&self) -> bool {
-        self.is_name() || self.is_time() || matches!(self, Feature::Value(_))
+        self.is_name()
+            || self.is_time()
+            || matches!(self, Feature::Value(v) if v.parse::<f64>().map_or(true, |v| v >= SMALL_COUNT))
     }
 }
+
+/// Counts below this are no hard rule of their own ([`Feature::is_checkable`]).
+const SMALL_COUNT: f64 = 10.0;
 
 /// Month names for a reader, by number.
 const MONTHS: [&str; 12] = [

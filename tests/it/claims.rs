@@ -351,3 +351,18 @@ fn a_count_with_or_without_its_unit_is_one_number() {
     let other = check_text(dir.path(), "other.txt", article("600").as_bytes());
     assert_verdict(&other, "600 тисяч", "new");
 }
+
+/// A small count is what a retelling counts of things others name ("2 envoys" for Witkoff and
+/// Kushner): it weighs in the comparison but is no hard rule. A larger number no stored claim
+/// has still makes the claim new.
+#[test]
+fn a_small_count_does_not_by_itself_make_a_retelling_new() {
+    let dir = seeded();
+    let article = |count: &str| {
+        format!("Гарантії безпеки для України обговорять у Парижі. США представлятимуть {count} президента Дональда Трампа, Стів Віткофф та Джаред Кушнер.")
+    };
+    let two = check_text(dir.path(), "two.txt", article("2 посланці").as_bytes());
+    assert_verdict(&two, "2 посланці", "known");
+    let twelve = check_text(dir.path(), "twelve.txt", article("12 посланців").as_bytes());
+    assert_verdict(&twelve, "12 посланців", "new");
+}
