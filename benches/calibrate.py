@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Fits the known-or-new decision ([claims.decision] and its weights in config/default.toml) on labelled articles,
-and reports it cross-validated, leaving one article out at a time.
+"""Fits the known-or-new decision (claims.known_threshold, [claims.decision] and its weights in
+config/default.toml) on labelled articles, and reports it cross-validated, leaving one article out
+at a time (weights and threshold refitted in every fold).
 
     python3 benches/calibrate.py --bin target/release/claimwatch \
         ../shared/eval/dev/cases.jsonl /tmp/real_cases.jsonl
@@ -11,14 +12,16 @@ measured), maps claims to the labelled sentences with the scorer's own rules
 (`../shared/eval/score.py`), and fits a logistic model: labelled `known` → 1, `new` → 0, and
 `none` → 1 at half weight (a `none` sentence reported new is a false alert). Claims that a hard
 rule made new are left out of the fit: no weight changes them. Rows are weighted so that each case
-file counts as much as the other (the synthetic set is not allowed to outvote real text).
+file counts as much as the other (the synthetic set is not allowed to outvote real text). The
+threshold is the one with the best F0.5 of finding new claims on the fitted rows; the one to
+install is the median of those the folds chose.
 
 The nearest claim each claim is compared with is the one the binary's own weights rate highest,
 so install the printed weights and run it again until the figures settle (two rounds did here).
 
 It prints, per case file, the scorer's figures for the decision as fitted on every OTHER article
-(the honest estimate) and as fitted on all (the optimistic one), then the `[claims.decision]`
-lines to paste. Python 3 standard library only.
+(the honest estimate) and as fitted on all (the optimistic one), then the `known_threshold` and
+`[claims.decision]` lines to paste. Python 3 standard library only.
 """
 import argparse
 import importlib.util
@@ -180,8 +183,11 @@ def main():
     counts = {p: sum(1 for r in runs if r[0] == p) for p in args.cases}
     file_weight = {p: len(runs) / (len(args.cases) * max(1, n)) for p, n in counts.items()}
     rows = rows_of(scorer, runs, file_weight)
-    whole = fit_decision(rows)
     folds = {cid: fit_decision([r for r in rows if r[0] != cid]) for cid in {r[0] for r in rows}}
+    # The weights fitted on all articles; the threshold the median of those chosen leaving each
+    # article out (where the best F0.5 is a plateau, one article must not pull it to an edge).
+    chosen = sorted(t for _, t in folds.values())
+    whole = fit(rows), chosen[len(chosen) // 2]
     cross = rescore(scorer, runs, lambda cid: folds.get(cid, whole))
     fitted = rescore(scorer, runs, lambda cid: whole)
     for path in args.cases:

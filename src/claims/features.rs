@@ -177,6 +177,8 @@ pub struct SentenceFeatures {
     pub words: usize,
     /// Tokens left after removing places, dates, numbers (a dateline has none).
     pub non_dateline_words: usize,
+    /// Content words no lexicon knows, names aside ("delegation", "depart").
+    pub plain_words: usize,
     pub boilerplate: bool,
 }
 
@@ -368,7 +370,8 @@ pub fn extract(lex: &Lexicon, lang: &str, tokens: &[Token]) -> SentenceFeatures 
         // A name no gazetteer knows: capitalised inside the sentence (German capitalises every
         // noun, so only acronyms count there), or an acronym anywhere.
         let capital_name = i > 0 && lang != "de" && t.is_capitalized() && t.key.chars().count() >= 3;
-        if !stop && (capital_name || t.is_acronym()) && t.text.chars().all(char::is_alphabetic) {
+        let name = !stop && (capital_name || t.is_acronym()) && t.text.chars().all(char::is_alphabetic);
+        if name {
             // A first name directly before a known person is part of that person.
             let before_person = lex
                 .entities
@@ -384,6 +387,7 @@ pub fn extract(lex: &Lexicon, lang: &str, tokens: &[Token]) -> SentenceFeatures 
         if !stop && t.key.chars().count() >= 4 {
             let stem: String = t.key.chars().take(5).collect();
             f.insert(format!("W:{lang}:{stem}"));
+            out.plain_words += usize::from(!name);
         }
         i += 1;
     }

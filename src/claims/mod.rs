@@ -223,8 +223,9 @@ impl Engine {
                 continue;
             }
             // Attribution only: "This is reported by Bloomberg", "Про це повідомляє УНН",
-            // "Bloomberg writes, citing European and American officials".
-            if facts == 0 && (sf.has_prefix("S:") || sf.features.contains("X:attr")) {
+            // "Bloomberg writes, citing European and American officials"; not "Ryabkov announced
+            // the delegation will depart Monday evening".
+            if facts == 0 && sf.plain_words < 2 && (sf.has_prefix("S:") || sf.features.contains("X:attr")) {
                 continue;
             }
             if !seen_texts.insert(match_key(&seg.text)) {
@@ -420,12 +421,16 @@ mod tests {
             seen_at: chrono::Utc::now(),
         };
         let a = engine.analyse(&article(
-            "PARIS, January 7\n\nThe US and Europe prepared security guarantees for Ukraine: what does the plan provide?\n\nPhoto: Reuters\n\nThe allies will take part in a US-led mechanism to monitor the ceasefire in Ukraine. This is reported by Bloomberg, citing informed officials.\n\nRead also: Weather in Kyiv\n\nFollow us on Facebook, Telegram and X!",
+            "PARIS, January 7\n\nThe US and Europe prepared security guarantees for Ukraine: what does the plan provide?\n\nPhoto: Reuters\n\nThe allies will take part in a US-led mechanism to monitor the ceasefire in Ukraine. This is reported by Bloomberg, citing informed officials.\n\nDeputy Foreign Minister Sergey Ryabkov announced the Russian delegation will depart Monday evening.\n\nRead also: Weather in Kyiv\n\nFollow us on Facebook, Telegram and X!",
         ));
         let texts: Vec<&str> = a.claims.iter().map(|c| c.text.as_str()).collect();
+        // An attribution with something said in it is a claim; one that only names its source is not.
         assert_eq!(
             texts,
-            ["The allies will take part in a US-led mechanism to monitor the ceasefire in Ukraine."]
+            [
+                "The allies will take part in a US-led mechanism to monitor the ceasefire in Ukraine.",
+                "Deputy Foreign Minister Sergey Ryabkov announced the Russian delegation will depart Monday evening."
+            ]
         );
         assert!(a.on_topic);
         assert!(a.dateline.iter().any(|f| f == "D:1-7"), "{:?}", a.dateline);
