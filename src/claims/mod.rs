@@ -369,6 +369,30 @@ mod tests {
     }
 
     #[test]
+    fn words_that_only_begin_like_a_concept_are_not_it() {
+        let engine = engine();
+        for (lang, text, concept) in [
+            ("en", "according to officials in Kyiv", "C:agreement"),
+            ("en", "the plan contains three stages", "C:deterrence"),
+            ("en", "a joint statement of the allies", "C:participate"),
+            ("en", "the committee met on Monday", "C:commitment"),
+            ("en", "a fundamental change", "C:finance"),
+            ("en", "new US tariffs on steel", "C:energy"),
+            ("fr", "le président français et les dirigeants européens", "C:lead"),
+            ("fr", "un progrès significatif", "C:sign"),
+            ("fr", "la violence sur le front", "C:violation"),
+            ("de", "einige Länder der Koalition", "C:agree"),
+            ("de", "die Koalition besteht aus 30 Staaten", "C:demand"),
+        ] {
+            let got = features(&engine, lang, text);
+            assert!(!got.iter().any(|f| f == concept), "{text}: {concept} in {got:?}");
+        }
+        check("en", "according to the agreement", &["C:agreement"]);
+        check("fr", "la mission dirigée par les États-Unis", &["C:lead"]);
+        check("de", "die Staaten einigten sich auf einen Plan", &["C:agree"]);
+    }
+
+    #[test]
     fn counts_written_out_before_a_unit_are_quantities() {
         check("en", "they talked for eight hours", &["Q:hours:8"]);
         check("ro", "au discutat aproape opt ore", &["Q:hours:8", "V:8"]);
