@@ -383,6 +383,15 @@ mod tests {
             ("fr", "la violence sur le front", "C:violation"),
             ("de", "einige Länder der Koalition", "C:agree"),
             ("de", "die Koalition besteht aus 30 Staaten", "C:demand"),
+            ("uk", "про це заявив речник у рамках брифінгу", "C:document"),
+            ("uk", "у рамках брифінгу на порталі уряду", "C:plan"),
+            ("uk", "на порталі уряду", "C:navy_shipping"),
+            ("uk", "погода у Києві", "C:agree"),
+            ("ru", "согласно этому плану", "C:agree"),
+            ("ru", "в целом позитивно", "C:target"),
+            ("pl", "zgodnie z planem", "C:agree"),
+            ("pl", "w ramach szczytu", "C:plan"),
+            ("ro", "un semnal important", "C:sign"),
         ] {
             let got = features(&engine, lang, text);
             assert!(!got.iter().any(|f| f == concept), "{text}: {concept} in {got:?}");
@@ -390,6 +399,8 @@ mod tests {
         check("en", "according to the agreement", &["C:agreement"]);
         check("fr", "la mission dirigée par les États-Unis", &["C:lead"]);
         check("de", "die Staaten einigten sich auf einen Plan", &["C:agree"]);
+        check("ru", "стороны согласовали план", &["C:agree", "C:plan"]);
+        check("uk", "заява коаліції", &["C:document"]);
     }
 
     #[test]
