@@ -392,6 +392,13 @@ mod tests {
             ("pl", "zgodnie z planem", "C:agree"),
             ("pl", "w ramach szczytu", "C:plan"),
             ("ro", "un semnal important", "C:sign"),
+            ("ro", "în cadrul summitului", "C:plan"),
+            ("ro", "Rusia va obiecta aproape sigur", "C:security"),
+            ("de", "im Rahmen des Treffens", "C:plan"),
+            ("fr", "dans le cadre du sommet", "C:plan"),
+            ("pl", "obecnie trwają rozmowy", "C:participate"),
+            ("en", "the allies presented a united front", "C:frontline"),
+            ("en", "the objective of the talks", "C:reject"),
         ] {
             let got = features(&engine, lang, text);
             assert!(!got.iter().any(|f| f == concept), "{text}: {concept} in {got:?}");
