@@ -107,7 +107,7 @@ def fit(rows):
         grad = [0.0] * k
         hess = [[0.0] * k for _ in range(k)]
         for _, x, y, w in rows:
-            p = 1 / (1 + math.exp(-max(-30, min(30, sum(b * v for b, v in zip(beta, x))))))
+            p = logistic(sum(b * v for b, v in zip(beta, x)))
             for i in range(k):
                 grad[i] += w * (y - p) * x[i]
                 for j in range(k):
@@ -124,17 +124,19 @@ def fit(rows):
     return beta
 
 
-def probability(beta, signals):
-    z = beta[0] + sum(b * signals[f] for b, f in zip(beta[1:], FEATURES))
+def logistic(z):
     return 1 / (1 + math.exp(-max(-30, min(30, z))))
+
+
+def probability(beta, signals):
+    return logistic(beta[0] + sum(b * signals[f] for b, f in zip(beta[1:], FEATURES)))
 
 
 def threshold_for(beta, rows):
     """The known_threshold that serves the reader best on these rows: the one with the highest
     F0.5 of finding new claims (precision counted twice: an alert that repeats what the reader
     knows costs more than one held back), averaged over its neighbours; nearest 0.5 on a tie."""
-    scored = [(1 / (1 + math.exp(-max(-30, min(30, sum(b * v for b, v in zip(beta, x)))))), y, w)
-              for _, x, y, w in rows]
+    scored = [(logistic(sum(b * v for b, v in zip(beta, x))), y, w) for _, x, y, w in rows]
 
     def f_half(t):
         tp = sum(w for p, y, w in scored if p < t and y == 0)

@@ -231,8 +231,7 @@ pub fn extract(lex: &Lexicon, lang: &str, tokens: &[Token]) -> SentenceFeatures 
             negation_at = None;
         }
         if let Some((len, (unit, value))) = lex.quantity_phrases.longest_at(tokens, i) {
-            f.insert(format!("Q:{unit}:{}", fmt_value(*value)));
-            f.insert(format!("V:{}", fmt_value(*value)));
+            insert_quantity(f, unit, *value);
             i += len;
             continue;
         }
@@ -274,11 +273,7 @@ pub fn extract(lex: &Lexicon, lang: &str, tokens: &[Token]) -> SentenceFeatures 
             continue;
         }
         out.non_dateline_words += 1;
-        // A long word no form of the text's language knows may still be another language's
-        // (a page that declares the wrong language, a quoted phrase): long stems are specific
-        // enough to be looked up in every language.
-        let concept = concepts.longest_at(tokens, i);
-        if let Some((len, c)) = concept {
+        if let Some((len, c)) = concepts.longest_at(tokens, i) {
             let negated = negation_at.is_some_and(|p| i - p <= 2);
             match (&c.negated, negated) {
                 (Some(opposite), true) => {
@@ -342,8 +337,7 @@ pub fn extract(lex: &Lexicon, lang: &str, tokens: &[Token]) -> SentenceFeatures 
                 let v = value * magnitude;
                 let unit =
                     unit_after(lex, lang, tokens, i + 1 + len).map(|(u, _)| u).unwrap_or_else(|| "n".into());
-                f.insert(format!("Q:{unit}:{}", fmt_value(v)));
-                f.insert(format!("V:{}", fmt_value(v)));
+                insert_quantity(f, &unit, v);
                 i += 1 + len;
                 continue;
             }
@@ -353,8 +347,7 @@ pub fn extract(lex: &Lexicon, lang: &str, tokens: &[Token]) -> SentenceFeatures 
                 if let Some((len, unit)) =
                     tokens.get(i + 1).and_then(|_| lex.units.get(lang).longest_at(tokens, i + 1))
                 {
-                    f.insert(format!("Q:{unit}:{}", fmt_value(value)));
-                    f.insert(format!("V:{}", fmt_value(value)));
+                    insert_quantity(f, unit, value);
                     i += 1 + len;
                     continue;
                 }
@@ -400,6 +393,13 @@ pub fn extract(lex: &Lexicon, lang: &str, tokens: &[Token]) -> SentenceFeatures 
         }
     }
     out
+}
+
+/// A quantity as its unit and value (`Q:`) and as its bare value (`V:`), which matches the same
+/// count written without a unit.
+fn insert_quantity(f: &mut BTreeSet<String>, unit: &str, value: f64) {
+    f.insert(format!("Q:{unit}:{}", fmt_value(value)));
+    f.insert(format!("V:{}", fmt_value(value)));
 }
 
 /// The unit after position `i` (skipping connectors like "de", "of"): its id and tokens used.
@@ -475,8 +475,7 @@ fn number_at(
     if unit != "n" {
         *other_words += 1;
     }
-    f.insert(format!("Q:{unit}:{}", fmt_value(value)));
-    f.insert(format!("V:{}", fmt_value(value)));
+    insert_quantity(f, &unit, value);
     used + unit_len
 }
 

@@ -177,11 +177,6 @@ impl<T: Clone> ByLang<T> {
     pub fn get(&self, lang: &str) -> &PhraseSet<T> {
         self.sets.get(lang).unwrap_or(&self.all)
     }
-
-    /// Every language's forms together.
-    pub fn all(&self) -> &PhraseSet<T> {
-        &self.all
-    }
 }
 
 // ------------------------------------------------------------------------------ data files
